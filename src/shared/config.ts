@@ -1,0 +1,257 @@
+/**
+ * Configuration is read from the environment once, validated, and frozen into a typed object
+ * that is passed to whatever needs it; no other module reads process.env.
+ */
+import { ConfigError, FieldIssue } from './errors';
+
+export type ApiStyle = 'sora' | 'jobs';
+export type DailyWindow = 'rolling' | 'utc-day';
+
+export interface AccountConfig {
+  /** Name used in job data, logs and Redis keys; the key itself never leaves this object. */
+  readonly name: string;
+  readonly apiKey: string;
+  readonly maxConcurrent: number;
+  readonly dailyLimit: number;
+}
+
+export interface Config {
+  readonly redisUrl: string;
+  readonly queueName: string;
+  /** Prefix of the limiter's Redis keys (shared by every queue using the same accounts). */
+  readonly limiterPrefix: string;
+  readonly kie: {
+    readonly baseUrl: string;
+    readonly apiStyle: ApiStyle;
+    readonly accounts: readonly AccountConfig[];
+    readonly dailyWindowMs: number;
+    readonly dailyWindow: DailyWindow;
+    readonly minIntervalMs: number;
+    /** Added to the interval between grants: KIE measures arrival times, and arrivals jitter. */
+    readonly intervalMarginMs: number;
+    readonly requestTimeoutMs: number;
+    /** Failsafe: a slot whose job vanished is freed after this long. Longer than any generation. */
+    readonly slotLeaseMs: number;
+    /** KIE status 2: submit a new task once more, or fail the job with KIE's reason. */
+    readonly failedTaskPolicy: 'resubmit-once' | 'fail';
+    /** Without webhooks, how long an ambiguous submit waits before it is resubmitted. */
+    readonly ambiguousGraceMs: number;
+    readonly ambiguousPolicy: 'resubmit' | 'fail';
+    readonly webhookHmacKey?: string;
+  };
+  readonly pollIntervalMs: number;
+  readonly webhook?: { readonly baseUrl: string; readonly secret: string };
+  readonly s3: {
+    readonly bucket: string;
+    readonly prefix: string;
+    readonly endpoint?: string;
+    readonly region: string;
+    readonly forcePathStyle: boolean;
+    readonly partSizeBytes: number;
+  };
+  readonly videoHosts: readonly string[];
+  readonly videoMaxBytes: number;
+  readonly downloadTimeoutMs: number;
+  readonly httpPort: number;
+  readonly apiTokens: readonly string[];
+  readonly logLevel: string;
+  readonly workerConcurrency: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** KIE's file hosts as seen in its documentation, plus the reference's storage host. */
+const KIE_FILE_HOSTS = ['storage.kie.ai', 'tempfile.aiquickdraw.com', 'file.aiquickdraw.com', 'tempfile.redpandaai.co'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Collects every problem before failing, so one start shows all of them. */
+class EnvReader {
+  readonly issues: FieldIssue[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name]?.trim();
+    return v === '' ? undefined : v;
+  }
+
+  bad(field: string, value: unknown, rule: string): void {
+    this.issues.push({ field, value, rule });
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || n < min || n > max) {
+      this.bad(name, v, `must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (!allowed.includes(v as T)) {
+      this.bad(name, v, `must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return v as T;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (['1', 'true', 'yes'].includes(v)) return true;
+    if (['0', 'false', 'no'].includes(v)) return false;
+    this.bad(name, v, 'must be true or false');
+    return fallback;
+  }
+
+  url(name: string, fallback?: string, protocols = ['http:', 'https:']): string | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    try {
+      if (protocols.includes(new URL(v).protocol)) return v.replace(/\/+$/, '');
+    } catch {
+      // reported below
+    }
+    this.bad(name, v, `must be a URL starting with ${protocols.join(' or ')}//`);
+    return fallback;
+  }
+
+  list(name: string): string[] {
+    return (this.raw(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+}
+
+const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,40}$/;
+
+function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number): AccountConfig[] {
+  const pool = r.raw('KIE_ACCOUNTS');
+  const single = r.raw('KIE_API_KEY');
+  const pairs: Array<[string, string]> = [];
+  if (pool !== undefined) {
+    for (const entry of r.list('KIE_ACCOUNTS')) {
+      const at = entry.indexOf(':');
+      const name = entry.slice(0, at);
+      const key = entry.slice(at + 1);
+      if (at < 1 || !ACCOUNT_NAME.test(name) || key === '') {
+        // Show the name only: the entry holds a key.
+        r.bad('KIE_ACCOUNTS', `${name || '?'}:***`, 'must be name:key pairs separated by commas, names of letters, digits, _ and -');
+        continue;
+      }
+      if (pairs.some(([n]) => n === name)) r.bad('KIE_ACCOUNTS', name, 'account names must be unique');
+      pairs.push([name, key]);
+    }
+  } else if (single !== undefined) {
+    pairs.push(['default', single]);
+  } else {
+    r.bad('KIE_API_KEY', undefined, 'set KIE_API_KEY, or KIE_ACCOUNTS as name:key,name:key');
+  }
+
+  // Accounts on other plans: KIE_ACCOUNT_LIMITS=name=concurrent/daily,...
+  const overrides = new Map<string, [number, number]>();
+  for (const entry of r.list('KIE_ACCOUNT_LIMITS')) {
+    const m = /^([^=]+)=(\d+)\/(\d+)$/.exec(entry);
+    if (!m || !pairs.some(([n]) => n === m[1]) || Number(m[2]) < 1 || Number(m[3]) < 1) {
+      r.bad('KIE_ACCOUNT_LIMITS', entry, 'must be name=concurrent/daily for a configured account, both at least 1');
+      continue;
+    }
+    overrides.set(m[1]!, [Number(m[2]), Number(m[3])]);
+  }
+  return pairs.map(([name, apiKey]) => {
+    const [c, d] = overrides.get(name) ?? [maxConcurrent, dailyLimit];
+    return Object.freeze({ name, apiKey, maxConcurrent: c, dailyLimit: d });
+  });
+}
+
+/** Reads and validates the configuration; throws one ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new EnvReader(env);
+  const kieBaseUrl = r.url('KIE_BASE_URL', 'https://api.kie.ai')!;
+  const minIntervalMs = r.int('KIE_MIN_INTERVAL_MS', 1000, 0, 3_600_000);
+  const maxConcurrent = r.int('KIE_MAX_CONCURRENT', 10, 1, 10_000);
+  const dailyLimit = r.int('KIE_DAILY_LIMIT', 100, 1, 10_000_000);
+
+  const webhookBaseUrl = r.url('WEBHOOK_BASE_URL');
+  const webhookSecret = r.raw('WEBHOOK_SECRET');
+  if (webhookBaseUrl && (webhookSecret === undefined || webhookSecret.length < 16)) {
+    r.bad('WEBHOOK_SECRET', webhookSecret ? '***' : undefined, 'must be at least 16 characters when WEBHOOK_BASE_URL is set');
+  }
+
+  const kieHost = kieBaseUrl ? new URL(kieBaseUrl).hostname : undefined;
+  const videoHosts = r.raw('VIDEO_HOSTS') !== undefined ? r.list('VIDEO_HOSTS') : [...KIE_FILE_HOSTS, kieHost!];
+  for (const h of videoHosts) {
+    if (h.includes(':') && !h.startsWith('[')) r.bad('VIDEO_HOSTS', h, 'must be host names without ports or schemes');
+  }
+  const logLevel = r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
+  const s3Endpoint = r.url('S3_ENDPOINT');
+
+  const config: Config = {
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
+    queueName: r.string('QUEUE_NAME', 'sora-renders'),
+    limiterPrefix: r.string('LIMITER_PREFIX', 'sora-batch'),
+    kie: {
+      baseUrl: kieBaseUrl,
+      apiStyle: r.oneOf<ApiStyle>('KIE_API_STYLE', 'sora', ['sora', 'jobs']),
+      accounts: readAccounts(r, maxConcurrent, dailyLimit),
+      dailyWindowMs: r.int('KIE_DAILY_WINDOW_MS', 86_400_000, 1000),
+      dailyWindow: r.oneOf<DailyWindow>('KIE_DAILY_WINDOW', 'rolling', ['rolling', 'utc-day']),
+      minIntervalMs,
+      intervalMarginMs: r.int('KIE_INTERVAL_MARGIN_MS', Math.max(5, Math.ceil(minIntervalMs * 0.05)), 0, 60_000),
+      requestTimeoutMs: r.int('KIE_REQUEST_TIMEOUT_MS', 30_000, 100),
+      slotLeaseMs: r.int('KIE_SLOT_LEASE_MS', 6 * 3_600_000, 1000),
+      failedTaskPolicy: r.oneOf('KIE_FAILED_TASK_POLICY', 'resubmit-once', ['resubmit-once', 'fail'] as const),
+      ambiguousGraceMs: r.int('KIE_AMBIGUOUS_GRACE_MS', 15 * 60_000, 0),
+      ambiguousPolicy: r.oneOf('KIE_AMBIGUOUS_POLICY', 'resubmit', ['resubmit', 'fail'] as const),
+      webhookHmacKey: r.raw('KIE_WEBHOOK_HMAC_KEY'),
+    },
+    pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
+    webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,
+    s3: {
+      bucket: r.string('S3_BUCKET', 'sora-renders'),
+      prefix: r.string('S3_PREFIX', '').replace(/^\/+/, ''),
+      endpoint: s3Endpoint,
+      region: r.string('S3_REGION', 'us-east-1'),
+      forcePathStyle: r.bool('S3_FORCE_PATH_STYLE', s3Endpoint !== undefined),
+      partSizeBytes: r.int('S3_PART_SIZE_MB', 8, 5, 5120) * 1024 * 1024,
+    },
+    videoHosts: videoHosts.map((h) => h.toLowerCase()),
+    videoMaxBytes: r.int('VIDEO_MAX_BYTES', 2 * 1024 ** 3, 1),
+    downloadTimeoutMs: r.int('DOWNLOAD_TIMEOUT_MS', 5 * 60_000, 100),
+    httpPort: r.int('HTTP_PORT', 3000, 0, 65535),
+    apiTokens: r.list('API_TOKENS'),
+    logLevel,
+    workerConcurrency: r.int('WORKER_CONCURRENCY', 50, 1, 10_000),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0),
+  };
+  if (r.issues.length) throw new ConfigError(r.issues);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** The configuration without secrets, for logs and status pages. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    ...c,
+    kie: { ...c.kie, accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a), webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined },
+    webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
+    apiTokens: c.apiTokens.map(() => '***'),
+  };
+}

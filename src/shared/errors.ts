@@ -1,0 +1,132 @@
+/**
+ * Every failure the system can name is a class here, so callers branch on `instanceof`
+ * and on `retryable`, never on message strings (the openai-node pattern).
+ * No error built here ever carries a request's headers: the API key must not leak.
+ */
+
+/** One bad value: which field, what it was, which rule it broke. */
+export interface FieldIssue {
+  field: string;
+  value: unknown;
+  rule: string;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+export function formatIssues(issues: FieldIssue[]): string {
+  return issues.map((i) => `${i.field}: ${i.rule} (got ${describeValue(i.value)})`).join('; ');
+}
+
+/** A render request (job data) that breaks the schema. Never retried, never sent to KIE. */
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  constructor(readonly issues: FieldIssue[]) {
+    super(`invalid render request: ${formatIssues(issues)}`);
+  }
+}
+
+/** Configuration from the environment that cannot be used; the process stops at start. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly issues: FieldIssue[]) {
+    super(
+      `invalid configuration:\n${issues
+        .map((i) => `  ${i.field}=${describeValue(i.value)}: ${i.rule}`)
+        .join('\n')}`,
+    );
+  }
+}
+
+/** What KIE (or the way to it) did wrong. */
+export abstract class KieError extends Error {
+  /** Retrying the same request later may succeed. */
+  abstract readonly retryable: boolean;
+  /** The request may have reached KIE and created a task although we got no answer. */
+  readonly ambiguous: boolean = false;
+  constructor(
+    message: string,
+    readonly code?: number,
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** 1001 (sora) / 422 content rejection: the prompt itself is refused. */
+export class InvalidPromptError extends KieError {
+  override name = 'InvalidPromptError';
+  readonly retryable = false;
+}
+
+/** 1004 (sora) / 422 (jobs): parameters KIE will never accept. */
+export class InvalidParametersError extends KieError {
+  override name = 'InvalidParametersError';
+  readonly retryable = false;
+}
+
+/** 1002 (sora) / 402 (jobs): the account has no money; the account is paused, not the job failed. */
+export class InsufficientCreditsError extends KieError {
+  override name = 'InsufficientCreditsError';
+  readonly retryable = false;
+}
+
+/** 401: the account's key is wrong or revoked. */
+export class AuthenticationError extends KieError {
+  override name = 'AuthenticationError';
+  readonly retryable = false;
+}
+
+/** 1003, HTTP 429, 5xx, 455 maintenance: try again later, honouring `retryAfterMs` when given. */
+export class TransientKieError extends KieError {
+  override name = 'TransientKieError';
+  readonly retryable = true;
+  constructor(message: string, code?: number, httpStatus?: number, readonly retryAfterMs?: number) {
+    super(message, code, httpStatus);
+  }
+}
+
+/** The task is unknown to KIE (404 on record-info). */
+export class TaskNotFoundError extends KieError {
+  override name = 'TaskNotFoundError';
+  readonly retryable = false;
+}
+
+/** KIE answered with something we cannot read: treated as transient. */
+export class UnexpectedResponseError extends KieError {
+  override name = 'UnexpectedResponseError';
+  readonly retryable = true;
+}
+
+/** The request never left (refused connection, DNS): safe to retry, nothing was created. */
+export class KieConnectionError extends KieError {
+  override name = 'KieConnectionError';
+  readonly retryable = true;
+}
+
+/**
+ * The request was sent but no answer came (timeout, reset). For a create request a task may
+ * exist anyway, so the caller must not blindly resend it.
+ */
+export class KieAmbiguousError extends KieError {
+  override name = 'KieAmbiguousError';
+  readonly retryable = true;
+  override readonly ambiguous = true;
+}
+
+/** A video download or upload that did not produce a verified object. */
+export class StorageError extends Error {
+  override name = 'StorageError';
+  constructor(
+    message: string,
+    /** The download link itself is dead (403/404/410): fetch a fresh one before retrying. */
+    readonly linkExpired = false,
+    /** Retrying cannot help (e.g. the host is not allowlisted, the file is too large). */
+    readonly permanent = false,
+  ) {
+    super(message);
+  }
+}

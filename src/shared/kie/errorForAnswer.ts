@@ -1,0 +1,64 @@
+/**
+ * The single place where a KIE answer becomes a typed error. Both dialects share it: the
+ * reference's codes (1001..1004) and the jobs API's HTTP-style codes do not overlap.
+ */
+import {
+  AuthenticationError,
+  InsufficientCreditsError,
+  InvalidParametersError,
+  InvalidPromptError,
+  KieError,
+  TaskNotFoundError,
+  TransientKieError,
+  UnexpectedResponseError,
+} from '../errors';
+import type { HttpAnswer } from './types';
+
+const SUCCESS_CODES = new Set([0, 200]);
+
+function retryAfterMs(headers: HttpAnswer['headers']): number | undefined {
+  const v = headers['retry-after'];
+  if (v === undefined) return undefined;
+  const seconds = Number(v);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Returns the error an answer stands for, or undefined when it is a success envelope. */
+export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
+  const body = (answer.body ?? {}) as { code?: unknown; message?: unknown; msg?: unknown };
+  const bodyCode = typeof body.code === 'number' ? body.code : undefined;
+  const text = String(body.message ?? body.msg ?? '').slice(0, 300);
+  const status = answer.status;
+  const code = bodyCode ?? status;
+  const message = `KIE ${code}${text ? ` ${text}` : ''}`;
+
+  if (status >= 200 && status < 300 && bodyCode !== undefined && SUCCESS_CODES.has(bodyCode)) return undefined;
+  if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+  if (status === 401 || code === 401) return new AuthenticationError(message, code, status);
+  switch (code) {
+    case 1001:
+      return new InvalidPromptError(message, code, status);
+    case 1002:
+    case 402:
+      return new InsufficientCreditsError(message, code, status);
+    case 1003:
+    case 455:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+    case 1004:
+    case 400:
+    case 422:
+    case 505:
+      return new InvalidParametersError(message, code, status);
+    case 404:
+      return new TaskNotFoundError(message, code, status);
+  }
+  if (status >= 500) return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+  if (status >= 400) return new InvalidParametersError(message, code, status);
+  return new UnexpectedResponseError(`unexpected KIE answer: HTTP ${status}, ${message}`, code, status);
+}

@@ -1,0 +1,71 @@
+/** The reference's API (`KIE_API_STYLE=sora`): /api/v1/sora/*, numeric statuses 0/1/2. */
+import { InvalidParametersError, UnexpectedResponseError } from '../errors';
+import type { RenderRequest } from '../renderRequest';
+import type { KieDialect, TaskRecord } from './types';
+
+interface SoraRecord {
+  taskId?: unknown;
+  status?: unknown;
+  videoUrl?: unknown;
+  duration?: unknown;
+  resolution?: unknown;
+  createdAt?: unknown;
+  completedAt?: unknown;
+  errorMessage?: unknown;
+  failMsg?: unknown;
+  message?: unknown;
+}
+
+const STATES: Record<number, TaskRecord['state']> = { 0: 'generating', 1: 'success', 2: 'failed' };
+
+function dataOf(body: unknown): Record<string, unknown> {
+  const data = (body as { data?: unknown } | null)?.data;
+  if (data === null || typeof data !== 'object') throw new UnexpectedResponseError('KIE answer has no data object');
+  return data as Record<string, unknown>;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+export const soraDialect: KieDialect = {
+  createTask(req: RenderRequest, callBackUrl) {
+    if (req.type === 'storyboard') {
+      // Refused at the door already; kept here so the adapter never sends what it cannot express.
+      throw new InvalidParametersError('storyboard needs KIE_API_STYLE=jobs');
+    }
+    const body: Record<string, unknown> = {
+      prompt: req.prompt,
+      aspectRatio: req.aspectRatio,
+      duration: req.duration,
+      quality: req.quality,
+    };
+    if (req.seed !== undefined) body.seed = req.seed;
+    if (callBackUrl) body.callBackUrl = callBackUrl;
+    return { path: '/api/v1/sora/generate', body };
+  },
+
+  parseCreated(body) {
+    const taskId = str(dataOf(body).taskId);
+    if (!taskId) throw new UnexpectedResponseError('KIE create answer has no taskId');
+    return taskId;
+  },
+
+  recordPath(taskId) {
+    return `/api/v1/sora/record-info?taskId=${encodeURIComponent(taskId)}`;
+  },
+
+  parseRecord(body, taskId) {
+    const d = dataOf(body) as SoraRecord;
+    const state = typeof d.status === 'number' ? STATES[d.status] : undefined;
+    if (!state) throw new UnexpectedResponseError(`KIE record has unknown status ${JSON.stringify(d.status)}`);
+    return {
+      taskId: str(d.taskId) ?? taskId,
+      state,
+      videoUrl: str(d.videoUrl),
+      durationSeconds: typeof d.duration === 'number' ? d.duration : undefined,
+      resolution: str(d.resolution),
+      createdAt: str(d.createdAt),
+      completedAt: str(d.completedAt),
+      failReason: str(d.errorMessage) ?? str(d.failMsg) ?? str(d.message),
+    };
+  },
+};

@@ -1,0 +1,44 @@
+import type { RenderRequest } from '../renderRequest';
+
+export type TaskState = 'generating' | 'success' | 'failed';
+
+/** A KIE task as the worker sees it, whichever API dialect reported it. */
+export interface TaskRecord {
+  taskId: string;
+  state: TaskState;
+  videoUrl?: string;
+  durationSeconds?: number;
+  resolution?: string;
+  createdAt?: string;
+  completedAt?: string;
+  /** KIE's own words when the generation failed. */
+  failReason?: string;
+}
+
+/** The KIE operations the worker needs, for one account. Requests are not paced here. */
+export interface KieClient {
+  readonly account: string;
+  /** Creates a task and returns its taskId. */
+  createTask(req: RenderRequest, callBackUrl?: string): Promise<string>;
+  getTaskRecord(taskId: string): Promise<TaskRecord>;
+  /** A fresh download link for a finished task whose link expired. */
+  refreshVideoUrl(taskId: string, staleUrl: string): Promise<string>;
+}
+
+/** A parsed HTTP answer, before the dialect reads it. */
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string | undefined>;
+}
+
+/** Everything one KIE API dialect knows about its wire format. */
+export interface KieDialect {
+  createTask(req: RenderRequest, callBackUrl: string | undefined): { path: string; body: unknown };
+  parseCreated(body: unknown): string;
+  recordPath(taskId: string): string;
+  parseRecord(body: unknown, taskId: string): TaskRecord;
+  /** How to mint a fresh link, when the dialect has a way other than reading the record again. */
+  refreshLink?(taskId: string, staleUrl: string): { path: string; body: unknown };
+  parseRefreshedLink?(body: unknown): string;
+}
