@@ -1,0 +1,89 @@
+/**
+ * The one pass over a video's bytes on their way to S3: MP4 signature, SHA-256, byte count.
+ * Every check fails the stream before it ends, so an upload reading from it can never complete
+ * with bytes that did not pass.
+ */
+import { createHash } from 'node:crypto';
+import { Transform, TransformCallback } from 'node:stream';
+import { StorageError } from '../../shared/errors';
+
+export interface VideoVerifierOptions {
+  /** The source as it may be shown in messages: host and path, never a signed query string. */
+  source: string;
+  maxBytes: number;
+  /** Content-Length announced by the server, when it announced one. */
+  expectedBytes?: number;
+}
+
+export interface VerifiedVideo {
+  size: number;
+  sha256: string;
+}
+
+/** An MP4 file starts with an `ftyp` box: 4 bytes of box size, then the type. */
+const SIGNATURE_END = 8;
+const FTYP = Buffer.from('ftyp', 'latin1');
+
+export class VideoVerifier extends Transform {
+  private readonly hash = createHash('sha256');
+  private bytes = 0;
+  /** Bytes held back until the signature can be read (at most the first chunks, 8 bytes needed). */
+  private head: Buffer[] | undefined = [];
+  private digest: string | undefined;
+
+  constructor(private readonly options: VideoVerifierOptions) {
+    super();
+  }
+
+  /** Size and hash of what passed through; only available once the stream has ended cleanly. */
+  result(): VerifiedVideo {
+    if (this.digest === undefined) throw new Error(`video from ${this.options.source} has not been verified to its end`);
+    return { size: this.bytes, sha256: this.digest };
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.options.maxBytes) {
+      callback(new StorageError(`video at ${this.options.source} is larger than the limit of ${this.options.maxBytes} bytes`, false, true));
+      return;
+    }
+    this.hash.update(chunk);
+    if (!this.head) {
+      callback(null, chunk);
+      return;
+    }
+    this.head.push(chunk);
+    if (this.bytes < SIGNATURE_END) {
+      callback();
+      return;
+    }
+    const held = Buffer.concat(this.head);
+    this.head = undefined;
+    const failure = this.signatureFailure(held);
+    callback(failure, failure ? undefined : held);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.head) {
+      callback(this.signatureFailure(Buffer.concat(this.head)));
+      return;
+    }
+    const { expectedBytes, source } = this.options;
+    if (expectedBytes !== undefined && this.bytes !== expectedBytes) {
+      callback(new StorageError(`video at ${source} ended after ${this.bytes} bytes, but Content-Length announced ${expectedBytes}`));
+      return;
+    }
+    this.digest = this.hash.digest('hex');
+    callback();
+  }
+
+  /**
+   * Retryable on purpose: a CDN error page served with 200 is as likely as a broken render, and
+   * a paid video given up too early is worse than a few more attempts.
+   */
+  private signatureFailure(head: Buffer): StorageError | null {
+    if (head.length >= SIGNATURE_END && head.subarray(4, SIGNATURE_END).equals(FTYP)) return null;
+    const seen = JSON.stringify(head.subarray(0, SIGNATURE_END).toString('latin1'));
+    return new StorageError(`video at ${this.options.source} is not an MP4: bytes 4..7 should be "ftyp", the file starts with ${seen}`);
+  }
+}

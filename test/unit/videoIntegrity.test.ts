@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageError } from '../../src/shared/errors';
+import { VideoVerifier, VideoVerifierOptions } from '../../src/worker/storage/videoVerifier';
+
+const MP4_HEAD = Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypisom')]);
+const video = Buffer.concat([MP4_HEAD, Buffer.alloc(1000, 7)]);
+
+/** Feeds the chunks through a verifier; reports what came out, whether it ended, and any error. */
+async function verify(chunks: Buffer[], options: Partial<VideoVerifierOptions> = {}) {
+  const verifier = new VideoVerifier({ source: 'https://cdn.example/v.mp4', maxBytes: 1 << 20, ...options });
+  const out: Buffer[] = [];
+  let ended = false;
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      out.push(chunk);
+      cb();
+    },
+    final(cb) {
+      ended = true;
+      cb();
+    },
+  });
+  const error = await pipeline(Readable.from(chunks), verifier, sink).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  return { verifier, output: Buffer.concat(out), ended, error };
+}
+
+function splitEvery(buf: Buffer, size: number): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += size) parts.push(buf.subarray(i, i + size));
+  return parts;
+}
+
+describe('video integrity check', () => {
+  it('passes an MP4 through unchanged and reports its size and SHA-256', async () => {
+    const { verifier, output, ended, error } = await verify([video], { expectedBytes: video.length });
+    expect(error).toBeUndefined();
+    expect(ended).toBe(true);
+    expect(output.equals(video)).toBe(true);
+    expect(verifier.result()).toEqual({ size: video.length, sha256: createHash('sha256').update(video).digest('hex') });
+  });
+
+  it('reads the signature across chunks of a few bytes', async () => {
+    const { verifier, output, error } = await verify(splitEvery(video, 3));
+    expect(error).toBeUndefined();
+    expect(output.equals(video)).toBe(true);
+    expect(verifier.result().size).toBe(video.length);
+  });
+
+  it('fails without ftyp at bytes 4..7, before anything passes downstream', async () => {
+    const html = Buffer.from('<html><body>Service unavailable</body></html>');
+    const { output, ended, error } = await verify([html]);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).message).toMatch(/not an MP4.*"ftyp"/);
+    expect((error as StorageError).permanent).toBe(false);
+    expect(output.length).toBe(0);
+    expect(ended).toBe(false);
+  });
+
+  it('fails a file too short to hold a signature', async () => {
+    const { error, ended } = await verify([Buffer.from('ab')]);
+    expect((error as Error).message).toMatch(/not an MP4/);
+    expect(ended).toBe(false);
+  });
+
+  it('fails at the end, before the stream ends, when the byte count differs from Content-Length', async () => {
+    const { verifier, ended, error } = await verify([video], { expectedBytes: video.length + 1 });
+    expect((error as Error).message).toMatch(new RegExp(`ended after ${video.length} bytes, but Content-Length announced ${video.length + 1}`));
+    expect(ended).toBe(false);
+    expect(() => verifier.result()).toThrow(/not been verified/);
+  });
+
+  it('stops as soon as more than maxBytes have come, as a permanent failure', async () => {
+    const { error, ended } = await verify(splitEvery(video, 100), { maxBytes: 500 });
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).permanent).toBe(true);
+    expect((error as Error).message).toMatch(/larger than the limit of 500 bytes/);
+    expect(ended).toBe(false);
+  });
+
+  it('names the source it was given and nothing else', async () => {
+    const { error } = await verify([Buffer.alloc(20)], { source: 'https://cdn.example/a/b.mp4' });
+    expect((error as Error).message).toContain('https://cdn.example/a/b.mp4');
+  });
+});
