@@ -1,0 +1,54 @@
+/** The counters tests and benchmarks read; every write to them goes through here or SimAccounts. */
+import type { CapViolations, KeyCounters, SimCounters, SimTask } from './kieSimTypes';
+
+const noViolations = (): CapViolations => ({ concurrency: 0, daily: 0, interval: 0 });
+
+export function newCounters(keys: readonly string[]): SimCounters {
+  const perKey: Record<string, KeyCounters> = {};
+  for (const key of keys) {
+    perKey[key] = {
+      requests: 0,
+      tasksCreated: 0,
+      generating: 0,
+      peakGenerating: 0,
+      violations: noViolations(),
+      generatingSeries: [],
+    };
+  }
+  return {
+    requests: { total: 0, byEndpoint: {} },
+    perKey,
+    violations: noViolations(),
+    submitsByPrompt: new Map(),
+    submitsBySeed: new Map(),
+    callbacks: { delivered: 0, failed: 0 },
+    downloads: { requests: 0, forbidden: 0 },
+    faults: { overload: 0, serverError: 0, reset: 0, createThenReset: 0, cutBody: 0, failedTasks: 0, insufficientCredits: 0 },
+    tasks: [],
+  };
+}
+
+export function countRequest(counters: SimCounters, endpoint: string, key: string | undefined): void {
+  counters.requests.total++;
+  counters.requests.byEndpoint[endpoint] = (counters.requests.byEndpoint[endpoint] ?? 0) + 1;
+  if (key !== undefined) counters.perKey[key].requests++;
+}
+
+export function countTaskCreated(counters: SimCounters, task: SimTask): void {
+  counters.tasks.push(task);
+  counters.perKey[task.key].tasksCreated++;
+  counters.submitsByPrompt.set(task.prompt, (counters.submitsByPrompt.get(task.prompt) ?? 0) + 1);
+  if (task.seed !== undefined) counters.submitsBySeed.set(task.seed, (counters.submitsBySeed.get(task.seed) ?? 0) + 1);
+}
+
+export function countViolation(counters: SimCounters, key: string, cap: keyof CapViolations): void {
+  counters.violations[cap]++;
+  counters.perKey[key].violations[cap]++;
+}
+
+export function countGenerating(counters: SimCounters, key: string, delta: 1 | -1, now: number): void {
+  const c = counters.perKey[key];
+  c.generating += delta;
+  c.peakGenerating = Math.max(c.peakGenerating, c.generating);
+  c.generatingSeries.push({ t: now, generating: c.generating });
+}

@@ -1,0 +1,141 @@
+/**
+ * The simulator's accounts and tasks, shared by both dialects: creating a task (credits, caps,
+ * faults), running it to completion on a timer, and handing finished tasks to the callback sender.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CallbackSender } from './kieSimCallbacks';
+import type { SimCaps } from './kieSimCaps';
+import { countGenerating, countTaskCreated } from './kieSimCounters';
+import { type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
+import type { VideoLinks } from './kieSimLinks';
+import type { SimCreateRequest } from './kieSimValidation';
+import type { SimCounters, SimFaults, SimTask } from './kieSimTypes';
+
+export interface EngineSettings {
+  generationMs: number | [number, number];
+  bannedWords: readonly string[];
+  callbackHmacKey?: string;
+  credits: Record<string, number>;
+}
+
+export class SimEngine {
+  private readonly tasks = new Map<string, SimTask>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly settings: EngineSettings,
+    readonly counters: SimCounters,
+    readonly faults: SimFaults,
+    readonly links: VideoLinks,
+    private readonly caps: SimCaps,
+    private readonly callbacks: CallbackSender,
+    private readonly random: () => number,
+    private readonly dialectOf: (task: SimTask) => SimDialectApi,
+  ) {}
+
+  /** True with probability `rate`, drawn from the seeded RNG. */
+  roll(rate: number): boolean {
+    return rate > 0 && this.random() < rate;
+  }
+
+  task(taskId: string): SimTask | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  /** A task as its owner sees it: another key's task does not exist for this key. */
+  taskOf(key: string, taskId: string | null): SimTask | undefined {
+    const task = taskId ? this.tasks.get(taskId) : undefined;
+    return task?.key === key ? task : undefined;
+  }
+
+  balance(key: string): number {
+    return this.settings.credits[key];
+  }
+
+  /**
+   * Creates a task and answers with `created(task)`, or answers why not; `credits` is what it
+   * costs (0 where the dialect keeps no balance).
+   */
+  create(
+    dialect: SimDialectApi,
+    key: string,
+    call: { request: SimCreateRequest; params: unknown; credits: number },
+    created: (task: SimTask) => Outcome,
+  ): Outcome {
+    const { request, params, credits } = call;
+    if (this.faults.insufficientCredits.includes(key) || credits > this.balance(key)) {
+      this.counters.faults.insufficientCredits++;
+      return dialect.answer(dialect.codes.insufficientCredits, `insufficient credits: the task costs ${credits}, the balance is ${this.balance(key)}`);
+    }
+    const refusal = this.caps.checkCreate(key);
+    if (refusal) return dialect.answer(429, refusal.message);
+    if (this.roll(this.faults.overloadRate)) {
+      this.counters.faults.overload++;
+      return dialect.answer(dialect.codes.overloaded, 'model overloaded, retry later');
+    }
+
+    const now = Date.now();
+    const task: SimTask = {
+      taskId: dialect.name === 'sora' ? `sora_${randomBytes(8).toString('hex')}` : randomBytes(16).toString('hex'),
+      key,
+      dialect: dialect.name,
+      model: request.model,
+      prompt: request.prompt,
+      seed: request.seed,
+      durationSeconds: request.durationSeconds,
+      quality: request.quality,
+      callBackUrl: request.callBackUrl,
+      params,
+      credits,
+      generationMs: this.drawGenerationMs(),
+      createdAt: now,
+      state: 'generating',
+    };
+    const fails = this.roll(this.faults.failRate);
+    this.tasks.set(task.taskId, task);
+    this.settings.credits[key] -= credits;
+    this.caps.recordCreated(key, now);
+    countTaskCreated(this.counters, task);
+    countGenerating(this.counters, key, 1, now);
+    this.after(task.generationMs, () => this.finish(task, fails));
+
+    if (this.roll(this.faults.createThenResetRate)) {
+      this.counters.faults.createThenReset++;
+      return RESET;
+    }
+    return created(task);
+  }
+
+  /** Stops every pending completion; tasks still generating stay so. */
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private finish(task: SimTask, fails: boolean): void {
+    task.completedAt = Date.now();
+    task.state = fails ? 'fail' : 'success';
+    if (fails) {
+      task.failMsg = 'generation failed (simulated)';
+      this.counters.faults.failedTasks++;
+    }
+    countGenerating(this.counters, task.key, -1, task.completedAt);
+    if (task.callBackUrl && !this.faults.dropCallbacks) {
+      const { body, headers } = this.dialectOf(task).callback(this, task);
+      this.callbacks.send(task.callBackUrl, body, headers);
+    }
+  }
+
+  private drawGenerationMs(): number {
+    const g = this.settings.generationMs;
+    return typeof g === 'number' ? g : Math.round(g[0] + this.random() * (g[1] - g[0]));
+  }
+
+  private after(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+}

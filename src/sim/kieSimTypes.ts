@@ -1,0 +1,138 @@
+/** The KIE simulator's vocabulary: its options, its fault knobs, its tasks and the counters tests read. */
+
+export interface SimOptions {
+  /** 0 = a random free port (default). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Accepted Bearer keys; each key is one account with its own caps. */
+  apiKeys: string[];
+  /** Tasks generating at once per key (default 10). */
+  maxConcurrent?: number;
+  /** Tasks created per key per window (default 100). */
+  dailyLimit?: number;
+  /** Length of the rolling daily window (default 86_400_000). */
+  dailyWindowMs?: number;
+  /** Minimum gap between any two API requests of one key, judged at arrival (default 1000; 0 = off). */
+  minIntervalMs?: number;
+  /** Generation time (default 5000); a [min, max] range draws per task from the seeded RNG. */
+  generationMs?: number | [number, number];
+  /** Lifetime of a video link (default 20 min); an expired link answers 403. */
+  linkTtlMs?: number;
+  /** Size of every video file (default 256 KiB, at least 24: the ftyp box). */
+  videoBytes?: number;
+  /** A prompt containing one (case-insensitive) is refused: 1001 (sora) / 422 (jobs). Default ['forbidden']. */
+  bannedWords?: string[];
+  /** Seed of the RNG behind faults and generation times (default 1). */
+  seed?: number;
+  faults?: Partial<SimFaults>;
+  /** Jobs dialect: sign callbacks with X-Webhook-Timestamp / X-Webhook-Signature. */
+  callbackHmacKey?: string;
+  /** Credit balance per key, spent by jobs-dialect creates (default 1000 each). */
+  credits?: Record<string, number>;
+}
+
+export interface SimFaults {
+  /** Create answers 1003 (sora) / 455 (jobs) without creating. */
+  overloadRate: number;
+  /** Any API request answers HTTP 500 without effect. */
+  serverErrorRate: number;
+  /** The connection is destroyed before the request is processed: no effect, not even on pacing. */
+  resetRate: number;
+  /** Create makes the task, then destroys the connection unanswered (an ambiguous submit). */
+  createThenResetRate: number;
+  /** A video download sends its Content-Length, then the socket is destroyed about halfway. */
+  cutBodyRate: number;
+  /** A task ends failed: status 2 (sora) / state fail (jobs). */
+  failRate: number;
+  /** Keys whose creates answer 1002 (sora) / 402 (jobs). */
+  insufficientCredits: string[];
+  /** Never deliver callbacks. */
+  dropCallbacks: boolean;
+}
+
+export type SimDialect = 'sora' | 'jobs';
+export type SimTaskState = 'generating' | 'success' | 'fail';
+
+/** One task the simulator created. The same object sits in `counters.tasks` and changes as the task runs. */
+export interface SimTask {
+  readonly taskId: string;
+  readonly key: string;
+  /** The dialect it was created with; it decides the callback's shape. */
+  readonly dialect: SimDialect;
+  /** Jobs model, or 'sora-2' for the sora dialect. */
+  readonly model: string;
+  /** The prompt; for a storyboard, the scenes joined by newlines. */
+  readonly prompt: string;
+  readonly seed?: number;
+  readonly durationSeconds: number;
+  readonly quality: 'standard' | 'high';
+  readonly callBackUrl?: string;
+  /** The create request's body as received. */
+  readonly params: unknown;
+  /** Credits it cost (jobs dialect only; 0 for sora). */
+  readonly credits: number;
+  readonly generationMs: number;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  completedAt?: number;
+  state: SimTaskState;
+  failMsg?: string;
+}
+
+export interface CapViolations {
+  concurrency: number;
+  daily: number;
+  interval: number;
+}
+
+export interface KeyCounters {
+  /** API requests this key made (rejections included, resets excluded). */
+  requests: number;
+  tasksCreated: number;
+  generating: number;
+  /** The most tasks ever seen generating at once. */
+  peakGenerating: number;
+  violations: CapViolations;
+  /** (epoch ms, generating) at every change, for plotting slot use. */
+  generatingSeries: Array<{ t: number; generating: number }>;
+}
+
+export interface SimCounters {
+  /** API requests processed (rejections included, injected resets excluded); file downloads are not API requests. */
+  requests: { total: number; byEndpoint: Record<string, number> };
+  perKey: Record<string, KeyCounters>;
+  violations: CapViolations;
+  /** Tasks created per prompt: more than one means a prompt was paid for twice. */
+  submitsByPrompt: Map<string, number>;
+  /** Tasks created per seed (tasks without a seed are not counted). */
+  submitsBySeed: Map<number, number>;
+  callbacks: { delivered: number; failed: number };
+  downloads: { requests: number; forbidden: number };
+  /** How often each fault knob fired. */
+  faults: {
+    overload: number;
+    serverError: number;
+    reset: number;
+    createThenReset: number;
+    cutBody: number;
+    failedTasks: number;
+    insufficientCredits: number;
+  };
+  /** Every task created, in creation order. */
+  tasks: SimTask[];
+}
+
+export interface KieSimulator {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  close(): Promise<void>;
+  setFaults(f: Partial<SimFaults>): void;
+  /** Live object: it changes as the simulator runs. */
+  readonly counters: SimCounters;
+  /** What a download of this task's video must yield. */
+  expectedVideo(taskId: string): { size: number; sha256: string };
+  task(taskId: string): SimTask | undefined;
+  /** Makes every link issued so far expired (links minted afterwards are fresh). */
+  expireLinks(): void;
+}

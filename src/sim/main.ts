@@ -1,0 +1,80 @@
+/**
+ * `npm run sim`: the KIE simulator as a standalone server, configured from SIM_* variables
+ * (SIM_GENERATION_MS takes a number or a "min-max" range). Stops on SIGINT/SIGTERM.
+ */
+import { createLogger } from '../shared/logger';
+import { startKieSimulator } from './kieSimulator';
+import type { SimFaults, SimOptions } from './kieSimTypes';
+
+type Env = Record<string, string | undefined>;
+
+function number(env: Env, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number (got ${JSON.stringify(raw)})`);
+  return value;
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}
+
+function generationMs(env: Env): SimOptions['generationMs'] {
+  const raw = env.SIM_GENERATION_MS?.trim();
+  const range = raw ? /^(\d+)\s*-\s*(\d+)$/.exec(raw) : null;
+  return range ? [Number(range[1]), Number(range[2])] : number(env, 'SIM_GENERATION_MS');
+}
+
+function simOptionsFromEnv(env: Env): SimOptions {
+  const apiKeys = list(env, 'SIM_API_KEYS') ?? ['sim-key'];
+  const credits = number(env, 'SIM_CREDITS');
+  const faults: Partial<SimFaults> = {
+    overloadRate: number(env, 'SIM_OVERLOAD_RATE'),
+    serverErrorRate: number(env, 'SIM_SERVER_ERROR_RATE'),
+    resetRate: number(env, 'SIM_RESET_RATE'),
+    createThenResetRate: number(env, 'SIM_CREATE_THEN_RESET_RATE'),
+    cutBodyRate: number(env, 'SIM_CUT_BODY_RATE'),
+    failRate: number(env, 'SIM_FAIL_RATE'),
+    insufficientCredits: list(env, 'SIM_INSUFFICIENT_CREDITS'),
+    dropCallbacks: env.SIM_DROP_CALLBACKS === 'true' || undefined,
+  };
+  const options: SimOptions = {
+    port: number(env, 'SIM_PORT') ?? 4010,
+    host: env.SIM_HOST?.trim() || undefined,
+    apiKeys,
+    maxConcurrent: number(env, 'SIM_MAX_CONCURRENT'),
+    dailyLimit: number(env, 'SIM_DAILY_LIMIT'),
+    dailyWindowMs: number(env, 'SIM_DAILY_WINDOW_MS'),
+    minIntervalMs: number(env, 'SIM_MIN_INTERVAL_MS'),
+    generationMs: generationMs(env),
+    linkTtlMs: number(env, 'SIM_LINK_TTL_MS'),
+    videoBytes: number(env, 'SIM_VIDEO_BYTES'),
+    bannedWords: list(env, 'SIM_BANNED_WORDS'),
+    seed: number(env, 'SIM_SEED'),
+    callbackHmacKey: env.SIM_CALLBACK_HMAC_KEY?.trim() || undefined,
+    credits: credits === undefined ? undefined : Object.fromEntries(apiKeys.map((k) => [k, credits])),
+    faults: Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined)),
+  };
+  // Unset variables leave the simulator's own defaults in place.
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as SimOptions;
+}
+
+async function main(): Promise<void> {
+  const log = createLogger(process.env.LOG_LEVEL ?? 'info', 'kie-sim');
+  const options = simOptionsFromEnv(process.env);
+  const sim = await startKieSimulator(options);
+  log.info({ url: sim.url, accounts: options.apiKeys.length, faults: options.faults }, `KIE simulator listening on ${sim.url}`);
+  const stop = (signal: string): void => {
+    log.info({ signal, counters: { requests: sim.counters.requests.total, tasks: sim.counters.tasks.length } }, 'stopping');
+    sim.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`kie-sim failed to start: ${(err as Error).message}`);
+  process.exit(1);
+});
