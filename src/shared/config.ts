@@ -30,6 +30,9 @@ export interface Config {
     /** Added to the interval between grants: KIE measures arrival times, and arrivals jitter. */
     readonly intervalMarginMs: number;
     readonly requestTimeoutMs: number;
+    /** First backoff of a transient KIE failure (1003, 429, 5xx, network); doubles per try. */
+    readonly retryBaseMs: number;
+    readonly retries: number;
     /** Failsafe: a slot whose job vanished is freed after this long. Longer than any generation. */
     readonly slotLeaseMs: number;
     /** KIE status 2: submit a new task once more, or fail the job with KIE's reason. */
@@ -135,7 +138,7 @@ class EnvReader {
 
 const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
-function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number): AccountConfig[] {
+function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, required: boolean): AccountConfig[] {
   const pool = r.raw('KIE_ACCOUNTS');
   const single = r.raw('KIE_API_KEY');
   const pairs: Array<[string, string]> = [];
@@ -154,7 +157,7 @@ function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number): 
     }
   } else if (single !== undefined) {
     pairs.push(['default', single]);
-  } else {
+  } else if (required) {
     r.bad('KIE_API_KEY', undefined, 'set KIE_API_KEY, or KIE_ACCOUNTS as name:key,name:key');
   }
 
@@ -174,8 +177,11 @@ function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number): 
   });
 }
 
-/** Reads and validates the configuration; throws one ConfigError naming every bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and validates the configuration; throws one ConfigError naming every bad variable.
+ * Producers (enqueue only) need no KIE account: `{ accountsRequired: false }`.
+ */
+export function loadConfig(env: Env = process.env, opts: { accountsRequired?: boolean } = {}): Config {
   const r = new EnvReader(env);
   const kieBaseUrl = r.url('KIE_BASE_URL', 'https://api.kie.ai')!;
   const minIntervalMs = r.int('KIE_MIN_INTERVAL_MS', 1000, 0, 3_600_000);
@@ -203,12 +209,14 @@ export function loadConfig(env: Env = process.env): Config {
     kie: {
       baseUrl: kieBaseUrl,
       apiStyle: r.oneOf<ApiStyle>('KIE_API_STYLE', 'sora', ['sora', 'jobs']),
-      accounts: readAccounts(r, maxConcurrent, dailyLimit),
+      accounts: readAccounts(r, maxConcurrent, dailyLimit, opts.accountsRequired ?? true),
       dailyWindowMs: r.int('KIE_DAILY_WINDOW_MS', 86_400_000, 1000),
       dailyWindow: r.oneOf<DailyWindow>('KIE_DAILY_WINDOW', 'rolling', ['rolling', 'utc-day']),
       minIntervalMs,
       intervalMarginMs: r.int('KIE_INTERVAL_MARGIN_MS', Math.max(5, Math.ceil(minIntervalMs * 0.05)), 0, 60_000),
       requestTimeoutMs: r.int('KIE_REQUEST_TIMEOUT_MS', 30_000, 100),
+      retryBaseMs: r.int('KIE_RETRY_BASE_MS', 2000, 1),
+      retries: r.int('KIE_RETRIES', 5, 0, 50),
       slotLeaseMs: r.int('KIE_SLOT_LEASE_MS', 6 * 3_600_000, 1000),
       failedTaskPolicy: r.oneOf('KIE_FAILED_TASK_POLICY', 'resubmit-once', ['resubmit-once', 'fail'] as const),
       ambiguousGraceMs: r.int('KIE_AMBIGUOUS_GRACE_MS', 15 * 60_000, 0),

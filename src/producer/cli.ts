@@ -1,0 +1,135 @@
+/** The `sora-batch` command: enqueue renders, watch them, look at the queue and the accounts. */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../shared/config';
+import { ConfigError, ValidationError } from '../shared/errors';
+import { connectRedis } from '../shared/redis';
+import { accountStatus, pauseAccount, resumeAccount } from './accountControl';
+import { RenderProducer } from './renderProducer';
+import { watchJobs } from './watchJobs';
+
+const int = (v: string): number => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number');
+  return Number(v);
+};
+
+/** One JSON request per line (JSON Lines), or one JSON array. */
+function readRequests(file: string): unknown[] {
+  const text = readFileSync(file, 'utf8').trim();
+  if (text.startsWith('[')) return JSON.parse(text) as unknown[];
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch {
+        throw new ValidationError([{ field: `${file}:${i + 1}`, value: line, rule: 'must be one JSON object per line' }]);
+      }
+    });
+}
+
+async function withRedis<T>(fn: (redis: ReturnType<typeof connectRedis>, config: ReturnType<typeof loadConfig>) => Promise<T>, accountsRequired = false): Promise<T> {
+  const config = loadConfig(process.env, { accountsRequired });
+  const redis = connectRedis(config.redisUrl);
+  try {
+    return await fn(redis, config);
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+const program = new Command('sora-batch').description('Render Sora 2 prompts in bulk through KIE.ai into S3');
+
+program
+  .command('enqueue')
+  .description('enqueue one prompt, or every request in --file (JSON Lines or a JSON array)')
+  .argument('[prompt]', 'the prompt text')
+  .option('-f, --file <path>', 'requests to enqueue, one JSON object per line')
+  .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1')
+  .option('--duration <seconds>', '10 | 15', int)
+  .option('--quality <quality>', 'standard | high')
+  .option('--seed <seed>', '10000..99999', int)
+  .option('--key <key>', 'S3 key for the video (relative to S3_PREFIX)')
+  .option('--batch <batchId>', 'batch id for every request')
+  .option('--idempotency-key <key>', 'same key, same job: never two')
+  .option('--priority <n>', '1 (highest) ..', int)
+  .option('--delay <ms>', 'start no earlier than this many ms from now', int)
+  .option('--wait', 'show progress until every job is stored or failed')
+  .action(async (prompt: string | undefined, o) => {
+    let requests: unknown[];
+    if (o.file) requests = readRequests(o.file as string);
+    else if (prompt) {
+      requests = [
+        Object.fromEntries(
+          Object.entries({ prompt, aspectRatio: o.aspectRatio, duration: o.duration, quality: o.quality, seed: o.seed, key: o.key }).filter(([, v]) => v !== undefined),
+        ),
+      ];
+    } else throw new InvalidArgumentError('give a prompt or --file');
+    await withRedis(async (redis, config) => {
+      const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
+      try {
+        const jobs = await producer.enqueueMany(requests, { batchId: o.batch, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay });
+        const created = jobs.filter((j) => j.created).length;
+        process.stdout.write(`enqueued ${created} job(s) on ${config.queueName}${created < jobs.length ? ` (${jobs.length - created} already existed)` : ''}\n`);
+        for (const j of jobs) process.stdout.write(`${j.jobId}\n`);
+        if (o.wait) {
+          const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId));
+          for (const f of outcome.failed) process.stdout.write(`failed ${f.jobId}: ${f.reason}\n`);
+          process.exitCode = outcome.failed.length ? 1 : 0;
+        }
+      } finally {
+        await producer.close();
+      }
+    });
+  });
+
+program
+  .command('status')
+  .description('job counts of the queue and the state of every KIE account')
+  .action(async () => {
+    await withRedis(async (redis, config) => {
+      const producer = new RenderProducer({ connection: redis, queueName: config.queueName });
+      try {
+        const counts = await producer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+        process.stdout.write(`queue ${config.queueName}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+      } finally {
+        await producer.close();
+      }
+      console.table(
+        (await accountStatus(redis, config)).map((a) => ({
+          account: a.account,
+          'in flight': `${a.inFlight}/${a.maxConcurrent}`,
+          'submits in window': `${a.submitsInWindow}/${a.dailyLimit}`,
+          'quota back at': a.nextQuotaAt ? new Date(a.nextQuotaAt).toISOString() : '',
+          paused: a.paused ?? '',
+          waiters: a.waiters,
+        })),
+      );
+    }, true);
+  });
+
+const accounts = program.command('accounts').description('operator actions on KIE accounts');
+accounts
+  .command('pause <name>')
+  .description('take an account out of rotation fleet-wide (its tasks in flight still finish)')
+  .option('--reason <text>', 'shown in status', 'paused by an operator')
+  .action((name: string, o) => withRedis((redis, config) => pauseAccount(redis, config, name, o.reason as string), true));
+accounts
+  .command('resume <name>')
+  .description('put a paused account (e.g. after "insufficient credits") back into rotation')
+  .action((name: string) =>
+    withRedis(async (redis, config) => {
+      const woken = await resumeAccount(redis, config, name);
+      process.stdout.write(`account ${name} resumed; ${woken} waiting job(s) woken\n`);
+    }, true),
+  );
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof ValidationError || err instanceof InvalidArgumentError) {
+    process.stderr.write(`sora-batch: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`sora-batch: ${(err as Error).message}\n`);
+  process.exit(1);
+});

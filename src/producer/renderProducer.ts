@@ -1,0 +1,137 @@
+/**
+ * The library other Node backends import to enqueue renders. Everything is validated before it
+ * touches Redis, with the same schema the worker applies.
+ */
+import { createHash } from 'node:crypto';
+import { JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
+import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
+import { ValidationError } from '../shared/errors';
+import { checkDialectSupport } from '../shared/dialectSupport';
+import type { ApiStyle } from '../shared/config';
+
+export interface EnqueueOptions {
+  /** Same key, same job: a second enqueue with it returns the first job and adds nothing. */
+  idempotencyKey?: string;
+  /** 1 (highest) .. 2_097_152; BullMQ's meaning. */
+  priority?: number;
+  /** Milliseconds before the job may start. */
+  delay?: number;
+  /** Overrides the request's batchId. */
+  batchId?: string;
+}
+
+export interface EnqueuedJob {
+  jobId: string;
+  /** False when an idempotency key matched a job that already existed. */
+  created: boolean;
+}
+
+export interface RenderProducerOptions {
+  connection: Redis;
+  queueName: string;
+  /** Refuse at the door what the configured KIE dialect cannot render. */
+  apiStyle?: ApiStyle;
+  /** Jobs per addBulk call. */
+  chunkSize?: number;
+}
+
+/** Defaults every job gets: the worker handles KIE's transient trouble itself; attempts cover crashes and bugs. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 10_000 },
+  removeOnComplete: { age: 14 * 24 * 3600, count: 100_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+};
+
+/** BullMQ job ids may not contain ':' and may not look like integers; a hash avoids both. */
+export function jobIdForIdempotencyKey(key: string): string {
+  return `idem-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+}
+
+export class RenderProducer {
+  readonly queue: Queue<RenderJobData>;
+  private readonly chunkSize: number;
+
+  constructor(private readonly options: RenderProducerOptions) {
+    this.queue = new Queue<RenderJobData>(options.queueName, { connection: options.connection });
+    this.chunkSize = options.chunkSize ?? 500;
+  }
+
+  /** Validates and normalises; throws ValidationError naming field, value and rule. */
+  validate(input: unknown, opts: EnqueueOptions = {}): RenderRequest {
+    const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input);
+    if (this.options.apiStyle) {
+      const issues = checkDialectSupport(request, this.options.apiStyle);
+      if (issues.length) throw new ValidationError(issues);
+    }
+    if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
+      throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);
+    }
+    if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0)) {
+      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: 'must be a whole number of milliseconds, 0 or more' }]);
+    }
+    return request;
+  }
+
+  async enqueue(input: RenderRequestInput | unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
+    const [job] = await this.enqueueMany([input], opts);
+    return job!;
+  }
+
+  /**
+   * Validates every request first (nothing is added if one is bad; the error names its index),
+   * then adds them in chunks of `chunkSize` with addBulk.
+   */
+  async enqueueMany(inputs: readonly unknown[], opts: EnqueueOptions = {}): Promise<EnqueuedJob[]> {
+    const idempotencyKeys = (inputs as Array<{ idempotencyKey?: unknown }>).map((i) => i && i.idempotencyKey);
+    const jobs = inputs.map((input, index) => {
+      const { idempotencyKey: _k, ...fields } = (input ?? {}) as Record<string, unknown>;
+      let data: RenderRequest;
+      try {
+        data = this.validate(input === null || typeof input !== 'object' ? input : fields, opts);
+      } catch (err) {
+        if (err instanceof ValidationError && inputs.length > 1) {
+          throw new ValidationError(err.issues.map((i) => ({ ...i, field: `[${index}].${i.field}` })));
+        }
+        throw err;
+      }
+      const key = typeof idempotencyKeys[index] === 'string' ? (idempotencyKeys[index] as string) : undefined;
+      const idempotencyKey = inputs.length === 1 ? (opts.idempotencyKey ?? key) : key;
+      return {
+        name: RENDER_JOB_NAME,
+        data: data as RenderJobData,
+        opts: {
+          ...DEFAULT_JOB_OPTIONS,
+          ...(idempotencyKey ? { jobId: jobIdForIdempotencyKey(idempotencyKey) } : {}),
+          ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+          ...(opts.delay !== undefined ? { delay: opts.delay } : {}),
+        },
+      };
+    });
+
+    const result: EnqueuedJob[] = [];
+    for (let i = 0; i < jobs.length; i += this.chunkSize) {
+      const chunk = jobs.slice(i, i + this.chunkSize);
+      const before = await this.existingIds(chunk.map((j) => j.opts.jobId));
+      const added = await this.queue.addBulk(chunk);
+      added.forEach((job, n) => result.push({ jobId: job.id!, created: !before.has(chunk[n]!.opts.jobId ?? '') }));
+    }
+    return result;
+  }
+
+  /** Which of the given custom job ids already exist (one round trip; skipped when none is set). */
+  private async existingIds(ids: Array<string | undefined>): Promise<Set<string>> {
+    const wanted = ids.filter((id): id is string => id !== undefined);
+    if (!wanted.length) return new Set();
+    const pipeline = this.options.connection.pipeline();
+    for (const id of wanted) pipeline.exists(this.queue.toKey(id));
+    const answers = (await pipeline.exec()) ?? [];
+    return new Set(wanted.filter((_, i) => answers[i]?.[1] === 1));
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,20 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Tasks announced by authenticated KIE callbacks, per job. The webhook receiver writes here and wakes
+ * the job; only the job's own worker changes the job, so the receiver never races a running step.
+ */
+const TTL_SECONDS = 3 * 24 * 3600;
+
+function inboxKey(prefix: string, queueName: string, jobId: string): string {
+  return `${prefix}:callback:${queueName}:${jobId}`;
+}
+
+/** Remembers the first task a callback named for the job (later ones do not overwrite it). */
+export async function recordCallbackTask(redis: Redis, prefix: string, queueName: string, jobId: string, taskId: string): Promise<boolean> {
+  return (await redis.set(inboxKey(prefix, queueName, jobId), taskId, 'EX', TTL_SECONDS, 'NX')) === 'OK';
+}
+
+export async function callbackTaskFor(redis: Redis, prefix: string, queueName: string, jobId: string): Promise<string | undefined> {
+  return (await redis.get(inboxKey(prefix, queueName, jobId))) ?? undefined;
+}

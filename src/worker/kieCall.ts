@@ -1,0 +1,45 @@
+import pRetry from 'p-retry';
+import type { Config } from '../shared/config';
+import { KieError, TransientKieError } from '../shared/errors';
+import type { AccountLimiter } from './limiter/accountLimiter';
+
+export type TurnKind = 'poll' | 'retry' | 'refresh';
+
+/**
+ * Runs one KIE request under the account's pacing, retrying transient failures (1003, 429, 5xx,
+ * connection trouble) with exponential backoff and jitter, honouring Retry-After. Every attempt
+ * takes its own turn from the fleet-wide limiter, so retries never break the request interval.
+ * An ambiguous failure (sent, no answer) is retried only when `retryAmbiguous` says the request
+ * is safe to repeat (reads are; creates are not).
+ */
+export async function callKie<T>(
+  limiter: AccountLimiter,
+  config: Config,
+  account: string,
+  kind: TurnKind,
+  request: () => Promise<T>,
+  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal },
+): Promise<T> {
+  return pRetry(
+    async (attempt) => {
+      if (attempt > 1 || !opts.firstTurnTaken) {
+        // A retry serves a task or submit already under way: it is not held back for new submits.
+        await limiter.waitForRequestTurn(account, attempt > 1 ? 'retry' : kind, opts.signal);
+      }
+      return request();
+    },
+    {
+      retries: config.kie.retries,
+      minTimeout: config.kie.retryBaseMs,
+      maxTimeout: config.kie.retryBaseMs * 32,
+      factor: 2,
+      randomize: true,
+      signal: opts.signal,
+      shouldRetry: ({ error }) => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous),
+      onFailedAttempt: async ({ error }) => {
+        const wait = error instanceof TransientKieError ? error.retryAfterMs : undefined;
+        if (wait) await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
+      },
+    },
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * Wires one worker process: Redis, the fleet-wide limiter, one KIE client per account, S3, and a
+ * BullMQ worker running the render steps. `npm run worker` and the demo both start it here.
+ */
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config';
+import { createKieClient } from '../shared/kie/client';
+import type { Logger } from '../shared/logger';
+import { connectRedis } from '../shared/redis';
+import { RenderJobData, RenderResult } from '../shared/renderJob';
+import type { AccountLimiter } from './limiter/accountLimiter';
+import { createLimiter } from './createLimiter';
+import { notifyCaller } from './notifyCaller';
+import { warnAboutRedisSettings } from './redisSettings';
+import { createRenderProcessor } from './renderProcessor';
+import { createS3Client } from './storage/s3Client';
+import { wakeJobs } from './wakeJobs';
+
+export interface WorkerRuntime {
+  readonly worker: Worker<RenderJobData, RenderResult>;
+  readonly queue: Queue<RenderJobData, RenderResult>;
+  readonly limiter: AccountLimiter;
+  readonly redis: Redis;
+  /** Stops taking jobs, lets running steps reach a persisted point (bounded), then disconnects. */
+  close(): Promise<void>;
+}
+
+export async function startWorker(config: Config, logger: Logger): Promise<WorkerRuntime> {
+  const redis = connectRedis(config.redisUrl);
+  await warnAboutRedisSettings(redis, logger);
+  const limiter = createLimiter(redis, config);
+  const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
+  const shutdown = new AbortController();
+
+  const processor = createRenderProcessor({
+    config,
+    logger,
+    redis,
+    limiter,
+    kie: new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a)])),
+    s3: createS3Client(config),
+    wakeJobs: (ids) => wakeJobs(queue, ids),
+    signal: shutdown.signal,
+  });
+
+  const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
+    connection: redis,
+    concurrency: config.workerConcurrency,
+    // The lock is renewed every lockDuration/2 while the process lives, so a long download is never
+    // declared stalled; a dead worker's job is taken over within lockDuration + stalledInterval (≈ 60 s).
+    lockDuration: 30_000,
+    stalledInterval: 30_000,
+    // Every step resumes from its persisted point, so a job that outlives several crashed workers is safe.
+    maxStalledCount: 10,
+  });
+
+  worker.on('completed', (job, result) => {
+    if (job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'stored', result }, logger);
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+    logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
+    if (final && job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message }, logger);
+  });
+  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+
+  logger.info(
+    { queue: config.queueName, accounts: config.kie.accounts.map((a) => a.name), concurrency: config.workerConcurrency, apiStyle: config.kie.apiStyle },
+    'worker started',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      shutdown.abort();
+      const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
+      const result = await Promise.race([worker.close(), forced]);
+      if (result === 'timeout') {
+        logger.warn('shutdown deadline passed: leaving the remaining jobs to be resumed by another worker');
+        await worker.close(true);
+      }
+      await queue.close();
+      await redis.quit().catch(() => redis.disconnect());
+    })());
+
+  return { worker, queue, limiter, redis, close };
+}

@@ -1,0 +1,54 @@
+import { describeConfig, loadConfig } from '../../src/shared/config';
+import { ConfigError } from '../../src/shared/errors';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration from the environment', () => {
+  it('has safe defaults for everything but the KIE key', () => {
+    const c = loadConfig({ KIE_API_KEY: 'k-123' });
+    expect(c.queueName).toBe('sora-renders');
+    expect(c.kie).toMatchObject({ apiStyle: 'sora', minIntervalMs: 1000, dailyWindowMs: 86_400_000, dailyWindow: 'rolling' });
+    expect(c.kie.accounts).toEqual([{ name: 'default', apiKey: 'k-123', maxConcurrent: 10, dailyLimit: 100 }]);
+    expect(c.kie.intervalMarginMs).toBe(50);
+    expect(c.videoHosts).toContain('api.kie.ai');
+    expect(Object.isFrozen(c.kie.accounts[0])).toBe(true);
+  });
+
+  it('reads an account pool with per-account caps', () => {
+    const c = loadConfig({ KIE_ACCOUNTS: 'a:key-a, b:key-b', KIE_ACCOUNT_LIMITS: 'b=5/50', KIE_MAX_CONCURRENT: '8' });
+    expect(c.kie.accounts).toEqual([
+      { name: 'a', apiKey: 'key-a', maxConcurrent: 8, dailyLimit: 100 },
+      { name: 'b', apiKey: 'key-b', maxConcurrent: 5, dailyLimit: 50 },
+    ]);
+  });
+
+  it('lists every bad variable in one message', () => {
+    const err = configError({ KIE_MAX_CONCURRENT: 'ten', KIE_API_STYLE: 'rest', REDIS_URL: 'http://x', S3_FORCE_PATH_STYLE: 'maybe' });
+    expect(err.issues.map((i) => i.field).sort()).toEqual(['KIE_API_KEY', 'KIE_API_STYLE', 'KIE_MAX_CONCURRENT', 'REDIS_URL', 'S3_FORCE_PATH_STYLE']);
+    expect(err.message).toContain('KIE_MAX_CONCURRENT="ten": must be a whole number from 1 to 10000');
+    expect(err.message).toContain('KIE_API_STYLE="rest": must be one of sora, jobs');
+  });
+
+  it('needs a long webhook secret when webhooks are on', () => {
+    expect(configError({ KIE_API_KEY: 'k', WEBHOOK_BASE_URL: 'https://hooks.example.com', WEBHOOK_SECRET: 'short' }).issues[0]!.field).toBe('WEBHOOK_SECRET');
+  });
+
+  it('never shows a key in its errors or its description', () => {
+    const err = configError({ KIE_ACCOUNTS: 'bad name:sk-very-secret' });
+    expect(err.message).not.toContain('sk-very-secret');
+    const c = loadConfig({ KIE_ACCOUNTS: 'a:sk-very-secret', WEBHOOK_BASE_URL: 'https://h.example.com', WEBHOOK_SECRET: 'x'.repeat(20) });
+    expect(JSON.stringify(describeConfig(c))).not.toMatch(/sk-very-secret|xxxxxxxxxxxxxxxxxxxx/);
+  });
+
+  it('a producer needs no KIE account', () => {
+    expect(loadConfig({}, { accountsRequired: false }).kie.accounts).toEqual([]);
+  });
+});
