@@ -1,0 +1,234 @@
+/**
+ * The fleet-wide caps of each KIE account: slots in flight, submits per window, and the spacing
+ * between any two requests. All state lives in Redis and changes only inside the Lua scripts
+ * beside this file, so any number of workers on any number of hosts share one set of caps.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { AccountConfig, DailyWindow } from '../../shared/config';
+import { ConfigError, FieldIssue } from '../../shared/errors';
+import { accountKeys, waitersKey, AccountKeys } from './limiterKeys';
+import { loadLimiterScripts, LimiterScripts, ScriptArg } from './limiterScripts';
+
+export interface LimiterOptions {
+  prefix: string;
+  accounts: readonly AccountConfig[];
+  /** Grants are spaced minIntervalMs + intervalMarginMs apart. */
+  minIntervalMs: number;
+  intervalMarginMs: number;
+  dailyWindowMs: number;
+  dailyWindow: DailyWindow;
+  /** Failsafe lease of a slot. */
+  slotLeaseMs: number;
+}
+
+export type SubmitGrant =
+  | { granted: true; account: string }
+  /** Slot and quota free but the turn is later; the turn is reserved for this submit: call again after waitMs. */
+  | { granted: false; reason: 'interval'; account: string; waitMs: number }
+  /** No eligible account has quota: ms until the earliest window opening. */
+  | { granted: false; reason: 'quota'; waitMs: number }
+  /** Every eligible account with quota is full: jobId is now a waiter. */
+  | { granted: false; reason: 'concurrency' }
+  /** Every eligible account is paused: jobId is now a waiter. */
+  | { granted: false; reason: 'paused' };
+
+export type TurnGrant = { granted: true } | { granted: false; waitMs: number };
+export type TurnKind = 'poll' | 'retry' | 'refresh';
+
+export interface AccountStatus {
+  account: string;
+  inFlight: number;
+  maxConcurrent: number;
+  submitsInWindow: number;
+  dailyLimit: number;
+  /** Set when the quota is used up: when the next unit comes back. */
+  nextQuotaAt?: number;
+  nextTurnAt: number;
+  paused?: string;
+  /** Jobs waiting for a slot anywhere in the pool (waiters are pool-wide). */
+  waiters: number;
+}
+
+export interface ExpiredSlot {
+  account: string;
+  jobId: string;
+  taskId?: string;
+}
+
+function validate(o: LimiterOptions): void {
+  const issues: FieldIssue[] = [];
+  const wholeAtLeast = (field: string, value: number, min: number): void => {
+    if (!Number.isInteger(value) || value < min) issues.push({ field, value, rule: `must be a whole number of at least ${min}` });
+  };
+  if (o.prefix === '') issues.push({ field: 'prefix', value: o.prefix, rule: 'must not be empty' });
+  if (o.accounts.length === 0) issues.push({ field: 'accounts', value: [], rule: 'must name at least one account' });
+  const names = new Set<string>();
+  for (const a of o.accounts) {
+    if (names.has(a.name)) issues.push({ field: 'accounts', value: a.name, rule: 'account names must be unique' });
+    names.add(a.name);
+    wholeAtLeast(`accounts.${a.name}.maxConcurrent`, a.maxConcurrent, 1);
+    wholeAtLeast(`accounts.${a.name}.dailyLimit`, a.dailyLimit, 1);
+  }
+  wholeAtLeast('minIntervalMs', o.minIntervalMs, 0);
+  wholeAtLeast('intervalMarginMs', o.intervalMarginMs, 0);
+  wholeAtLeast('dailyWindowMs', o.dailyWindowMs, 1);
+  wholeAtLeast('slotLeaseMs', o.slotLeaseMs, 1);
+  if (issues.length) throw new ConfigError(issues);
+}
+
+const pinned = (nowMs: number | undefined): ScriptArg => nowMs ?? '';
+
+export class AccountLimiter {
+  private readonly scripts: LimiterScripts;
+  private readonly accounts: ReadonlyMap<string, { config: AccountConfig; keys: AccountKeys }>;
+  private readonly waiters: string;
+  private readonly spacingMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: LimiterOptions,
+  ) {
+    validate(options);
+    this.scripts = loadLimiterScripts(redis);
+    this.accounts = new Map(options.accounts.map((config) => [config.name, { config, keys: accountKeys(options.prefix, config.name) }]));
+    this.waiters = waitersKey(options.prefix);
+    this.spacingMs = options.minIntervalMs + options.intervalMarginMs;
+  }
+
+  /**
+   * Atomically picks the account that can start soonest (among opts.accounts, default all;
+   * paused ones never), takes one slot (member jobId, score = lease expiry), one quota unit and
+   * the next request turn.
+   */
+  async acquireSubmit(jobId: string, opts: { accounts?: readonly string[]; nowMs?: number } = {}): Promise<SubmitGrant> {
+    const names = opts.accounts ?? [...this.accounts.keys()];
+    if (names.length === 0) throw new RangeError('acquireSubmit: opts.accounts must name at least one account');
+    const keys: string[] = [this.waiters];
+    const args: ScriptArg[] = [jobId, pinned(opts.nowMs), this.spacingMs, this.options.dailyWindow, this.options.dailyWindowMs, this.options.slotLeaseMs];
+    for (const name of names) {
+      const { config, keys: k } = this.account(name);
+      keys.push(k.slots, k.submits, k.turn, k.paused, k.tasks);
+      args.push(name, config.maxConcurrent, config.dailyLimit);
+    }
+    const [reason, a, b] = (await this.scripts.run('acquireSubmit', keys, args)) as [string, string | number | undefined, number | undefined];
+    switch (reason) {
+      case 'granted':
+        return { granted: true, account: String(a) };
+      case 'interval':
+        return { granted: false, reason, account: String(a), waitMs: Number(b) };
+      case 'quota':
+        return { granted: false, reason, waitMs: Number(a) };
+      case 'concurrency':
+      case 'paused':
+        return { granted: false, reason };
+      default:
+        throw new Error(`acquireSubmit.lua answered an unknown reason ${JSON.stringify(reason)}`);
+    }
+  }
+
+  /** One request turn for an account (status check 'poll', 'retry' of a submit, 'refresh' of a link). */
+  async tryRequestTurn(account: string, kind: TurnKind, nowMs?: number): Promise<TurnGrant> {
+    const waitMs = Number(await this.scripts.run('tryRequestTurn', [this.account(account).keys.turn], [kind, this.spacingMs, pinned(nowMs)]));
+    return waitMs === 0 ? { granted: true } : { granted: false, waitMs };
+  }
+
+  /** Loops tryRequestTurn with sleeps until granted; rejects with the signal's reason when aborted. */
+  async waitForRequestTurn(account: string, kind: TurnKind, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const turn = await this.tryRequestTurn(account, kind);
+      if (turn.granted) return;
+      await sleep(turn.waitMs, undefined, { signal }).catch(() => signal?.throwIfAborted());
+    }
+  }
+
+  /** Records the KIE taskId on the job's slot and renews its lease (the slot belongs to the task from now on). */
+  async bindTask(account: string, jobId: string, taskId: string): Promise<void> {
+    const k = this.account(account).keys;
+    await this.scripts.run('bindTask', [k.slots, k.tasks], [jobId, taskId, this.options.slotLeaseMs, '']);
+  }
+
+  async renewSlot(account: string, jobId: string): Promise<void> {
+    await this.scripts.run('renewSlot', [this.account(account).keys.slots], [jobId, this.options.slotLeaseMs, '']);
+  }
+
+  /**
+   * Frees the job's slot (task seen finished, or the submit created nothing). Returns the jobIds
+   * of waiters to wake (oldest first, at most as many as slots now free; they leave the waiter set).
+   */
+  async releaseSlot(account: string, jobId: string): Promise<string[]> {
+    const { config, keys: k } = this.account(account);
+    return (await this.scripts.run('releaseSlot', [k.slots, k.tasks, k.paused, this.waiters], [jobId, config.maxConcurrent, ''])) as string[];
+  }
+
+  /** The submit created no task (definite failure): give its quota unit back. */
+  async refundSubmit(account: string, jobId: string): Promise<void> {
+    await this.scripts.run('refundSubmit', [this.account(account).keys.submits], [jobId]);
+  }
+
+  async removeWaiter(jobId: string): Promise<void> {
+    await this.redis.zrem(this.waiters, jobId);
+  }
+
+  /** Takes the account out of submit rotation fleet-wide; its tasks in flight still get request turns. */
+  async pause(account: string, reason: string): Promise<void> {
+    await this.redis.set(this.account(account).keys.paused, reason);
+  }
+
+  /** Returns the waiters to wake. */
+  async resume(account: string): Promise<string[]> {
+    const { config, keys: k } = this.account(account);
+    return (await this.scripts.run('resume', [k.paused, k.slots, k.tasks, this.waiters], [config.maxConcurrent, ''])) as string[];
+  }
+
+  async status(nowMs?: number): Promise<AccountStatus[]> {
+    const keys: string[] = [this.waiters];
+    const args: ScriptArg[] = [pinned(nowMs), this.spacingMs, this.options.dailyWindow, this.options.dailyWindowMs];
+    for (const { config, keys: k } of this.accounts.values()) {
+      keys.push(k.slots, k.submits, k.turn, k.paused);
+      args.push(config.dailyLimit);
+    }
+    const [waiters, ...rows] = (await this.scripts.run('readStatus', keys, args)) as [number, ...Array<[number, number, number, number, string]>];
+    return [...this.accounts.values()].map(({ config }, i) => {
+      const [inFlight, submitsInWindow, nextQuotaAt, nextTurnAt, paused] = rows[i]!;
+      return {
+        account: config.name,
+        inFlight,
+        maxConcurrent: config.maxConcurrent,
+        submitsInWindow,
+        dailyLimit: config.dailyLimit,
+        ...(nextQuotaAt >= 0 ? { nextQuotaAt } : {}),
+        nextTurnAt,
+        ...(paused !== '' ? { paused } : {}),
+        waiters,
+      };
+    });
+  }
+
+  /**
+   * Slots whose lease expired are dropped by every script; this also reports them, for logs, and
+   * returns the waiters to wake for every free slot (run it now and then: a vanished job's slot
+   * frees itself without a release, so nobody else would wake them).
+   */
+  async sweepExpiredSlots(nowMs?: number): Promise<{ expired: ExpiredSlot[]; wake: string[] }> {
+    const keys: string[] = [this.waiters];
+    const args: ScriptArg[] = [pinned(nowMs)];
+    for (const { config, keys: k } of this.accounts.values()) {
+      keys.push(k.slots, k.tasks, k.paused);
+      args.push(config.name, config.maxConcurrent);
+    }
+    const [wake, flat] = (await this.scripts.run('sweepExpiredSlots', keys, args)) as [string[], string[]];
+    const expired: ExpiredSlot[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      expired.push({ account: flat[i]!, jobId: flat[i + 1]!, ...(flat[i + 2] ? { taskId: flat[i + 2]! } : {}) });
+    }
+    return { expired, wake };
+  }
+
+  private account(name: string): { config: AccountConfig; keys: AccountKeys } {
+    const found = this.accounts.get(name);
+    if (!found) throw new RangeError(`account ${JSON.stringify(name)} is not configured (known: ${[...this.accounts.keys()].join(', ')})`);
+    return found;
+  }
+}

@@ -1,0 +1,116 @@
+--[[
+  Takes one submit for a job: a slot, a quota unit and the next request turn, on the account
+  that can start it soonest. Atomic across the candidate accounts, so two workers never pick
+  the same last slot.
+
+  Choice: the job's own live slot first (a worker that crashed after acquiring retries: it gets
+  the same slot again, with no second slot or quota unit). Otherwise, among the accounts that
+  are not paused and have a free slot and quota: the earliest turn (now, if any can grant now),
+  then the fewest in flight, then the oldest last submit (so accounts share a backlog), then
+  the order given. With none: 'quota' only if no account has quota left, 'concurrency' when
+  every account with quota is full, 'paused' when every account is paused. 'concurrency' and
+  'paused' register the job as a waiter (a release wakes it); any other answer unregisters it.
+
+  Input:
+    KEYS[1]          waiters ZSET (pool-wide): jobId -> registration time
+    KEYS[2+5(i-1)..] account i: slots ZSET, submits ZSET, turn HASH, paused STRING, tasks HASH
+    ARGV[1] jobId
+    ARGV[2] now in ms, or '' for the Redis server's time
+    ARGV[3] spacing: ms between two grants (minIntervalMs + intervalMarginMs)
+    ARGV[4] window mode: 'rolling' | 'utc-day'
+    ARGV[5] window in ms (rolling only)
+    ARGV[6] slot lease in ms
+    ARGV[7+3(i-1)..] account i: name, maxConcurrent, dailyLimit
+
+  Output:
+    {'granted', account}
+    {'interval', account, waitMs}  the turn is reserved for this job when no one else holds it
+    {'quota', waitMs}              ms until the earliest window opening
+    {'concurrency'} | {'paused'}
+]]
+--- @include "_clock"
+--- @include "_slots"
+--- @include "_quota"
+--- @include "_turn"
+
+local waitersKey = KEYS[1]
+local jobId = ARGV[1]
+local now = clockMs(ARGV[2])
+local spacing = tonumber(ARGV[3])
+local windowMode = ARGV[4]
+local windowMs = tonumber(ARGV[5])
+local leaseMs = tonumber(ARGV[6])
+
+local open = {}
+for i = 1, (#KEYS - 1) / 5 do
+  local k = 1 + (i - 1) * 5
+  local v = 7 + (i - 1) * 3
+  local a = {
+    name = ARGV[v], maxConcurrent = tonumber(ARGV[v + 1]), dailyLimit = tonumber(ARGV[v + 2]),
+    slots = KEYS[k + 1], submits = KEYS[k + 2], turn = KEYS[k + 3], paused = KEYS[k + 4], tasks = KEYS[k + 5],
+    order = i,
+  }
+  dropExpiredSlots(a.slots, a.tasks, now)
+  pruneQuota(a.submits, now, windowMode, windowMs)
+  a.t = readTurn(a.turn, now, spacing)
+  if a.t.resBy == jobId then
+    -- Dropped now and set again below if this account is still the choice.
+    redis.call('HDEL', a.turn, 'resBy', 'resAt')
+  end
+  if redis.call('EXISTS', a.paused) == 0 then
+    a.held = redis.call('ZSCORE', a.slots, jobId) ~= false
+    a.inFlight = redis.call('ZCARD', a.slots)
+    a.used, a.reopensAt = countQuota(a.submits, now, windowMode, windowMs, a.dailyLimit)
+    a.turnAt = turnAt(a.t, now, spacing, jobId, true)
+    open[#open + 1] = a
+  end
+end
+
+local function sooner(a, b)
+  if a.turnAt ~= b.turnAt then return a.turnAt < b.turnAt end
+  if a.inFlight ~= b.inFlight then return a.inFlight < b.inFlight end
+  if a.t.lastSubmit ~= b.t.lastSubmit then return a.t.lastSubmit < b.t.lastSubmit end
+  return a.order < b.order
+end
+
+local chosen
+for _, a in ipairs(open) do
+  if a.held then
+    chosen = a
+    break
+  end
+  if a.inFlight < a.maxConcurrent and a.used < a.dailyLimit and (chosen == nil or sooner(a, chosen)) then
+    chosen = a
+  end
+end
+
+if chosen == nil then
+  if #open == 0 then
+    redis.call('ZADD', waitersKey, 'NX', now, jobId)
+    return {'paused'}
+  end
+  local reopensAt
+  for _, a in ipairs(open) do
+    if a.used < a.dailyLimit then
+      redis.call('ZADD', waitersKey, 'NX', now, jobId)
+      return {'concurrency'}
+    end
+    if reopensAt == nil or a.reopensAt < reopensAt then reopensAt = a.reopensAt end
+  end
+  redis.call('ZREM', waitersKey, jobId)
+  return {'quota', reopensAt - now}
+end
+
+redis.call('ZREM', waitersKey, jobId)
+if chosen.turnAt > now then
+  if chosen.t.resBy == nil or chosen.t.resBy == jobId then
+    redis.call('HSET', chosen.turn, 'resBy', jobId, 'resAt', chosen.turnAt)
+  end
+  return {'interval', chosen.name, chosen.turnAt - now}
+end
+
+redis.call('ZADD', chosen.slots, now + leaseMs, jobId)
+if not chosen.held then recordSubmit(chosen.submits, jobId, now) end
+grantTurn(chosen.turn, now, spacing)
+redis.call('HSET', chosen.turn, 'lastSubmit', now)
+return {'granted', chosen.name}

@@ -1,0 +1,33 @@
+/**
+ * Where the limiter keeps its state. Every key of one account shares a hash tag, so each
+ * per-account script touches one cluster slot; acquireSubmit and the pool-wide waiter set span
+ * accounts, which a single Redis (or a Sentinel pair) serves atomically.
+ */
+export interface AccountKeys {
+  /** ZSET jobId -> lease expiry (ms). */
+  readonly slots: string;
+  /** ZSET "jobId:time" -> submit time (ms). */
+  readonly submits: string;
+  /** HASH next, lastSubmit, resBy, resAt. */
+  readonly turn: string;
+  /** STRING: why the account is out of rotation. */
+  readonly paused: string;
+  /** HASH jobId -> KIE taskId. */
+  readonly tasks: string;
+}
+
+export function accountKeys(prefix: string, account: string): AccountKeys {
+  const base = `${prefix}:acct:{${account}}`;
+  return {
+    slots: `${base}:slots`,
+    submits: `${base}:submits`,
+    turn: `${base}:turn`,
+    paused: `${base}:paused`,
+    tasks: `${base}:tasks`,
+  };
+}
+
+/** ZSET jobId -> registration time: jobs blocked on a full or paused pool. */
+export function waitersKey(prefix: string): string {
+  return `${prefix}:waiters`;
+}
