@@ -2,6 +2,7 @@
  * Wires one worker process: Redis, the fleet-wide limiter, one KIE client per account, S3, and a
  * BullMQ worker running the render steps. `npm run worker` and the demo both start it here.
  */
+import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
@@ -32,6 +33,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const limiter = createLimiter(redis, config);
   const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
   const shutdown = new AbortController();
+  // Every job waiting in-process listens for shutdown; there may be as many as the concurrency.
+  setMaxListeners(0, shutdown.signal);
 
   const processor = createRenderProcessor({
     config,
