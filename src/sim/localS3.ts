@@ -71,7 +71,7 @@ async function listMultipartUploads(directory: string, bucket: string, res: Serv
 /** Answers the calls s3rver lacks; returns false for everything else. */
 function answerMissingCall(directory: string, req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? '/', 'http://local');
-  const [bucket, ...keyParts] = url.pathname.slice(1).split('/');
+  const [bucket, ...keyParts] = url.pathname.split('/').filter(Boolean);
   if (!bucket) return false;
   let answer: Promise<void> | undefined;
   if (req.method === 'DELETE' && keyParts.length > 0 && url.searchParams.has('uploadId')) {

@@ -1,0 +1,177 @@
+/**
+ * Streams a finished video from its (signed, short-lived) URL into S3 in one pass: verified,
+ * hashed and counted on the way, multipart with bounded memory, never buffered whole.
+ *
+ * Why a temporary key and a copy: the SHA-256 is known only once the last byte has passed, but S3
+ * takes an object's metadata when the upload starts (CreateMultipartUpload or PutObject), and S3's
+ * own SHA-256 checksum of a multipart object is a checksum of part checksums, not of the file. So
+ * the bytes go to `<key>.incoming-<uuid>`, and a CopyObject with MetadataDirective REPLACE writes
+ * the final key with the hash in its metadata; then the temporary object is deleted. CopyObject is
+ * atomic in S3, MinIO and s3rver alike, so the final key appears only complete, hash included.
+ * Copying the object onto itself would be one request cheaper, but the key would exist, for a
+ * moment or after a crash, without its hash. Limits: CopyObject takes objects up to 5 GiB
+ * (VIDEO_MAX_BYTES defaults to 2 GiB); a crash between the copy and the delete leaves an
+ * `.incoming-` object behind, findable by its name (or expired by a bucket lifecycle rule).
+ */
+import { randomUUID } from 'node:crypto';
+import { finished } from 'node:stream';
+import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { StorageError } from '../../shared/errors';
+import { describeUrl, openVideoDownload, VideoDownload } from './openVideoDownload';
+import { VideoVerifier } from './videoVerifier';
+
+export interface StoreVideoInput {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+  url: string;
+  /** Stored with the object, e.g. task-id, account, job-id (ASCII); `sha256` is added. */
+  metadata: Record<string, string>;
+  /** Host names (no port), matched against new URL(url).hostname, redirects included. */
+  allowedHosts: readonly string[];
+  maxBytes: number;
+  /** Bounds the whole transfer: the link expires 20 minutes after the render completes. */
+  timeoutMs: number;
+  partSizeBytes: number;
+  signal?: AbortSignal;
+}
+
+export interface StoredVideo {
+  bucket: string;
+  key: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+}
+
+const CONTENT_TYPE = 'video/mp4';
+/** Parts in flight at once: memory stays near queueSize × partSize whatever the file size. */
+const QUEUE_SIZE = 4;
+/** S3 sends user metadata as HTTP headers. */
+const METADATA_NAME = /^[a-z0-9-]+$/;
+const METADATA_VALUE = /^[\x20-\x7e]*$/;
+
+function checkMetadata(metadata: Record<string, string>): void {
+  for (const [name, value] of Object.entries(metadata)) {
+    if (!METADATA_NAME.test(name)) throw new StorageError(`metadata name ${JSON.stringify(name)} must be lower-case letters, digits and -`, false, true);
+    if (!METADATA_VALUE.test(value)) throw new StorageError(`metadata ${name} must be printable ASCII (got ${JSON.stringify(value.slice(0, 40))})`, false, true);
+  }
+}
+
+function s3Failure(action: string, bucket: string, key: string, err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
+  const e = err as { name?: string; code?: string; message?: string };
+  const why = [e.name, e.code, e.message].filter(Boolean).join(': ');
+  return new StorageError(`${action} s3://${bucket}/${key} failed: ${why || String(err)}`);
+}
+
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Cleanup after the outcome is decided: its own failure must not replace the real one. */
+async function deleteQuietly(s3: S3Client, bucket: string, key: string): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+}
+
+export async function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
+  checkMetadata(input.metadata);
+  const source = describeUrl(input.url);
+  const stop = new AbortController();
+  const timer = setTimeout(
+    () => stop.abort(new StorageError(`storing ${source} took longer than ${input.timeoutMs} ms`)),
+    input.timeoutMs,
+  );
+  const onCancel = () => stop.abort(new StorageError(`storing ${source} was cancelled`));
+  if (input.signal?.aborted) onCancel();
+  input.signal?.addEventListener('abort', onCancel, { once: true });
+  try {
+    const download = await openVideoDownload(input.url, {
+      allowedHosts: input.allowedHosts,
+      maxBytes: input.maxBytes,
+      timeoutMs: input.timeoutMs,
+      signal: stop.signal,
+    });
+    return await uploadVerified(input, download, stop.signal);
+  } finally {
+    clearTimeout(timer);
+    input.signal?.removeEventListener('abort', onCancel);
+  }
+}
+
+async function uploadVerified(input: StoreVideoInput, download: VideoDownload, stop: AbortSignal): Promise<StoredVideo> {
+  const { s3, bucket, key } = input;
+  const { body, source } = download;
+  const verifier = new VideoVerifier({ source, maxBytes: input.maxBytes, expectedBytes: download.contentLength });
+
+  // The first failure wins: it is the cause, later ones (an aborted upload, a closed socket) its echoes.
+  let failure: StorageError | undefined;
+  const fail = (err: StorageError) => {
+    failure ??= err;
+    body.destroy();
+    verifier.destroy(failure);
+  };
+  verifier.on('error', (err) => fail(s3Failure('streaming into', bucket, key, err)));
+  finished(body, (err) => {
+    // axios destroys the body itself when `stop` fires; the reason is the stop, not a broken link.
+    if (err) fail(stop.aborted ? (stop.reason as StorageError) : new StorageError(`download of ${source} broke off: ${err.message}`));
+  });
+  const onStop = () => fail(stop.reason as StorageError);
+  if (stop.aborted) onStop();
+  stop.addEventListener('abort', onStop, { once: true });
+  body.pipe(verifier);
+
+  const incomingKey = `${key}.incoming-${randomUUID()}`;
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: incomingKey, Body: verifier, ContentType: CONTENT_TYPE, Metadata: input.metadata },
+    partSize: input.partSizeBytes,
+    queueSize: QUEUE_SIZE,
+    leavePartsOnError: false,
+  });
+  try {
+    await upload.done();
+    const { size, sha256 } = verifier.result();
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        CopySource: copySource(bucket, incomingKey),
+        MetadataDirective: 'REPLACE',
+        Metadata: { ...input.metadata, sha256 },
+        ContentType: CONTENT_TYPE,
+      }),
+      { abortSignal: stop },
+    );
+    await deleteQuietly(s3, bucket, incomingKey);
+    return { bucket, key, size, sha256, contentType: CONTENT_TYPE };
+  } catch (err) {
+    fail(s3Failure('storing into', bucket, key, err));
+    // Upload has already aborted the multipart upload when the stream failed; this covers the
+    // failures that did not come through the stream. If S3 itself is down, parts may stay
+    // behind: a lifecycle rule AbortIncompleteMultipartUpload is the backstop.
+    await upload.abort();
+    // A single-PUT upload (a file smaller than one part) may have landed before the failure.
+    await deleteQuietly(s3, bucket, incomingKey);
+    throw failure!;
+  } finally {
+    stop.removeEventListener('abort', onStop);
+  }
+}
+
+/**
+ * The object a previous attempt of the same task stored completely (metadata task-id and sha256
+ * are written only by the final copy), so a resumed job never uploads twice.
+ */
+export async function findStoredVideo(s3: S3Client, bucket: string, key: string, taskId: string): Promise<StoredVideo | undefined> {
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const sha256 = head.Metadata?.sha256;
+    if (head.Metadata?.['task-id'] !== taskId || !sha256) return undefined;
+    return { bucket, key, size: head.ContentLength ?? 0, sha256, contentType: head.ContentType ?? CONTENT_TYPE };
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    throw s3Failure('looking up', bucket, key, err);
+  }
+}

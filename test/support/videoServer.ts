@@ -1,0 +1,118 @@
+/**
+ * A video host for storage tests: serves generated MP4-like bytes and every way a download can
+ * go wrong (no ftyp, body cut off, wrong Content-Length, error statuses, redirects, a stall).
+ * Bytes are generated on the fly, so a 200 MB video costs no memory on the serving side.
+ */
+import { createHash } from 'node:crypto';
+import http, { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface VideoBytes {
+  size: number;
+  /** Default true: bytes 4..7 are "ftyp". */
+  ftyp?: boolean;
+}
+
+export type VideoRoute =
+  | ({ kind: 'video'; /** Default: the true size; 'none' sends chunked. */ contentLength?: number | 'none'; /** Destroy the socket after this many bytes. */ cutAfter?: number } & VideoBytes)
+  | { kind: 'status'; status: number }
+  | { kind: 'redirect'; location: string; status?: number }
+  /** Headers and the first bytes, then silence. */
+  | { kind: 'stall'; size: number };
+
+export interface VideoServer {
+  origin: string;
+  port: number;
+  /** Paths (with query) of every request received, in order. */
+  requests: string[];
+  route(path: string, route: VideoRoute): void;
+  close(): Promise<void>;
+}
+
+const BLOCK_SIZE = 1024 * 1024;
+let block: Buffer | undefined;
+
+/** 1 MiB of hash output, built once: incompressible and deterministic. */
+function baseBlock(): Buffer {
+  if (!block) {
+    block = Buffer.alloc(BLOCK_SIZE);
+    for (let i = 0; i < BLOCK_SIZE / 32; i++) createHash('sha256').update(`block-${i}`).digest().copy(block, i * 32);
+  }
+  return block;
+}
+
+/** The video's bytes in 1 MiB chunks; each chunk is stamped with its index, so parts cannot be swapped unseen. */
+export function* videoChunks({ size, ftyp = true }: VideoBytes): Generator<Buffer> {
+  for (let offset = 0, index = 0; offset < size; offset += BLOCK_SIZE, index++) {
+    const chunk = Buffer.from(baseBlock().subarray(0, Math.min(BLOCK_SIZE, size - offset)));
+    if (index === 0) Buffer.from([0, 0, 0, 0x18, ...Buffer.from(ftyp ? 'ftypisom' : 'moovabcd')]).copy(chunk);
+    else if (chunk.length >= 4) chunk.writeUInt32BE(index, 0);
+    yield chunk;
+  }
+}
+
+export function videoSha256(bytes: VideoBytes): string {
+  const hash = createHash('sha256');
+  for (const chunk of videoChunks(bytes)) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+export function videoBuffer(bytes: VideoBytes): Buffer {
+  return Buffer.concat([...videoChunks(bytes)]);
+}
+
+/** Writes with backpressure; stops at `limit` bytes. */
+async function writeVideo(res: ServerResponse, bytes: VideoBytes, limit = Infinity): Promise<void> {
+  let sent = 0;
+  for (const chunk of videoChunks(bytes)) {
+    const part = chunk.subarray(0, Math.max(0, limit - sent));
+    if (part.length === 0) return;
+    sent += part.length;
+    if (!res.write(part)) await new Promise((resolve) => res.once('drain', resolve));
+    if (res.destroyed) return;
+  }
+}
+
+export async function startVideoServer(): Promise<VideoServer> {
+  const routes = new Map<string, VideoRoute>();
+  const requests: string[] = [];
+  const server = http.createServer(async (req, res) => {
+    requests.push(req.url ?? '');
+    const route = routes.get(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!route) return res.writeHead(404).end();
+    switch (route.kind) {
+      case 'status':
+        return res.writeHead(route.status).end('no');
+      case 'redirect':
+        return res.writeHead(route.status ?? 302, { location: route.location }).end();
+      case 'stall':
+        res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': route.size });
+        return writeVideo(res, route, 1024);
+      case 'video': {
+        const length = route.contentLength ?? route.size;
+        res.writeHead(200, { 'content-type': 'video/mp4', ...(length === 'none' ? {} : { 'content-length': length }) });
+        if (route.cutAfter !== undefined) {
+          await writeVideo(res, route, route.cutAfter);
+          return res.destroy();
+        }
+        await writeVideo(res, route);
+        // A shorter body than announced: end the socket, as a dying server would.
+        if (typeof length === 'number' && length > route.size) return res.destroy();
+        return res.end();
+      }
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    route: (path, route) => void routes.set(path, route),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
