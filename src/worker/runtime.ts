@@ -27,6 +27,8 @@ export interface WorkerRuntime {
   close(): Promise<void>;
 }
 
+const SWEEP_INTERVAL_MS = 60_000;
+
 export async function startWorker(config: Config, logger: Logger): Promise<WorkerRuntime> {
   const redis = connectRedis(config.redisUrl);
   await warnAboutRedisSettings(redis, logger);
@@ -51,9 +53,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     connection: redis,
     concurrency: config.workerConcurrency,
     // The lock is renewed every lockDuration/2 while the process lives, so a long download is never
-    // declared stalled; a dead worker's job is taken over within lockDuration + stalledInterval (≈ 60 s).
-    lockDuration: 30_000,
-    stalledInterval: 30_000,
+    // declared stalled; a dead worker's job is taken over within lockDuration + stalledInterval.
+    lockDuration: config.workerLockMs,
+    stalledInterval: config.workerLockMs,
     // Every step resumes from its persisted point, so a job that outlives several crashed workers is safe.
     maxStalledCount: 10,
   });
@@ -69,6 +71,18 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 
+  // Failsafe for slots whose job vanished (removed by hand, or its worker and every retry lost):
+  // their lease runs out, and this sweep hands the freed slots to waiting jobs.
+  const sweeper = setInterval(() => {
+    limiter
+      .sweepExpiredSlots()
+      .then(async ({ expired, wake }) => {
+        for (const slot of expired) logger.warn(slot, 'slot lease expired: freed a slot whose job never came back');
+        await wakeJobs(queue, wake);
+      })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
+  }, SWEEP_INTERVAL_MS).unref();
+
   logger.info(
     { queue: config.queueName, accounts: config.kie.accounts.map((a) => a.name), concurrency: config.workerConcurrency, apiStyle: config.kie.apiStyle },
     'worker started',
@@ -77,6 +91,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      clearInterval(sweeper);
       shutdown.abort();
       const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
       const result = await Promise.race([worker.close(), forced]);
