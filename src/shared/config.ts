@@ -3,6 +3,7 @@
  * that is passed to whatever needs it; no other module reads process.env.
  */
 import { ConfigError, FieldIssue } from './errors';
+import { DEFAULT_JOBS_MODELS, type JobsModels } from './kie/jobsModels';
 
 export type ApiStyle = 'sora' | 'jobs';
 export type DailyWindow = 'rolling' | 'utc-day';
@@ -23,6 +24,8 @@ export interface Config {
   readonly kie: {
     readonly baseUrl: string;
     readonly apiStyle: ApiStyle;
+    /** Model names sent by KIE_API_STYLE=jobs (KIE_MODEL_STANDARD, KIE_MODEL_HIGH, KIE_MODEL_STORYBOARD). */
+    readonly jobsModels: JobsModels;
     readonly accounts: readonly AccountConfig[];
     readonly dailyWindowMs: number;
     readonly dailyWindow: DailyWindow;
@@ -209,6 +212,11 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     kie: {
       baseUrl: kieBaseUrl,
       apiStyle: r.oneOf<ApiStyle>('KIE_API_STYLE', 'sora', ['sora', 'jobs']),
+      jobsModels: {
+        standard: r.string('KIE_MODEL_STANDARD', DEFAULT_JOBS_MODELS.standard),
+        high: r.string('KIE_MODEL_HIGH', DEFAULT_JOBS_MODELS.high),
+        storyboard: r.string('KIE_MODEL_STORYBOARD', DEFAULT_JOBS_MODELS.storyboard),
+      },
       accounts: readAccounts(r, maxConcurrent, dailyLimit, opts.accountsRequired ?? true),
       dailyWindowMs: r.int('KIE_DAILY_WINDOW_MS', 86_400_000, 1000),
       dailyWindow: r.oneOf<DailyWindow>('KIE_DAILY_WINDOW', 'rolling', ['rolling', 'utc-day']),

@@ -6,20 +6,21 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import type { AccountConfig, Config } from '../config';
-import { KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../errors';
+import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../errors';
 import { errorForAnswer } from './errorForAnswer';
+import { createJobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';
 import type { HttpAnswer, KieClient, KieDialect } from './types';
 
 /** Failures that happen before any byte of the request reached KIE. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-export function dialectFor(style: Config['kie']['apiStyle']): KieDialect {
-  switch (style) {
+export function dialectFor(kie: Pick<Config['kie'], 'apiStyle' | 'jobsModels'>): KieDialect {
+  switch (kie.apiStyle) {
     case 'sora':
       return soraDialect;
     case 'jobs':
-      throw new Error('the jobs dialect is not built yet');
+      return createJobsDialect(kie.jobsModels);
   }
 }
 
@@ -40,15 +41,27 @@ class HttpKieClient implements KieClient {
   }
 
   async refreshVideoUrl(taskId: string, staleUrl: string): Promise<string> {
-    if (this.dialect.refreshLink && this.dialect.parseRefreshedLink) {
+    if (staleUrl !== '' && this.dialect.refreshLink && this.dialect.parseRefreshedLink) {
       const { path, body } = this.dialect.refreshLink(taskId, staleUrl);
-      return this.dialect.parseRefreshedLink(await this.send('POST', path, body));
+      try {
+        return this.dialect.parseRefreshedLink(await this.send('POST', path, body));
+      } catch (err) {
+        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record.
+        // That is a second request inside the caller's one limiter turn; a strictly paced caller
+        // passes staleUrl '' instead. A transient failure or a bad key is the caller's to handle.
+        if (!(err instanceof KieError) || err.retryable || err instanceof AuthenticationError) throw err;
+      }
     }
     const record = await this.getTaskRecord(taskId);
     if (record.state !== 'success' || !record.videoUrl) {
       throw new UnexpectedResponseError(`task ${taskId} has no video link to refresh (state ${record.state})`);
     }
     return record.videoUrl;
+  }
+
+  async getCredits(): Promise<number | undefined> {
+    if (!this.dialect.creditsPath || !this.dialect.parseCredits) return undefined;
+    return this.dialect.parseCredits(await this.send('GET', this.dialect.creditsPath()));
   }
 
   private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
@@ -85,5 +98,5 @@ export function createKieClient(config: Config, account: AccountConfig): KieClie
     maxRedirects: 0,
     ...agents,
   });
-  return new HttpKieClient(account.name, instance, dialectFor(config.kie.apiStyle));
+  return new HttpKieClient(account.name, instance, dialectFor(config.kie));
 }

@@ -39,6 +39,9 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   if (status === 401 || code === 401) return new AuthenticationError(message, code, status);
   switch (code) {
     case 1001:
+    // Jobs API "generation failed" for this input (most often a content filter): resending the
+    // same input would pay again for the same outcome, so it fails with KIE's words, like 1001.
+    case 501:
       return new InvalidPromptError(message, code, status);
     case 1002:
     case 402:

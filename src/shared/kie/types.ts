@@ -21,8 +21,10 @@ export interface KieClient {
   /** Creates a task and returns its taskId. */
   createTask(req: RenderRequest, callBackUrl?: string): Promise<string>;
   getTaskRecord(taskId: string): Promise<TaskRecord>;
-  /** A fresh download link for a finished task whose link expired. */
+  /** A fresh download link for a finished task whose link expired; staleUrl '' when it is not known. */
   refreshVideoUrl(taskId: string, staleUrl: string): Promise<string>;
+  /** The account's credit balance, or undefined (without a request) where the dialect has none. */
+  getCredits(): Promise<number | undefined>;
 }
 
 /** A parsed HTTP answer, before the dialect reads it. */
@@ -41,4 +43,7 @@ export interface KieDialect {
   /** How to mint a fresh link, when the dialect has a way other than reading the record again. */
   refreshLink?(taskId: string, staleUrl: string): { path: string; body: unknown };
   parseRefreshedLink?(body: unknown): string;
+  /** Where the account's credit balance is read, when the dialect has one. */
+  creditsPath?(): string;
+  parseCredits?(body: unknown): number;
 }
