@@ -284,7 +284,7 @@ class RenderRun {
           maxBytes: config.videoMaxBytes,
           timeoutMs: config.downloadTimeoutMs,
           partSizeBytes: config.s3.partSizeBytes,
-          signal: this.deps.signal,
+          // No shutdown signal here: a download under way may finish within the shutdown deadline.
         });
       } catch (err) {
         if (err instanceof StorageError && err.permanent) throw new UnrecoverableError(`cannot store the video: ${err.message}`);
@@ -379,6 +379,8 @@ class RenderRun {
 
   /** Transient trouble: back off the whole job, exponentially, up to MAX_SETBACKS times. */
   private async setback(err: unknown, what: string): Promise<never> {
+    // An in-process wait cut short by shutdown is no setback: park the job for another worker.
+    if (this.deps.signal?.aborted) return this.delay(0, 'worker shutting down');
     const setbacks = (this.state.setbacks ?? 0) + 1;
     const message = err instanceof Error ? err.message : String(err);
     if (setbacks > MAX_SETBACKS) throw new UnrecoverableError(`${what} kept failing (${MAX_SETBACKS} setbacks); last error: ${message}`);
