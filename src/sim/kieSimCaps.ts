@@ -34,7 +34,8 @@ export class SimCaps {
     const previous = this.lastArrival.get(key);
     this.lastArrival.set(key, now);
     if (previous === undefined || now - previous >= this.limits.minIntervalMs) return undefined;
-    return this.refuse(key, 'interval', `requests less than ${this.limits.minIntervalMs} ms apart (${(now - previous).toFixed(1)} ms)`);
+    const gap = (now - previous).toFixed(1);
+    return this.refuse(key, 'interval', `requests less than ${this.limits.minIntervalMs} ms apart (${gap} ms)`);
   }
 
   /** May this key create a task now? */

@@ -24,8 +24,8 @@ export class SimEngine {
 
   constructor(
     readonly settings: EngineSettings,
-    readonly counters: SimCounters,
-    readonly faults: SimFaults,
+    private readonly counters: SimCounters,
+    private readonly faults: SimFaults,
     readonly links: VideoLinks,
     private readonly caps: SimCaps,
     private readonly callbacks: CallbackSender,
@@ -65,7 +65,8 @@ export class SimEngine {
     const { request, params, credits } = call;
     if (this.faults.insufficientCredits.includes(key) || credits > this.balance(key)) {
       this.counters.faults.insufficientCredits++;
-      return dialect.answer(dialect.codes.insufficientCredits, `insufficient credits: the task costs ${credits}, the balance is ${this.balance(key)}`);
+      const why = `insufficient credits: the task costs ${credits}, the balance is ${this.balance(key)}`;
+      return dialect.answer(dialect.codes.insufficientCredits, why);
     }
     const refusal = this.caps.checkCreate(key);
     if (refusal) return dialect.answer(429, refusal.message);

@@ -99,7 +99,10 @@ export interface KeyCounters {
 }
 
 export interface SimCounters {
-  /** API requests processed (rejections included, injected resets excluded); file downloads are not API requests. */
+  /**
+   * API requests processed (rejections included, injected resets excluded), in total and by
+   * "METHOD /path" (e.g. "POST /api/v1/sora/generate"). File downloads are not API requests.
+   */
   requests: { total: number; byEndpoint: Record<string, number> };
   perKey: Record<string, KeyCounters>;
   violations: CapViolations;

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { CallbackSender } from './kieSimCallbacks';
 import { type CapLimits, SimCaps } from './kieSimCaps';
 import { countRequest, newCounters } from './kieSimCounters';
@@ -85,13 +86,15 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
   const server = http.createServer();
   server.listen(settings.port, settings.host);
   await once(server, 'listening');
-  const { port } = server.address() as import('node:net').AddressInfo;
+  const { port } = server.address() as AddressInfo;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
 
   const links = new VideoLinks(url, settings.linkTtlMs);
   const caps = new SimCaps(settings.limits, counters);
   const callbacks = new CallbackSender(counters);
-  const engine = new SimEngine(settings.engine, counters, faults, links, caps, callbacks, seededRandom(settings.seed), (task) => DIALECTS[task.dialect]);
+  const dialectOf = (task: { dialect: keyof typeof DIALECTS }) => DIALECTS[task.dialect];
+  const random = seededRandom(settings.seed);
+  const engine = new SimEngine(settings.engine, counters, faults, links, caps, callbacks, random, dialectOf);
   const measured = new Map<string, { size: number; sha256: string }>();
 
   const send = (res: http.ServerResponse, { status, body }: Answer): void => {
@@ -103,6 +106,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const found = ROUTES.get(route);
     if (!found) {
       const dialect: SimDialectApi = target.pathname.startsWith('/api/v1/sora/') ? soraDialect : jobsDialect;
+      // An unknown endpoint is an HTTP 404 in both dialects (the sora dialect's code 404 rides in a 200).
       return send(res, { ...dialect.answer(404, `no such endpoint: ${route}`), status: 404 });
     }
     const { dialect, handle } = found;

@@ -22,7 +22,7 @@ afterEach(async () => {
 
 interface Reply {
   status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;
 }
 
 async function api(s: KieSimulator, method: 'GET' | 'POST', path: string, body?: unknown, key: string | null = KEY): Promise<Reply> {
@@ -68,7 +68,7 @@ async function finishedSoraTask(s: KieSimulator, prompt = 'a calm sea at dawn'):
 
 /** A loopback receiver that records every callback it gets. */
 async function callbackReceiver(status = 200) {
-  const received: Array<{ headers: http.IncomingHttpHeaders; body: any }> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const received: Array<{ headers: http.IncomingHttpHeaders; body: any }> = [];
   const server = http.createServer(async (req, res) => {
     let text = '';
     for await (const part of req) text += part;
