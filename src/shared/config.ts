@@ -47,6 +47,8 @@ export interface Config {
   };
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
+  /** Run the KIE callback receiver inside each worker process, on HTTP_PORT (instead of `npm run webhooks`). */
+  readonly webhookInWorker: boolean;
   readonly s3: {
     readonly bucket: string;
     readonly prefix: string;
@@ -62,6 +64,12 @@ export interface Config {
   readonly apiTokens: readonly string[];
   readonly logLevel: string;
   readonly workerConcurrency: number;
+  /**
+   * BullMQ lock of an active job (WORKER_LOCK_MS, default 30 s), renewed at half of it while the
+   * process lives; also the stalled-check period. A killed worker's active jobs are taken over
+   * within about twice this. Shorter means faster takeover and more Redis traffic per job.
+   */
+  readonly workerLockMs: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -197,6 +205,9 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     r.bad('WEBHOOK_SECRET', webhookSecret ? '***' : undefined, 'must be at least 16 characters when WEBHOOK_BASE_URL is set');
   }
 
+  if (r.raw('WEBHOOK_IN_WORKER') !== undefined && r.bool('WEBHOOK_IN_WORKER', false) && !webhookBaseUrl) {
+    r.bad('WEBHOOK_IN_WORKER', r.raw('WEBHOOK_IN_WORKER'), 'needs WEBHOOK_BASE_URL and WEBHOOK_SECRET');
+  }
   const kieHost = kieBaseUrl ? new URL(kieBaseUrl).hostname : undefined;
   const videoHosts = r.raw('VIDEO_HOSTS') !== undefined ? r.list('VIDEO_HOSTS') : [...KIE_FILE_HOSTS, kieHost!];
   for (const h of videoHosts) {
@@ -233,6 +244,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     },
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,
+    webhookInWorker: r.bool('WEBHOOK_IN_WORKER', false),
     s3: {
       bucket: r.string('S3_BUCKET', 'sora-renders'),
       prefix: r.string('S3_PREFIX', '').replace(/^\/+/, ''),
@@ -248,6 +260,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     apiTokens: r.list('API_TOKENS'),
     logLevel,
     workerConcurrency: r.int('WORKER_CONCURRENCY', 50, 1, 10_000),
+    workerLockMs: r.int('WORKER_LOCK_MS', 30_000, 1000, 3_600_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0),
   };
   if (r.issues.length) throw new ConfigError(r.issues);

@@ -18,3 +18,8 @@ export async function recordCallbackTask(redis: Redis, prefix: string, queueName
 export async function callbackTaskFor(redis: Redis, prefix: string, queueName: string, jobId: string): Promise<string | undefined> {
   return (await redis.get(inboxKey(prefix, queueName, jobId))) ?? undefined;
 }
+
+/** A new submit starts: a task announced for an earlier submit of this job must not be adopted. */
+export async function clearCallbackTask(redis: Redis, prefix: string, queueName: string, jobId: string): Promise<void> {
+  await redis.del(inboxKey(prefix, queueName, jobId));
+}

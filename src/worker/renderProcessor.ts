@@ -21,7 +21,7 @@ import type { KieClient, TaskRecord } from '../shared/kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../shared/renderJob';
 import { estimateCostUsd, parseRenderRequest, RenderRequest } from '../shared/renderRequest';
 import { callbackUrl } from '../shared/callbackToken';
-import { callbackTaskFor } from './callbackInbox';
+import { callbackTaskFor, clearCallbackTask } from './callbackInbox';
 import { callKie, TurnKind } from './kieCall';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { findStoredVideo, storeVideo } from './storage/storeVideo';
@@ -121,6 +121,7 @@ class RenderRun {
       }
     }
     const account = grant.account;
+    await clearCallbackTask(this.deps.redis, config.limiterPrefix, this.job.queueName, jobId);
     // Persisted before the request leaves: if we die from here until the taskId is written, the
     // job resumes as an ambiguous submit, never as a fresh one.
     await this.persist({ ...this.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 });

@@ -17,6 +17,7 @@ import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './renderProcessor';
 import { createS3Client } from './storage/s3Client';
 import { wakeJobs } from './wakeJobs';
+import { startWebhookServer } from './webhookServer/startWebhookServer';
 
 export interface WorkerRuntime {
   readonly worker: Worker<RenderJobData, RenderResult>;
@@ -88,10 +89,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     'worker started',
   );
 
+  const webhooks = config.webhookInWorker ? await startWebhookServer({ config, redis, logger }) : undefined;
+  if (webhooks) logger.info({ url: webhooks.url }, 'KIE callback receiver running in this worker');
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(sweeper);
+      await webhooks?.close();
       shutdown.abort();
       const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
       const result = await Promise.race([worker.close(), forced]);
