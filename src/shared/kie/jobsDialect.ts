@@ -21,6 +21,7 @@ import { InvalidParametersError, UnexpectedResponseError } from '../errors';
 import type { RenderRequest } from '../renderRequest';
 import type { JobsModels } from './jobsModels';
 import type { KieDialect, TaskRecord, TaskState } from './types';
+import { envelopeData, envelopeObject, isObject, str } from './envelope';
 
 const ASPECT_RATIOS: Partial<Record<RenderRequest['aspectRatio'], string>> = { '16:9': 'landscape', '9:16': 'portrait' };
 
@@ -32,19 +33,7 @@ const STATES: Record<string, TaskState> = {
   fail: 'failed',
 };
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const show = (v: unknown): string => (JSON.stringify(v) ?? String(v)).slice(0, 200);
-
-function dataOf(body: unknown): unknown {
-  return isObject(body) ? body.data : undefined;
-}
-
-function recordData(body: unknown): Record<string, unknown> {
-  const data = dataOf(body);
-  if (!isObject(data)) throw new UnexpectedResponseError('KIE jobs answer has no data object');
-  return data;
-}
 
 /** The jobs API nests JSON in strings (resultJson, param); tolerate it arriving already parsed. */
 function nestedJson(v: unknown): unknown {
@@ -118,7 +107,7 @@ function failReasonOf(data: Record<string, unknown>): string | undefined {
 
 /** A recordInfo answer (or a callback body, which has the same envelope) as a TaskRecord. */
 export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
-  const data = recordData(body);
+  const data = envelopeObject(body);
   const id = str(data.taskId) ?? taskId;
   const state = taskStateOf(data);
   return {
@@ -134,7 +123,7 @@ export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
 
 /** Which task a callback is about and how it ended; the rest is read from the record, not trusted. */
 export function parseJobsCallback(body: unknown): { taskId: string; state: TaskState } {
-  const data = recordData(body);
+  const data = envelopeObject(body);
   const taskId = str(data.taskId);
   if (!taskId) throw new UnexpectedResponseError('KIE jobs callback has no taskId');
   return { taskId, state: taskStateOf(data) };
@@ -149,7 +138,7 @@ export function createJobsDialect(models: JobsModels): KieDialect {
     },
 
     parseCreated(body) {
-      const taskId = str(recordData(body).taskId);
+      const taskId = str(envelopeObject(body).taskId);
       if (!taskId) throw new UnexpectedResponseError('KIE createTask answer has no taskId');
       return taskId;
     },
@@ -165,8 +154,8 @@ export function createJobsDialect(models: JobsModels): KieDialect {
     },
 
     parseRefreshedLink(body) {
-      const url = str(dataOf(body));
-      if (!url) throw new UnexpectedResponseError(`KIE download-url answer has no link (got ${show(dataOf(body))})`);
+      const url = str(envelopeData(body));
+      if (!url) throw new UnexpectedResponseError(`KIE download-url answer has no link (got ${show(envelopeData(body))})`);
       return url;
     },
 
@@ -175,7 +164,7 @@ export function createJobsDialect(models: JobsModels): KieDialect {
     },
 
     parseCredits(body) {
-      const credits = dataOf(body);
+      const credits = envelopeData(body);
       if (typeof credits !== 'number' || !Number.isFinite(credits)) {
         throw new UnexpectedResponseError(`KIE credit answer has no balance (got ${show(credits)})`);
       }

@@ -1,6 +1,7 @@
 /** The reference's API (`KIE_API_STYLE=sora`): /api/v1/sora/*, numeric statuses 0/1/2. */
 import { InvalidParametersError, UnexpectedResponseError } from '../errors';
 import type { RenderRequest } from '../renderRequest';
+import { envelopeObject, str } from './envelope';
 import type { KieDialect, TaskRecord } from './types';
 
 interface SoraRecord {
@@ -18,13 +19,6 @@ interface SoraRecord {
 
 const STATES: Record<number, TaskRecord['state']> = { 0: 'generating', 1: 'success', 2: 'failed' };
 
-function dataOf(body: unknown): Record<string, unknown> {
-  const data = (body as { data?: unknown } | null)?.data;
-  if (data === null || typeof data !== 'object') throw new UnexpectedResponseError('KIE answer has no data object');
-  return data as Record<string, unknown>;
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 export const soraDialect: KieDialect = {
   createTask(req: RenderRequest, callBackUrl) {
@@ -44,7 +38,7 @@ export const soraDialect: KieDialect = {
   },
 
   parseCreated(body) {
-    const taskId = str(dataOf(body).taskId);
+    const taskId = str(envelopeObject(body).taskId);
     if (!taskId) throw new UnexpectedResponseError('KIE create answer has no taskId');
     return taskId;
   },
@@ -54,7 +48,7 @@ export const soraDialect: KieDialect = {
   },
 
   parseRecord(body, taskId) {
-    const d = dataOf(body) as SoraRecord;
+    const d = envelopeObject(body) as SoraRecord;
     const state = typeof d.status === 'number' ? STATES[d.status] : undefined;
     if (!state) throw new UnexpectedResponseError(`KIE record has unknown status ${JSON.stringify(d.status)}`);
     return {
