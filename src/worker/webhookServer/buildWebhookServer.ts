@@ -1,11 +1,13 @@
 /**
- * The KIE callback receiver: `POST /kie/callback/:queue/:jobId?token=` (the callBackUrl each job
- * gives at submit) and `GET /healthz`. A callback only wakes its job; the job's worker confirms
+ * A process's HTTP server: the KIE callback receiver `POST /kie/callback/:queue/:jobId?token=`
+ * (the callBackUrl each job gives at submit), `GET /healthz`, and `GET /metrics` when given a
+ * registry. A callback only wakes its job; the job's worker confirms
  * everything with KIE, so a forged or mistaken callback can at worst cost one status check.
  */
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { isValidCallbackToken } from '../../shared/callbackToken';
 import type { Config } from '../../shared/config';
 import { ConfigError, UnexpectedResponseError } from '../../shared/errors';
@@ -21,6 +23,8 @@ export interface WebhookServerDeps {
   logger: Logger;
   /** Requires KIE-signed callbacks under this key; defaults to config.kie.webhookHmacKey. */
   kieHmacKey?: string;
+  /** Served at GET /metrics (Prometheus text format) when given. */
+  metrics?: Registry;
 }
 
 /** KIE callbacks are a few hundred bytes; anything near this is not one. */
@@ -30,7 +34,7 @@ const HEALTH_TIMEOUT_MS = 1000;
 
 type CallbackRoute = { Params: { queue: string; jobId: string }; Querystring: { token?: unknown } };
 
-/** The secret that signs callback tokens; the receiver cannot run without it. */
+/** The secret that signs callback tokens; `npm run webhooks` cannot run without it. */
 export function requireWebhookSecret(config: Config): string {
   if (!config.webhook) {
     throw new ConfigError([
@@ -42,7 +46,7 @@ export function requireWebhookSecret(config: Config): string {
 
 export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
   const { config, redis } = deps;
-  const secret = requireWebhookSecret(config);
+  const secret = config.webhook?.secret;
   const hmacKey = deps.kieHmacKey ?? config.kie.webhookHmacKey;
   const logger = deps.logger.child({ component: 'webhooks' });
   const queue = new Queue<RenderJobData>(config.queueName, { connection: redis });
@@ -74,40 +78,49 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
     return reply.code(ok ? 200 : 503).send({ ok });
   });
 
-  app.post<CallbackRoute>(
-    '/kie/callback/:queue/:jobId',
-    {
-      // Checked before the body is read: an unauthenticated caller gets nothing parsed or looked up.
-      onRequest: async (request, reply) => {
-        const { queue: queueName, jobId } = request.params;
-        const { token } = request.query;
-        if (typeof token !== 'string' || !isValidCallbackToken(secret, queueName, jobId, token)) {
-          return refuse(reply, 401, jobId, 'missing or invalid callback token');
-        }
-        if (queueName !== config.queueName) return refuse(reply, 404, jobId, `queue ${queueName} is not served here`);
+  const { metrics } = deps;
+  if (metrics) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  }
+
+  // The callback route needs the secret that signs per-job tokens; without webhooks configured the
+  // server only reports health and metrics.
+  if (secret !== undefined) {
+    app.post<CallbackRoute>(
+      '/kie/callback/:queue/:jobId',
+      {
+        // Checked before the body is read: an unauthenticated caller gets nothing parsed or looked up.
+        onRequest: async (request, reply) => {
+          const { queue: queueName, jobId } = request.params;
+          const { token } = request.query;
+          if (typeof token !== 'string' || !isValidCallbackToken(secret, queueName, jobId, token)) {
+            return refuse(reply, 401, jobId, 'missing or invalid callback token');
+          }
+          if (queueName !== config.queueName) return refuse(reply, 404, jobId, `queue ${queueName} is not served here`);
+        },
       },
-    },
-    async (request, reply) => {
-      const { jobId } = request.params;
-      let hint: CallbackHint;
-      try {
-        hint = parseCallbackBody(config.kie.apiStyle, request.body);
-      } catch (err) {
-        if (err instanceof UnexpectedResponseError) return refuse(reply, 400, jobId, `unreadable callback body: ${err.message}`);
-        throw err;
-      }
-      if (hmacKey) {
-        const timestamp = headerOf(request, 'x-webhook-timestamp');
-        const signature = headerOf(request, 'x-webhook-signature');
-        if (timestamp === undefined || signature === undefined) return refuse(reply, 401, jobId, 'X-Webhook-Timestamp and X-Webhook-Signature are required');
-        if (!verifyKieCallbackSignature({ hmacKey, taskId: hint.taskId, timestamp, signature })) {
-          return refuse(reply, 401, jobId, 'X-Webhook-Signature is forged, or X-Webhook-Timestamp is more than 5 minutes away');
+      async (request, reply) => {
+        const { jobId } = request.params;
+        let hint: CallbackHint;
+        try {
+          hint = parseCallbackBody(config.kie.apiStyle, request.body);
+        } catch (err) {
+          if (err instanceof UnexpectedResponseError) return refuse(reply, 400, jobId, `unreadable callback body: ${err.message}`);
+          throw err;
         }
-      }
-      const outcome = await applyCallback(target, jobId, hint.taskId);
-      return reply.code(outcome.status).send(outcome.body);
-    },
-  );
+        if (hmacKey) {
+          const timestamp = headerOf(request, 'x-webhook-timestamp');
+          const signature = headerOf(request, 'x-webhook-signature');
+          if (timestamp === undefined || signature === undefined) return refuse(reply, 401, jobId, 'X-Webhook-Timestamp and X-Webhook-Signature are required');
+          if (!verifyKieCallbackSignature({ hmacKey, taskId: hint.taskId, timestamp, signature })) {
+            return refuse(reply, 401, jobId, 'X-Webhook-Signature is forged, or X-Webhook-Timestamp is more than 5 minutes away');
+          }
+        }
+        const outcome = await applyCallback(target, jobId, hint.taskId);
+        return reply.code(outcome.status).send(outcome.body);
+      },
+    );
+  }
 
   return app;
 }

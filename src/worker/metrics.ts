@@ -1,0 +1,68 @@
+/**
+ * Prometheus metrics of a worker process. Queue and account gauges are read from Redis at scrape
+ * time (they are fleet-wide: any one worker shows them); counters are this process's own.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+import type { AccountLimiter } from './limiter/accountLimiter';
+
+const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+
+export interface WorkerMetrics {
+  registry: Registry;
+  jobsStored: Counter;
+  jobsFailed: Counter;
+  bytesStored: Counter;
+  /** Seconds from KIE's completion to the object in S3 (the link TTL is 20 minutes). */
+  completionToStored: Histogram;
+}
+
+export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter): WorkerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'sora_queue_jobs',
+    help: 'Jobs in the render queue by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const counts = await queue.getJobCounts(...JOB_STATES);
+      for (const state of JOB_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+
+  // One read of the limiter serves every account gauge of a scrape.
+  let statusRead: ReturnType<AccountLimiter['status']> | undefined;
+  const accountGauge = (name: string, help: string, pick: (a: Awaited<ReturnType<AccountLimiter['status']>>[number]) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['account'],
+      registers: [registry],
+      async collect() {
+        statusRead ??= limiter.status().finally(() => setTimeout(() => (statusRead = undefined), 100));
+        for (const a of await statusRead) this.set({ account: a.account }, pick(a));
+      },
+    });
+  };
+  accountGauge('sora_account_in_flight', 'KIE tasks generating per account', (a) => a.inFlight);
+  accountGauge('sora_account_max_concurrent', 'Concurrency cap per account', (a) => a.maxConcurrent);
+  accountGauge('sora_account_submits_in_window', 'Submits in the current daily window per account', (a) => a.submitsInWindow);
+  accountGauge('sora_account_daily_limit', 'Daily submit cap per account', (a) => a.dailyLimit);
+  accountGauge('sora_account_paused', '1 when the account is out of rotation (e.g. insufficient credits)', (a) => (a.paused ? 1 : 0));
+  accountGauge('sora_slot_waiters', 'Jobs waiting for a free slot (pool-wide)', (a) => a.waiters);
+
+  return {
+    registry,
+    jobsStored: new Counter({ name: 'sora_jobs_stored_total', help: 'Jobs whose video this process stored', registers: [registry] }),
+    jobsFailed: new Counter({ name: 'sora_jobs_failed_total', help: 'Jobs this process failed for good', registers: [registry] }),
+    bytesStored: new Counter({ name: 'sora_video_bytes_stored_total', help: 'Video bytes this process stored in S3', registers: [registry] }),
+    completionToStored: new Histogram({
+      name: 'sora_completion_to_stored_seconds',
+      help: 'From KIE reporting the task done to the verified object in S3',
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200],
+      registers: [registry],
+    }),
+  };
+}
