@@ -44,6 +44,14 @@ export interface Config {
     readonly ambiguousGraceMs: number;
     readonly ambiguousPolicy: 'resubmit' | 'fail';
     readonly webhookHmacKey?: string;
+    /**
+     * What a job costs in credits, where the dialect keeps a balance (jobs): per 10 s of standard
+     * or high video, and per storyboard. An account whose known balance is below a job's price is
+     * given no new work.
+     */
+    readonly creditPrices: { readonly per10sStandard: number; readonly per10sHigh: number; readonly storyboard: number };
+    /** How old a balance reading may get before it is read again (a top-up is noticed within this). */
+    readonly creditsRefreshMs: number;
   };
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
@@ -241,6 +249,15 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       ambiguousGraceMs: r.int('KIE_AMBIGUOUS_GRACE_MS', 15 * 60_000, 0),
       ambiguousPolicy: r.oneOf('KIE_AMBIGUOUS_POLICY', 'resubmit', ['resubmit', 'fail'] as const),
       webhookHmacKey: r.raw('KIE_WEBHOOK_HMAC_KEY'),
+      // Defaults: what the simulator charges; standard and high are also the reference's dollar
+      // prices at $0.005 a credit. The storyboard's 150 errs above the reference's $0.60 (120):
+      // a price set too high only holds back an account's last credits, one too low risks a 402.
+      creditPrices: {
+        per10sStandard: r.int('KIE_CREDITS_PER_10S_STANDARD', 30, 0, 1_000_000),
+        per10sHigh: r.int('KIE_CREDITS_PER_10S_HIGH', 60, 0, 1_000_000),
+        storyboard: r.int('KIE_CREDITS_STORYBOARD', 150, 0, 1_000_000),
+      },
+      creditsRefreshMs: r.int('KIE_CREDITS_REFRESH_MS', 5 * 60_000, 100, 86_400_000),
     },
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,
