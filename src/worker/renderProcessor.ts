@@ -22,6 +22,7 @@ import { RenderJobData, RenderResult, RenderState } from '../shared/renderJob';
 import { estimateCostUsd, parseRenderRequest, RenderRequest } from '../shared/renderRequest';
 import { callbackUrl } from '../shared/callbackToken';
 import { callbackTaskFor, clearCallbackTask } from './callbackInbox';
+import type { AccountCredits } from './accountCredits';
 import { callKie, TurnKind } from './kieCall';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { findStoredVideo, storeVideo } from './storage/storeVideo';
@@ -31,6 +32,8 @@ export interface RenderDeps {
   logger: Logger;
   redis: Redis;
   limiter: AccountLimiter;
+  /** Set where the dialect keeps a credit balance: accounts that cannot pay get no new work. */
+  credits?: AccountCredits;
   kie: ReadonlyMap<string, KieClient>;
   s3: S3Client;
   /** Wakes delayed jobs (waiters for a slot). */
@@ -107,8 +110,14 @@ class RenderRun {
 
   private async submit(): Promise<void> {
     const jobId = this.job.id!;
-    const { limiter, config } = this.deps;
-    const grant = await limiter.acquireSubmit(jobId);
+    const { limiter, config, credits } = this.deps;
+    const price = credits?.priceOf(this.request) ?? 0;
+    const accounts = await credits?.accountsAbleToPay(price);
+    if (credits && accounts?.length === 0) {
+      credits.alertNoneCanPay(price, await credits.balances());
+      return this.delay(config.kie.creditsRefreshMs, 'no account has the credits for this job');
+    }
+    const grant = await limiter.acquireSubmit(jobId, { accounts });
     if (!grant.granted) {
       switch (grant.reason) {
         case 'interval':
@@ -121,6 +130,7 @@ class RenderRun {
       }
     }
     const account = grant.account;
+    await credits?.spend(account, price);
     await clearCallbackTask(this.deps.redis, config.limiterPrefix, this.job.queueName, jobId);
     // Persisted before the request leaves: if we die from here until the taskId is written, the
     // job resumes as an ambiguous submit, never as a fresh one.
@@ -152,12 +162,15 @@ class RenderRun {
       this.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
       return this.recoverAmbiguousSubmit();
     }
-    // KIE answered, so no task exists: the slot and the quota unit go back.
+    // KIE answered, so no task exists: the slot, the quota unit and the credits go back.
     await limiter.refundSubmit(account, jobId);
+    await this.deps.credits?.refund(account, this.deps.credits.priceOf(this.request));
     await this.freeSlot(account);
     if (err instanceof InsufficientCreditsError) {
       await limiter.pause(account, err.message);
       this.log.error({ account, alert: 'insufficient-credits' }, `account ${account} paused: ${err.message}`);
+      // What it has left, for status; reading it is best effort.
+      await this.deps.credits?.refresh(account).catch((e: Error) => this.log.warn({ account, err: e.message }, 'reading the KIE credit balance failed'));
       await this.persist({ ...this.state, step: undefined, account: undefined, submitStartedAt: undefined });
       return this.waitBriefly(0, 'another account');
     }
@@ -291,7 +304,7 @@ class RenderRun {
         if (err instanceof StorageError && err.permanent) throw new UnrecoverableError(`cannot store the video: ${err.message}`);
         this.log.warn({ attempt, err: (err as Error).message }, 'storing the video failed');
         if (attempt >= STORE_ATTEMPTS) return this.setback(err, 'store');
-        if (err instanceof StorageError && err.linkExpired) url = await this.freshLink();
+        if (err instanceof StorageError && err.linkExpired) url = await this.freshLink(url);
         else await this.sleep(Math.min(500 * 2 ** attempt, 10_000));
       }
     }
@@ -314,11 +327,11 @@ class RenderRun {
     };
   }
 
-  /** A new download link for the finished task (KIE links live 20 minutes). */
-  private async freshLink(): Promise<string> {
+  /** A new download link for the finished task (KIE links live 20 minutes); staleUrl lets a dialect re-mint it. */
+  private async freshLink(staleUrl = ''): Promise<string> {
     const { account, taskId } = this.state as Required<Pick<RenderState, 'account' | 'taskId'>>;
     try {
-      return await this.paced(account, 'refresh', () => this.client(account).refreshVideoUrl(taskId, ''));
+      return await this.paced(account, 'refresh', () => this.client(account).refreshVideoUrl(taskId, staleUrl));
     } catch (err) {
       if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`cannot get a download link for task ${taskId}: ${err.message}`);
       return this.setback(err, 'link refresh');
