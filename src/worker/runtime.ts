@@ -6,10 +6,11 @@ import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
-import { createKieClient } from '../shared/kie/client';
+import { createKieClient, dialectFor } from '../shared/kie/client';
 import type { Logger } from '../shared/logger';
 import { connectRedis } from '../shared/redis';
 import { RenderJobData, RenderResult } from '../shared/renderJob';
+import { AccountCredits } from './accountCredits';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { createLimiter } from './createLimiter';
 import { notifyCaller } from './notifyCaller';
@@ -23,6 +24,8 @@ export interface WorkerRuntime {
   readonly worker: Worker<RenderJobData, RenderResult>;
   readonly queue: Queue<RenderJobData, RenderResult>;
   readonly limiter: AccountLimiter;
+  /** Set where the dialect keeps a credit balance (KIE_API_STYLE=jobs). */
+  readonly credits?: AccountCredits;
   readonly redis: Redis;
   /** Stops taking jobs, lets running steps reach a persisted point (bounded), then disconnects. */
   close(): Promise<void>;
@@ -39,12 +42,18 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   // Every job waiting in-process listens for shutdown; there may be as many as the concurrency.
   setMaxListeners(0, shutdown.signal);
 
+  const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a)]));
+  const credits = dialectFor(config.kie).creditsPath ? new AccountCredits({ redis, config, limiter, kie, logger, signal: shutdown.signal }) : undefined;
+  // Before any job is taken: an account must not get work its balance cannot pay.
+  await credits?.refreshStale();
+
   const processor = createRenderProcessor({
     config,
     logger,
     redis,
     limiter,
-    kie: new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a)])),
+    credits,
+    kie,
     s3: createS3Client(config),
     wakeJobs: (ids) => wakeJobs(queue, ids),
     signal: shutdown.signal,
@@ -83,6 +92,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       })
       .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
+  // Several checks per period, so the fleet's reading is never much older than creditsRefreshMs.
+  const creditsTimer = credits
+    ? setInterval(() => void credits.refreshStale().catch((err: Error) => logger.warn({ err: err.message }, 'credit refresh failed')), Math.ceil(config.kie.creditsRefreshMs / 4)).unref()
+    : undefined;
 
   logger.info(
     { queue: config.queueName, accounts: config.kie.accounts.map((a) => a.name), concurrency: config.workerConcurrency, apiStyle: config.kie.apiStyle },
@@ -96,6 +109,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(sweeper);
+      clearInterval(creditsTimer);
       await webhooks?.close();
       shutdown.abort();
       const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
@@ -108,5 +122,5 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       await redis.quit().catch(() => redis.disconnect());
     })());
 
-  return { worker, queue, limiter, redis, close };
+  return { worker, queue, limiter, credits, redis, close };
 }
