@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../shared/config';
 import { ConfigError, ValidationError } from '../shared/errors';
 import { connectRedis } from '../shared/redis';
+import { readBalances } from '../worker/accountCredits';
 import { accountStatus, pauseAccount, resumeAccount } from './accountControl';
 import { RenderProducer } from './renderProducer';
 import { watchJobs } from './watchJobs';
@@ -96,6 +97,9 @@ program
       } finally {
         await producer.close();
       }
+      const balances = new Map(
+        (await readBalances(redis, config.limiterPrefix, config.kie.accounts.map((a) => a.name))).map((b) => [b.account, b]),
+      );
       console.table(
         (await accountStatus(redis, config)).map((a) => ({
           account: a.account,
@@ -103,6 +107,8 @@ program
           'submits in window': `${a.submitsInWindow}/${a.dailyLimit}`,
           'quota back at': a.nextQuotaAt ? new Date(a.nextQuotaAt).toISOString() : '',
           paused: a.paused ?? '',
+          // Known balance: the last reading less what submits spent since (KIE_API_STYLE=jobs only).
+          credits: balances.has(a.account) ? `${balances.get(a.account)!.credits} (read ${new Date(balances.get(a.account)!.readAt).toISOString()})` : '',
           waiters: a.waiters,
         })),
       );
