@@ -97,9 +97,22 @@ export function webhookEnv(port: number): Record<string, string> {
   return { WEBHOOK_BASE_URL: `http://127.0.0.1:${port}`, WEBHOOK_SECRET, HTTP_PORT: String(port) };
 }
 
-/** Worker environment that also runs the callback receiver in the worker process, on a free port. */
+/**
+ * Worker environment that also runs the callback receiver in the worker process, on a free port.
+ * WORKER_HTTP is the newer name of WEBHOOK_IN_WORKER; a worker reads the one it knows.
+ */
 export async function receiverInWorkerEnv(): Promise<Record<string, string>> {
-  return { ...webhookEnv(await freePort()), WEBHOOK_IN_WORKER: 'true' };
+  return { ...webhookEnv(await freePort()), WORKER_HTTP: 'true', WEBHOOK_IN_WORKER: 'true' };
+}
+
+/** Resolves once an HTTP server answers GET /healthz with 200 at `port`. */
+export async function waitForHealthz(port: number, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(
+    () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false),
+    `a healthy server on port ${port}`,
+    timeoutMs,
+    100,
+  );
 }
 
 /**
