@@ -1,9 +1,8 @@
 /** Operator actions on KIE accounts, for the CLI and for backends that import the library. */
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
 import { createLimiter } from '../worker/createLimiter';
-import { wakeJobs } from '../worker/wakeJobs';
+import { JobWaker } from '../worker/wakeJobs';
 import type { AccountStatus } from '../worker/limiter/accountLimiter';
 
 function knownAccount(config: Config, name: string): void {
@@ -17,11 +16,11 @@ function knownAccount(config: Config, name: string): void {
 export async function resumeAccount(redis: Redis, config: Config, name: string): Promise<number> {
   knownAccount(config, name);
   const waiters = await createLimiter(redis, config).resume(name);
-  const queue = new Queue(config.queueName, { connection: redis });
+  const waker = new JobWaker(redis);
   try {
-    await wakeJobs(queue, waiters);
+    await waker.wake(waiters);
   } finally {
-    await queue.close();
+    await waker.close();
   }
   return waiters.length;
 }

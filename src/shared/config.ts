@@ -55,8 +55,11 @@ export interface Config {
   };
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
-  /** Run the KIE callback receiver inside each worker process, on HTTP_PORT (instead of `npm run webhooks`). */
-  readonly webhookInWorker: boolean;
+  /**
+   * Each worker serves HTTP on HTTP_PORT: /healthz, /metrics (Prometheus) and, with webhooks
+   * configured, the KIE callback receiver (instead of a separate `npm run webhooks`).
+   */
+  readonly workerHttp: boolean;
   readonly s3: {
     readonly bucket: string;
     readonly prefix: string;
@@ -103,6 +106,17 @@ class EnvReader {
 
   string(name: string, fallback: string): string {
     return this.raw(name) ?? fallback;
+  }
+
+  /** A name that appears inside Redis keys: letters, digits, '.', '_' and '-'. */
+  name(name: string, fallback: string): string {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (!/^[A-Za-z0-9._-]{1,100}$/.test(v)) {
+      this.bad(name, v, "must be 1 to 100 letters, digits, '.', '_' or '-'");
+      return fallback;
+    }
+    return v;
   }
 
   int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -213,9 +227,6 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     r.bad('WEBHOOK_SECRET', webhookSecret ? '***' : undefined, 'must be at least 16 characters when WEBHOOK_BASE_URL is set');
   }
 
-  if (r.raw('WEBHOOK_IN_WORKER') !== undefined && r.bool('WEBHOOK_IN_WORKER', false) && !webhookBaseUrl) {
-    r.bad('WEBHOOK_IN_WORKER', r.raw('WEBHOOK_IN_WORKER'), 'needs WEBHOOK_BASE_URL and WEBHOOK_SECRET');
-  }
   const kieHost = kieBaseUrl ? new URL(kieBaseUrl).hostname : undefined;
   const videoHosts = r.raw('VIDEO_HOSTS') !== undefined ? r.list('VIDEO_HOSTS') : [...KIE_FILE_HOSTS, kieHost!];
   for (const h of videoHosts) {
@@ -226,7 +237,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
 
   const config: Config = {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
-    queueName: r.string('QUEUE_NAME', 'sora-renders'),
+    queueName: r.name('QUEUE_NAME', 'sora-renders'),
     limiterPrefix: r.string('LIMITER_PREFIX', 'sora-batch'),
     kie: {
       baseUrl: kieBaseUrl,
@@ -261,7 +272,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     },
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,
-    webhookInWorker: r.bool('WEBHOOK_IN_WORKER', false),
+    workerHttp: r.bool('WORKER_HTTP', false),
     s3: {
       bucket: r.string('S3_BUCKET', 'sora-renders'),
       prefix: r.string('S3_PREFIX', '').replace(/^\/+/, ''),

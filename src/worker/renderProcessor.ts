@@ -24,6 +24,8 @@ import { callbackUrl } from '../shared/callbackToken';
 import { callbackTaskFor, clearCallbackTask } from './callbackInbox';
 import type { AccountCredits } from './accountCredits';
 import { callKie, TurnKind } from './kieCall';
+import { takeFinishedTask } from './finishedTasks';
+import { slotMember } from './slotMember';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { findStoredVideo, storeVideo } from './storage/storeVideo';
 
@@ -36,8 +38,8 @@ export interface RenderDeps {
   credits?: AccountCredits;
   kie: ReadonlyMap<string, KieClient>;
   s3: S3Client;
-  /** Wakes delayed jobs (waiters for a slot). */
-  wakeJobs(jobIds: readonly string[]): Promise<void>;
+  /** Wakes delayed jobs named by limiter members (waiters for a slot). */
+  wakeJobs(members: readonly string[]): Promise<void>;
   /** Aborted on shutdown: in-process waits end and the job is left at its last persisted step. */
   signal?: AbortSignal;
 }
@@ -46,6 +48,8 @@ export type RenderJob = Job<RenderJobData, RenderResult>;
 
 /** A wait shorter than this is slept in-process; a longer one releases the worker (delayed job). */
 const INLINE_WAIT_MS = 3000;
+/** Waiting for a task: the status poller wakes the job; this is only the failsafe's floor. */
+const GENERATION_FAILSAFE_MIN_MS = 60_000;
 /** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
 const SLOT_WAIT_FAILSAFE_MS = 60_000;
 /** Consecutive transient setbacks (KIE or S3 unavailable) before a job fails with the reason. */
@@ -62,6 +66,8 @@ class RenderRun {
   private state: RenderState;
   private request!: RenderRequest;
   private readonly log: Logger;
+  /** The job's name in the limiter's sets (queue and id). */
+  private readonly member: string;
 
   constructor(
     private readonly deps: RenderDeps,
@@ -70,6 +76,7 @@ class RenderRun {
   ) {
     this.state = { submits: 0, ...job.data.render };
     this.log = deps.logger.child({ jobId: job.id });
+    this.member = slotMember(job.queueName, job.id!);
   }
 
   async execute(): Promise<RenderResult> {
@@ -117,7 +124,7 @@ class RenderRun {
       credits.alertNoneCanPay(price, await credits.balances());
       return this.delay(config.kie.creditsRefreshMs, 'no account has the credits for this job');
     }
-    const grant = await limiter.acquireSubmit(jobId, { accounts });
+    const grant = await limiter.acquireSubmit(this.member, { accounts });
     if (!grant.granted) {
       switch (grant.reason) {
         case 'interval':
@@ -150,20 +157,19 @@ class RenderRun {
     }
     const submittedAt = Date.now();
     await this.persist({ ...this.state, step: 'generating', taskId, submittedAt, submits: this.state.submits + 1, setbacks: 0 });
-    await limiter.bindTask(account, jobId, taskId);
+    await this.watchTask(account, taskId, { newTask: true });
     this.log.info({ account, taskId }, 'task submitted');
-    return this.delay(config.pollIntervalMs, 'first status check');
+    return this.delay(this.generationFailsafeMs(), 'waiting for the status poller');
   }
 
   private async submitFailed(account: string, err: unknown): Promise<void> {
     const { limiter } = this.deps;
-    const jobId = this.job.id!;
     if (err instanceof KieError && err.ambiguous) {
       this.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
       return this.recoverAmbiguousSubmit();
     }
     // KIE answered, so no task exists: the slot, the quota unit and the credits go back.
-    await limiter.refundSubmit(account, jobId);
+    await limiter.refundSubmit(account, this.member);
     await this.deps.credits?.refund(account, this.deps.credits.priceOf(this.request));
     await this.freeSlot(account);
     if (err instanceof InsufficientCreditsError) {
@@ -187,14 +193,13 @@ class RenderRun {
    * configured policy applies (resubmit and flag a possible duplicate charge, or fail).
    */
   private async recoverAmbiguousSubmit(): Promise<void> {
-    const { config, redis, limiter } = this.deps;
-    const jobId = this.job.id!;
+    const { config, redis } = this.deps;
     const account = this.state.account!;
-    const adopted = await callbackTaskFor(redis, config.limiterPrefix, this.job.queueName, jobId);
+    const adopted = await callbackTaskFor(redis, config.limiterPrefix, this.job.queueName, this.job.id!);
     if (adopted) {
       this.log.info({ account, taskId: adopted }, 'adopted the task a callback reported for an ambiguous submit');
       await this.persist({ ...this.state, step: 'generating', taskId: adopted, submittedAt: this.state.submitStartedAt, submits: this.state.submits + 1 });
-      await limiter.bindTask(account, jobId, adopted);
+      await this.watchTask(account, adopted, { newTask: true });
       return;
     }
     const since = this.state.submitStartedAt ?? Date.now();
@@ -216,13 +221,16 @@ class RenderRun {
 
   // ---- wait -----------------------------------------------------------------------------------
 
-  /** One paced status check. Returns the record once the video is ready; delays the job otherwise. */
+  /**
+   * The task's state: what the status poller found (it wakes the job when the task is done), or,
+   * when the job woke otherwise (a callback, the failsafe), one paced check of its own. Returns the
+   * record once the video is ready; delays the job otherwise.
+   */
   private async checkTask(): Promise<TaskRecord | undefined> {
-    const { limiter } = this.deps;
     const { account, taskId } = this.state as Required<Pick<RenderState, 'account' | 'taskId'>>;
-    let record: TaskRecord;
+    let record = await takeFinishedTask(this.deps.redis, this.deps.config.limiterPrefix, this.member);
     try {
-      record = await this.paced(account, 'poll', () => this.client(account).getTaskRecord(taskId));
+      record ??= await this.paced(account, 'poll', () => this.client(account).getTaskRecord(taskId));
     } catch (err) {
       if (err instanceof TaskNotFoundError) {
         await this.freeSlot(account);
@@ -234,9 +242,9 @@ class RenderRun {
     const checks = (this.state.checks ?? 0) + 1;
     switch (record.state) {
       case 'generating':
-        await limiter.renewSlot(account, this.job.id!);
+        await this.watchTask(account, taskId, { newTask: false });
         await this.persist({ ...this.state, checks, setbacks: 0 });
-        await this.delay(this.deps.config.pollIntervalMs, 'task still generating');
+        await this.delay(this.generationFailsafeMs(), 'task still generating');
         return undefined;
       case 'failed':
         return this.taskFailed(record);
@@ -350,8 +358,24 @@ class RenderRun {
     return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal });
   }
 
+  /**
+   * Hands the task to the status poller (the slot is the task's; its checks are scheduled against
+   * the account's pacer). A slot lost meanwhile (lease ran out) is taken again: the task generates.
+   */
+  private async watchTask(account: string, taskId: string, { newTask }: { newTask: boolean }): Promise<void> {
+    const { limiter, config } = this.deps;
+    if (!newTask && (await limiter.scheduleCheck(account, this.member, config.pollIntervalMs))) return;
+    await limiter.bindTask(account, this.member, taskId);
+    await limiter.scheduleCheck(account, this.member, config.pollIntervalMs);
+  }
+
+  /** The poller wakes a job whose task finished; this only covers a poller fleet that is gone. */
+  private generationFailsafeMs(): number {
+    return Math.max(this.deps.config.pollIntervalMs * 10, GENERATION_FAILSAFE_MIN_MS);
+  }
+
   private async freeSlot(account: string): Promise<void> {
-    const woken = await this.deps.limiter.releaseSlot(account, this.job.id!);
+    const woken = await this.deps.limiter.releaseSlot(account, this.member);
     if (woken.length) await this.deps.wakeJobs(woken);
   }
 

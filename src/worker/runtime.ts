@@ -17,7 +17,9 @@ import { notifyCaller } from './notifyCaller';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './renderProcessor';
 import { createS3Client } from './storage/s3Client';
-import { wakeJobs } from './wakeJobs';
+import { JobWaker } from './wakeJobs';
+import { startStatusPoller } from './statusPoller';
+import { createWorkerMetrics } from './metrics';
 import { startWebhookServer } from './webhookServer/startWebhookServer';
 
 export interface WorkerRuntime {
@@ -27,6 +29,8 @@ export interface WorkerRuntime {
   /** Set where the dialect keeps a credit balance (KIE_API_STYLE=jobs). */
   readonly credits?: AccountCredits;
   readonly redis: Redis;
+  /** Where the worker's HTTP server listens (WORKER_HTTP=true). */
+  readonly httpUrl?: string;
   /** Stops taking jobs, lets running steps reach a persisted point (bounded), then disconnects. */
   close(): Promise<void>;
 }
@@ -47,6 +51,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   // Before any job is taken: an account must not get work its balance cannot pay.
   await credits?.refreshStale();
 
+  const waker = new JobWaker(redis);
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs: (members) => waker.wake(members) });
+
   const processor = createRenderProcessor({
     config,
     logger,
@@ -55,10 +62,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     credits,
     kie,
     s3: createS3Client(config),
-    wakeJobs: (ids) => wakeJobs(queue, ids),
+    wakeJobs: (members) => waker.wake(members),
     signal: shutdown.signal,
   });
 
+  const metrics = createWorkerMetrics(queue, limiter);
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
     concurrency: config.workerConcurrency,
@@ -71,11 +79,15 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   });
 
   worker.on('completed', (job, result) => {
+    metrics.jobsStored.inc();
+    metrics.bytesStored.inc(result.size);
+    metrics.completionToStored.observe((Date.parse(result.storedAt) - Date.parse(result.completedAt)) / 1000);
     if (job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'stored', result }, logger);
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+    if (final) metrics.jobsFailed.inc();
     logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
     if (final && job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message }, logger);
   });
@@ -88,7 +100,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       .sweepExpiredSlots()
       .then(async ({ expired, wake }) => {
         for (const slot of expired) logger.warn(slot, 'slot lease expired: freed a slot whose job never came back');
-        await wakeJobs(queue, wake);
+        await waker.wake(wake);
       })
       .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
@@ -102,25 +114,28 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     'worker started',
   );
 
-  const webhooks = config.webhookInWorker ? await startWebhookServer({ config, redis, logger }) : undefined;
-  if (webhooks) logger.info({ url: webhooks.url }, 'KIE callback receiver running in this worker');
+  const http = config.workerHttp ? await startWebhookServer({ config, redis, logger, metrics: metrics.registry }) : undefined;
+  if (http) logger.info({ url: http.url, callbacks: Boolean(config.webhook) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(sweeper);
       clearInterval(creditsTimer);
-      await webhooks?.close();
+      await http?.close();
       shutdown.abort();
+      // Other workers' pollers go on checking this worker's tasks too.
+      await poller.stop();
       const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
       const result = await Promise.race([worker.close(), forced]);
       if (result === 'timeout') {
         logger.warn('shutdown deadline passed: leaving the remaining jobs to be resumed by another worker');
         await worker.close(true);
       }
+      await waker.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());
     })());
 
-  return { worker, queue, limiter, credits, redis, close };
+  return { worker, queue, limiter, credits, redis, httpUrl: http?.url, close };
 }

@@ -169,7 +169,7 @@ describe('jobs: signed callbacks (KIE_WEBHOOK_HMAC_KEY) through the worker recei
         sim: { callbackHmacKey: HMAC_KEY, generationMs: [1200, 1500] },
         env: { POLL_INTERVAL_MS: POLL_MS, WEBHOOK_BASE_URL: `http://127.0.0.1:${port}`, WEBHOOK_SECRET: SECRET },
       },
-      { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY, WEBHOOK_IN_WORKER: 'true', WORKER_HTTP: 'true', HTTP_PORT: String(port) },
+      { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY, WORKER_HTTP: 'true', HTTP_PORT: String(port) },
     );
   }
 

@@ -34,6 +34,13 @@ export type SubmitGrant =
   | { granted: false; reason: 'paused' };
 
 export type TurnGrant = { granted: true } | { granted: false; waitMs: number };
+/** A status check that won the turn, or how long until one may (none when no task is in flight). */
+export type CheckClaim = { claimed: true; jobId: string; taskId: string } | { claimed: false; waitMs?: number };
+
+/** A claimed check whose poller died is due again after this long. */
+const CHECK_CLAIM_MS = 30_000;
+/** Due checks compared per claim, to pick the oldest task; bounds the script's work. */
+const DUE_SCAN_LIMIT = 64;
 export type TurnKind = 'poll' | 'retry' | 'refresh';
 
 export interface AccountStatus {
@@ -159,7 +166,28 @@ export class AccountLimiter {
    */
   async releaseSlot(account: string, jobId: string): Promise<string[]> {
     const { config, keys: k } = this.account(account);
-    return (await this.scripts.run('releaseSlot', [k.slots, k.tasks, k.paused, this.waiters], [jobId, config.maxConcurrent, ''])) as string[];
+    return (await this.scripts.run('releaseSlot', [k.slots, k.tasks, k.paused, this.waiters, k.checks, k.started], [jobId, config.maxConcurrent, ''])) as string[];
+  }
+
+  /**
+   * Schedules the next status check of the job's task `delayMs` from now (and renews the slot's
+   * lease). False when the task no longer holds a slot.
+   */
+  async scheduleCheck(account: string, jobId: string, delayMs: number, nowMs?: number): Promise<boolean> {
+    const k = this.account(account).keys;
+    return (await this.scripts.run('scheduleCheck', [k.checks, k.started, k.slots], [jobId, Math.max(0, Math.round(delayMs)), this.options.slotLeaseMs, pinned(nowMs)])) === 1;
+  }
+
+  /**
+   * The account's next request turn for a status check, if one is due: the task submitted first
+   * among those due. Yields to a submit that reserved the turn.
+   */
+  async claimCheck(account: string, nowMs?: number): Promise<CheckClaim> {
+    const k = this.account(account).keys;
+    const answer = (await this.scripts.run('claimCheck', [k.checks, k.started, k.tasks, k.turn, k.slots], [this.spacingMs, CHECK_CLAIM_MS, DUE_SCAN_LIMIT, pinned(nowMs)])) as [string, string | number, string?];
+    if (answer[0] === 'check') return { claimed: true, jobId: String(answer[1]), taskId: answer[2]! };
+    if (answer[0] === 'wait') return { claimed: false, waitMs: Number(answer[1]) };
+    return { claimed: false };
   }
 
   /** The submit created no task (definite failure): give its quota unit back. */

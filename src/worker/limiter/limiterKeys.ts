@@ -14,6 +14,10 @@ export interface AccountKeys {
   readonly paused: string;
   /** HASH jobId -> KIE taskId. */
   readonly tasks: string;
+  /** ZSET jobId -> when its task's next status check is due (ms). */
+  readonly checks: string;
+  /** ZSET jobId -> when its task was submitted (ms): the oldest is checked first. */
+  readonly started: string;
 }
 
 export function accountKeys(prefix: string, account: string): AccountKeys {
@@ -24,6 +28,8 @@ export function accountKeys(prefix: string, account: string): AccountKeys {
     turn: `${base}:turn`,
     paused: `${base}:paused`,
     tasks: `${base}:tasks`,
+    checks: `${base}:checks`,
+    started: `${base}:started`,
   };
 }
 

@@ -16,7 +16,9 @@ export type LimiterScript =
   | 'renewSlot'
   | 'refundSubmit'
   | 'readStatus'
-  | 'sweepExpiredSlots';
+  | 'sweepExpiredSlots'
+  | 'scheduleCheck'
+  | 'claimCheck';
 
 export type ScriptArg = string | number;
 

@@ -1,0 +1,59 @@
+--[[
+  Hands the account's next request turn to a status check, if one is due and no submit holds
+  the turn (see _turn.lua: a poll yields to a reserved turn). Of the due checks it picks the task
+  submitted first: the one most likely done, so finished tasks are found soonest and their slots
+  refilled. Status checks are scheduled here, against the account's pacer, never on per-job
+  timers that would fight over turns.
+
+  The claimed check is pushed `claimMs` into the future, so a poller that dies mid-check only
+  delays it; the poller reschedules it (or it is removed with the slot) when the answer comes.
+
+  Input:
+    KEYS[1] checks ZSET of the account: member -> when the next check is due (ms)
+    KEYS[2] started ZSET of the account: member -> submit time (ms)
+    KEYS[3] tasks HASH of the account: member -> taskId
+    KEYS[4] turn HASH of the account
+    KEYS[5] slots ZSET of the account
+    ARGV[1] spacing: ms between two grants (minIntervalMs + intervalMarginMs)
+    ARGV[2] claimMs: how long a claimed check stays claimed
+    ARGV[3] how many due checks to compare (bounds the script's work)
+    ARGV[4] now in ms, or '' for the Redis server's time
+
+  Output:
+    {'check', member, taskId}  the turn is taken: send the status request now
+    {'wait', ms}               ask again after ms (the turn or the next due check is later)
+    {'idle'}                   no task to check
+]]
+--- @include "_clock"
+--- @include "_turn"
+
+local checks, started, tasks, turn, slots = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local spacing = tonumber(ARGV[1])
+local now = clockMs(ARGV[4])
+
+local earliest = redis.call('ZRANGE', checks, 0, 0, 'WITHSCORES')
+if #earliest == 0 then return {'idle'} end
+local turnOpens = turnAt(readTurn(turn, now, spacing), now, spacing, false, true)
+local ready = math.max(turnOpens, tonumber(earliest[2]))
+if ready > now then return {'wait', ready - now} end
+
+local due = redis.call('ZRANGEBYSCORE', checks, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local chosen, chosenSince, chosenTask
+for _, member in ipairs(due) do
+  local taskId = redis.call('HGET', tasks, member)
+  if not taskId or not redis.call('ZSCORE', slots, member) then
+    -- The slot is gone (released, or its lease ran out): nothing left to check.
+    redis.call('ZREM', checks, member)
+    redis.call('ZREM', started, member)
+  else
+    local since = tonumber(redis.call('ZSCORE', started, member)) or now
+    if chosen == nil or since < chosenSince then
+      chosen, chosenSince, chosenTask = member, since, taskId
+    end
+  end
+end
+if chosen == nil then return {'wait', spacing} end
+
+redis.call('ZADD', checks, now + tonumber(ARGV[2]), chosen)
+grantTurn(turn, now, spacing)
+return {'check', chosen, chosenTask}

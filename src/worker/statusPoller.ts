@@ -1,0 +1,83 @@
+/**
+ * Checks the status of every task in flight, for the whole process, one loop per account. Each
+ * check takes a turn from the account's pacer (claimCheck): the due task submitted first, and
+ * only when no submit is waiting for the turn. A finished task's slot is freed at once (so a
+ * waiting job can submit) and its job is woken with the record, so it need not ask KIE again.
+ * Several processes run pollers side by side; the pacer hands each turn to one of them.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config';
+import { KieError } from '../shared/errors';
+import type { KieClient } from '../shared/kie/types';
+import type { Logger } from '../shared/logger';
+import { handOverFinishedTask } from './finishedTasks';
+import type { AccountLimiter } from './limiter/accountLimiter';
+
+export interface StatusPollerDeps {
+  config: Config;
+  redis: Redis;
+  limiter: AccountLimiter;
+  kie: ReadonlyMap<string, KieClient>;
+  logger: Logger;
+  wakeJobs(members: readonly string[]): Promise<void>;
+}
+
+export interface StatusPoller {
+  stop(): Promise<void>;
+}
+
+/** Longest single sleep, so a poller notices new tasks and stops promptly. */
+const MAX_NAP_MS = 1000;
+
+export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
+  const { config, limiter, logger } = deps;
+  const stopping = new AbortController();
+  const nap = (ms: number): Promise<void> =>
+    sleep(Math.min(Math.max(ms, 1), MAX_NAP_MS), undefined, { signal: stopping.signal }).catch(() => undefined);
+
+  async function check(account: string, member: string, taskId: string): Promise<void> {
+    const kie = deps.kie.get(account)!;
+    try {
+      const record = await kie.getTaskRecord(taskId);
+      if (record.state === 'generating') {
+        await limiter.scheduleCheck(account, member, config.pollIntervalMs);
+        return;
+      }
+      await handOverFinishedTask(deps.redis, config.limiterPrefix, member, record);
+      const woken = await limiter.releaseSlot(account, member);
+      await deps.wakeJobs([member, ...woken]);
+    } catch (err) {
+      if (err instanceof KieError && err.retryable) {
+        logger.warn({ account, taskId, err: err.message }, 'status check failed; checking again later');
+        await limiter.scheduleCheck(account, member, config.pollIntervalMs);
+        return;
+      }
+      // Not ours to judge (unknown task, revoked key): the job checks for itself and fails with the reason.
+      logger.warn({ account, taskId, err: (err as Error).message }, 'status check refused; handing the task back to its job');
+      await limiter.scheduleCheck(account, member, config.pollIntervalMs * 10);
+      await deps.wakeJobs([member]);
+    }
+  }
+
+  async function pollAccount(account: string): Promise<void> {
+    while (!stopping.signal.aborted) {
+      try {
+        const claim = await limiter.claimCheck(account);
+        if (claim.claimed) await check(account, claim.jobId, claim.taskId);
+        else await nap(claim.waitMs ?? config.pollIntervalMs);
+      } catch (err) {
+        logger.warn({ account, err: (err as Error).message }, 'status poller hiccup');
+        await nap(MAX_NAP_MS);
+      }
+    }
+  }
+
+  const loops = config.kie.accounts.map((a) => pollAccount(a.name));
+  return {
+    async stop() {
+      stopping.abort();
+      await Promise.all(loops);
+    },
+  };
+}
