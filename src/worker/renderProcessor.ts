@@ -157,6 +157,7 @@ class RenderRun {
     }
     const submittedAt = Date.now();
     await this.persist({ ...this.state, step: 'generating', taskId, submittedAt, submits: this.state.submits + 1, setbacks: 0 });
+    await limiter.confirmSubmit(account, this.member);
     await this.watchTask(account, taskId, { newTask: true });
     this.log.info({ account, taskId }, 'task submitted');
     return this.delay(this.generationFailsafeMs(), 'waiting for the status poller');
@@ -165,6 +166,7 @@ class RenderRun {
   private async submitFailed(account: string, err: unknown): Promise<void> {
     const { limiter } = this.deps;
     if (err instanceof KieError && err.ambiguous) {
+      await limiter.confirmSubmit(account, this.member);
       this.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
       return this.recoverAmbiguousSubmit();
     }

@@ -102,6 +102,30 @@ describe('quota window', () => {
   });
 });
 
+describe('quota window starts when KIE has the request', () => {
+  test('a confirmed submit counts from its confirmation, not its grant', async () => {
+    const limiter = limiterFor({ accounts: [account('a', 10, 1)], dailyWindowMs: 60_000 });
+    const t = Date.now();
+    expect(await limiter.acquireSubmit('j1', { nowMs: t })).toEqual({ granted: true, account: 'a' });
+    // The create request reached KIE 80 ms after the grant; its answer came at t + 120.
+    await limiter.confirmSubmit('a', 'j1', t + 120);
+    expect(await limiter.acquireSubmit('j2', { nowMs: t + 60_000 })).toEqual({ granted: false, reason: 'quota', waitMs: 120 });
+    expect(await limiter.acquireSubmit('j2', { nowMs: t + 60_120 })).toEqual({ granted: true, account: 'a' });
+  });
+
+  test('confirming never moves a unit back in time, nor touches another job\'s', async () => {
+    const limiter = limiterFor({ accounts: [account('a', 10, 5)], dailyWindowMs: 60_000 });
+    const t = Date.now();
+    await limiter.acquireSubmit('job', { nowMs: t });
+    await limiter.acquireSubmit('job:b', { nowMs: t + 2000 });
+    await limiter.confirmSubmit('a', 'job', t - 500);
+    await limiter.confirmSubmit('a', 'job', t + 100);
+    const redis = connect();
+    const members = await redis.zrange(accountKeys(prefixOf(limiter), 'a').submits, '0', '-1', 'WITHSCORES');
+    expect(members).toEqual([`job:${t}`, String(t + 100), `job:b:${t + 2000}`, String(t + 2000)]);
+  });
+});
+
 describe('slots', () => {
   test('an expired lease frees the slot, and the sweep reports it with its task', async () => {
     const limiter = limiterFor({ accounts: [account('a', 1)], slotLeaseMs: 5000 });

@@ -37,3 +37,15 @@ local function recordSubmit(submitsKey, jobId, now)
   end
   redis.call('ZADD', submitsKey, now, member)
 end
+
+-- The job's newest unit, or nil. The member's tail must be the time, so job "a" never takes a
+-- unit of job "a:b".
+local function latestSubmitOf(submitsKey, jobId)
+  local prefix = jobId .. ':'
+  for _, member in ipairs(redis.call('ZREVRANGE', submitsKey, 0, -1)) do
+    if string.sub(member, 1, #prefix) == prefix and string.match(string.sub(member, #prefix + 1), '^%d+[%.%d]*$') then
+      return member
+    end
+  end
+  return nil
+end

@@ -190,6 +190,14 @@ export class AccountLimiter {
     return { claimed: false };
   }
 
+  /**
+   * The create request has reached KIE (it answered, or it was sent and no answer came): the
+   * quota unit's window starts now, never before KIE's own.
+   */
+  async confirmSubmit(account: string, jobId: string, nowMs?: number): Promise<void> {
+    await this.scripts.run('confirmSubmit', [this.account(account).keys.submits], [jobId, pinned(nowMs)]);
+  }
+
   /** The submit created no task (definite failure): give its quota unit back. */
   async refundSubmit(account: string, jobId: string): Promise<void> {
     await this.scripts.run('refundSubmit', [this.account(account).keys.submits], [jobId]);

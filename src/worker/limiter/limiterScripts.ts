@@ -18,7 +18,8 @@ export type LimiterScript =
   | 'readStatus'
   | 'sweepExpiredSlots'
   | 'scheduleCheck'
-  | 'claimCheck';
+  | 'claimCheck'
+  | 'confirmSubmit';
 
 export type ScriptArg = string | number;
 

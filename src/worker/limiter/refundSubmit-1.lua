@@ -8,14 +8,8 @@
   Output: 1 if a unit was given back, 0 if the job had none in the window
 ]]
 
-local prefix = ARGV[1] .. ':'
-local latest
--- Newest first; the member's tail must be the time, so job "a" never takes a unit of job "a:b".
-for _, member in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
-  if string.sub(member, 1, #prefix) == prefix and string.match(string.sub(member, #prefix + 1), '^%d+[%.%d]*$') then
-    latest = member
-    break
-  end
-end
+--- @include "_quota"
+
+local latest = latestSubmitOf(KEYS[1], ARGV[1])
 if latest == nil then return 0 end
 return redis.call('ZREM', KEYS[1], latest)
