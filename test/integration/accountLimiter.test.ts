@@ -161,7 +161,7 @@ describe('slots', () => {
     expect(b).toMatchObject({ inFlight: 0, submitsInWindow: 0 });
   });
 
-  test('bindTask keeps the slot for the task; renewSlot never brings back a released slot', async () => {
+  test('bindTask keeps the slot for the task; scheduling a check never brings back a released slot', async () => {
     const limiter = limiterFor({ accounts: [account('a', 2)] });
     const redis = connections[connections.length - 1]!;
     const keys = accountKeys(prefixOf(limiter), 'a');
@@ -170,8 +170,9 @@ describe('slots', () => {
     expect(await redis.hget(keys.tasks, 'j1')).toBe('task-1');
     expect(Number(await redis.zscore(keys.slots, 'j1'))).toBeGreaterThan(Date.now() + HOUR - 5000);
     await limiter.releaseSlot('a', 'j1');
-    await limiter.renewSlot('a', 'j1');
+    expect(await limiter.scheduleCheck('a', 'j1', 0)).toBe(false);
     expect(await redis.zcard(keys.slots)).toBe(0);
+    expect(await redis.zcard(keys.checks)).toBe(0);
     expect(await redis.hlen(keys.tasks)).toBe(0);
   });
 
@@ -188,9 +189,61 @@ describe('slots', () => {
     expect(await limiter.releaseSlot('a', 'j1')).toEqual(['w1']);
     expect((await limiter.status())[0]!.waiters).toBe(2);
     expect(await limiter.releaseSlot('a', 'j2')).toEqual(['w2', 'w3']);
-    await limiter.acquireSubmit('w4', { nowMs: t + 20 });
-    await limiter.removeWaiter('w4');
     expect((await limiter.status())[0]!.waiters).toBe(0);
+  });
+});
+
+describe('status checks against the pacer', () => {
+  /** A limiter with `n` tasks bound, submitted 1 s apart from t (the first is the oldest). */
+  async function withTasks(n: number, t: number): Promise<AccountLimiter> {
+    const limiter = limiterFor({ accounts: [account('a', 10)], minIntervalMs: 100, intervalMarginMs: 0 });
+    for (let i = 0; i < n; i++) {
+      const at = t + i * 1000;
+      expect(await limiter.acquireSubmit(`j${i}`, { nowMs: at })).toEqual({ granted: true, account: 'a' });
+      await limiter.bindTask('a', `j${i}`, `task-${i}`);
+      await limiter.scheduleCheck('a', `j${i}`, 500, at);
+    }
+    return limiter;
+  }
+
+  test('nothing in flight: idle; not yet due: wait until the first check is due', async () => {
+    const t = Date.now();
+    expect(await limiterFor({ accounts: [account('a')] }).claimCheck('a', t)).toEqual({ claimed: false });
+    const limiter = await withTasks(1, t);
+    expect(await limiter.claimCheck('a', t + 200)).toEqual({ claimed: false, waitMs: 300 });
+  });
+
+  test('of the due checks, the task submitted first gets the turn; turns stay spaced', async () => {
+    const t = Date.now();
+    const limiter = await withTasks(3, t);
+    // All three due at t + 2500 + ...; j0 is the oldest.
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 10_050)).toEqual({ claimed: false, waitMs: 50 });
+    // j0 is claimed (pushed back), so j1 is next.
+    expect(await limiter.claimCheck('a', t + 10_100)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1' });
+    // j0 seen generating: due again in 500 ms, and again the first choice once due.
+    await limiter.scheduleCheck('a', 'j0', 500, t + 10_100);
+    expect(await limiter.claimCheck('a', t + 10_600)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+  });
+
+  test('a check yields to a submit that reserved the turn', async () => {
+    const t = Date.now();
+    const limiter = await withTasks(1, t);
+    await limiter.scheduleCheck('a', 'j0', 0, t);
+    // The last grant was at t (the submit); a new submit at t + 50 reserves the turn at t + 100.
+    expect(await limiter.acquireSubmit('new', { nowMs: t + 50 })).toEqual({ granted: false, reason: 'interval', account: 'a', waitMs: 50 });
+    // The due check may not take the reserved turn: it waits for the one after.
+    expect(await limiter.claimCheck('a', t + 120)).toEqual({ claimed: false, waitMs: 80 });
+    expect(await limiter.acquireSubmit('new', { nowMs: t + 120 })).toEqual({ granted: true, account: 'a' });
+    expect(await limiter.claimCheck('a', t + 220)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+  });
+
+  test('a released task is never checked again', async () => {
+    const t = Date.now();
+    const limiter = await withTasks(2, t);
+    await limiter.releaseSlot('a', 'j0');
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1' });
+    expect(await limiter.claimCheck('a', t + 10_200)).toEqual({ claimed: false, waitMs: 30_000 - 200 });
   });
 });
 

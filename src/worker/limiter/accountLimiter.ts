@@ -156,10 +156,6 @@ export class AccountLimiter {
     await this.scripts.run('bindTask', [k.slots, k.tasks], [jobId, taskId, this.options.slotLeaseMs, '']);
   }
 
-  async renewSlot(account: string, jobId: string): Promise<void> {
-    await this.scripts.run('renewSlot', [this.account(account).keys.slots], [jobId, this.options.slotLeaseMs, '']);
-  }
-
   /**
    * Frees the job's slot (task seen finished, or the submit created nothing). Returns the jobIds
    * of waiters to wake (oldest first, at most as many as slots now free; they leave the waiter set).
@@ -201,10 +197,6 @@ export class AccountLimiter {
   /** The submit created no task (definite failure): give its quota unit back. */
   async refundSubmit(account: string, jobId: string): Promise<void> {
     await this.scripts.run('refundSubmit', [this.account(account).keys.submits], [jobId]);
-  }
-
-  async removeWaiter(jobId: string): Promise<void> {
-    await this.redis.zrem(this.waiters, jobId);
   }
 
   /** Takes the account out of submit rotation fleet-wide; its tasks in flight still get request turns. */

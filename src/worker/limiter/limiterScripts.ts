@@ -13,7 +13,6 @@ export type LimiterScript =
   | 'releaseSlot'
   | 'resume'
   | 'bindTask'
-  | 'renewSlot'
   | 'refundSubmit'
   | 'readStatus'
   | 'sweepExpiredSlots'
