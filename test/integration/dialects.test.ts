@@ -4,13 +4,14 @@
  * one dialect can do (storyboards, 1:1, seeds, download-url, signed callbacks) is checked where it
  * applies. Each test has a stack of its own.
  */
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { ApiStyle } from '../../src/shared/config';
 import { callbackUrl } from '../../src/shared/callbackToken';
 import type { RenderResult } from '../../src/shared/renderJob';
 import type { WorkerRuntime } from '../../src/worker/runtime';
 import * as storeVideoModule from '../../src/worker/storage/storeVideo';
+import { expectStoredAsServed } from '../support/expectStored';
 import { RenderStack, StackOptions, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(90_000);
@@ -21,7 +22,6 @@ const CREATE: Record<ApiStyle, string> = { sora: 'POST /api/v1/sora/generate', j
 const DOWNLOAD_URL = 'POST /api/v1/common/download-url';
 const RECORD = 'GET /api/v1/jobs/recordInfo';
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 let stack: RenderStack | undefined;
 let worker: WorkerRuntime | undefined;
@@ -42,22 +42,8 @@ async function startStack(style: ApiStyle, opts: StackOptions = {}, workerEnv: R
 const requestsTo = (s: RenderStack, endpoint: string): number => s.sim.counters.requests.byEndpoint[endpoint] ?? 0;
 
 /** Every job stored, byte for byte what KIE served, each paid for once. */
-async function expectStored(s: RenderStack, jobIds: string[]): Promise<RenderResult[]> {
-  const states = await s.waitForJobs(jobIds, WAIT_MS);
-  expect([...states.values()]).toEqual(jobIds.map(() => 'completed'));
-  return Promise.all(
-    jobIds.map(async (jobId) => {
-      const job = (await s.queue.getJob(jobId))!;
-      const result = job.returnvalue as RenderResult;
-      const expected = s.sim.expectedVideo(result.taskId);
-      const { body, metadata } = await s.readObject(result.key);
-      expect({ size: body.length, sha256: sha256(body) }).toEqual(expected);
-      expect(metadata.sha256).toBe(expected.sha256);
-      expect(result).toMatchObject(expected);
-      expect(job.data.render).toMatchObject({ taskId: result.taskId, submits: 1 });
-      return result;
-    }),
-  );
+function expectStored(s: RenderStack, jobIds: string[]): Promise<RenderResult[]> {
+  return expectStoredAsServed(s, jobIds, WAIT_MS);
 }
 
 function expectKeysNotLogged(s: RenderStack): void {

@@ -11,6 +11,7 @@ import type { RenderResult } from '../../src/shared/renderJob';
 import { soraDialect } from '../../src/shared/kie/soraDialect';
 import type { SimOptions } from '../../src/sim/kieSimulator';
 import * as storeVideoModule from '../../src/worker/storage/storeVideo';
+import { expectStoredAsServed } from '../support/expectStored';
 import { RenderStack, StackOptions, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(90_000);
@@ -47,18 +48,7 @@ async function enqueuePrompts(s: RenderStack, label: string, n: number): Promise
 
 /** Every job stored, its object byte-for-byte what KIE served, every prompt paid for once. */
 async function expectAllStoredOnce(s: RenderStack, prompts: string[], jobIds: string[]): Promise<void> {
-  const states = await s.waitForJobs(jobIds, WAIT_MS);
-  expect([...states.values()]).toEqual(jobIds.map(() => 'completed'));
-  for (const jobId of jobIds) {
-    const job = (await s.queue.getJob(jobId))!;
-    const result = job.returnvalue as RenderResult;
-    const expected = s.sim.expectedVideo(result.taskId);
-    const { body, metadata } = await s.readObject(result.key);
-    expect({ size: body.length, sha256: sha256(body) }).toEqual(expected);
-    expect(metadata.sha256).toBe(expected.sha256);
-    expect(result).toMatchObject(expected);
-    expect(job.data.render).toMatchObject({ taskId: result.taskId, submits: 1 });
-  }
+  await expectStoredAsServed(s, jobIds, WAIT_MS);
   for (const p of prompts) expect(s.sim.counters.submitsByPrompt.get(p)).toBe(1);
   expect(s.sim.counters.tasks).toHaveLength(prompts.length);
 }
