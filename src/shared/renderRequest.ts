@@ -106,7 +106,8 @@ const storyboardRequest = z
     return { ...r, duration: total as 10 | 15 | 25 };
   });
 
-const renderRequest = z.union([storyboardRequest, textRequest]);
+// Text first: almost every request is one, and a union tries its branches in order.
+const renderRequest = z.union([textRequest, storyboardRequest]);
 
 export type TextRenderRequest = z.output<typeof textRequest>;
 export type StoryboardRenderRequest = z.output<typeof storyboardRequest>;
@@ -136,7 +137,7 @@ function toFieldIssues(input: unknown, error: z.ZodError): FieldIssue[] {
       if (issue.code === 'invalid_union' && issue.path.length === 0) {
         // Report against the branch the producer meant (by its `type`), not both.
         const branches = issue.errors;
-        visit(isStoryboard ? (branches[0] ?? []) : (branches[1] ?? branches[0] ?? []));
+        visit(isStoryboard ? (branches[1] ?? []) : (branches[0] ?? []));
         continue;
       }
       if (issue.code === 'unrecognized_keys') {
