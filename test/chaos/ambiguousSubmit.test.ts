@@ -5,8 +5,9 @@
  * the job and the log with a possible duplicate charge.
  */
 import type { RenderResult } from '../../src/shared/renderJob';
+import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import { receiverInWorkerEnv, spawnStartedWorker, startChaosStack, useChaosRedis, waitForHealthz, waitUntil } from './support/chaosStack';
+import { receiverInWorkerEnv, spawnStartedWorker, startChaosStack, useChaosRedis, waitForHealthz } from './support/chaosStack';
 import { enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(180_000);

@@ -6,8 +6,9 @@
 import type { Job } from 'bullmq';
 import { callbackUrl } from '../../src/shared/callbackToken';
 import type { RenderJobData } from '../../src/shared/renderJob';
+import { waitUntil } from '../support/fleet';
 import type { RenderStack, StackOptions } from '../support/renderStack';
-import { receiverInWorkerEnv, spawnStartedWorker, startChaosStack, useChaosRedis, waitForHealthz, waitUntil, WEBHOOK_SECRET } from './support/chaosStack';
+import { receiverInWorkerEnv, spawnStartedWorker, startChaosStack, useChaosRedis, waitForHealthz, WEBHOOK_SECRET } from './support/chaosStack';
 import { EnqueuedPrompt, enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(180_000);

@@ -3,8 +3,9 @@
  * SHUTDOWN_TIMEOUT_MS, and another worker resumes its jobs from their persisted steps.
  */
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import { exitOf, spawnStartedWorker, startChaosStack, useChaosRedis, waitUntil } from './support/chaosStack';
+import { exitOf, spawnStartedWorker, startChaosStack, useChaosRedis } from './support/chaosStack';
 import { enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(180_000);

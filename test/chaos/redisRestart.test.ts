@@ -2,8 +2,9 @@
  * Redis restarts in the middle of a batch (SIGTERM, as an orchestrator stops it; AOF with fsync
  * on every write, so nothing acknowledged is lost): the worker processes reconnect and carry on.
  */
+import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import { spawnStartedWorker, startChaosStack, useChaosRedis, waitUntil, WorkerProcess } from './support/chaosStack';
+import { spawnStartedWorker, startChaosStack, useChaosRedis, WorkerProcess } from './support/chaosStack';
 import { enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(180_000);

@@ -4,8 +4,9 @@
  * partial object, not even for a moment.
  */
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import { spawnStartedWorker, startChaosStack, useChaosRedis, waitUntil } from './support/chaosStack';
+import { spawnStartedWorker, startChaosStack, useChaosRedis } from './support/chaosStack';
 import { enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(180_000);

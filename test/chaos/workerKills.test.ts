@@ -5,6 +5,7 @@
  */
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { RenderJobData } from '../../src/shared/renderJob';
+import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
 import {
   sigkill,
@@ -13,7 +14,6 @@ import {
   startChaosStack,
   stopProcesses,
   useChaosRedis,
-  waitUntil,
   webhookEnv,
   WorkerProcess,
 } from './support/chaosStack';

@@ -5,6 +5,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { waitForWorkersStarted, waitUntil } from '../../support/fleet';
 import type { RenderStack, StackOptions } from '../../support/renderStack';
 import { freePort } from './freePort';
 import { RedisServer, startRedisServer } from './redisServer';
@@ -13,6 +14,8 @@ export type WorkerProcess = ChildProcess & { output: string[] };
 
 const ROOT = path.resolve(__dirname, '../../..');
 export const WEBHOOK_SECRET = 'chaos-webhook-secret-0123456789';
+/** A process started with tsx on a busy 2-core host may take this long to come up. */
+const START_TIMEOUT_MS = 60_000;
 
 /**
  * Starts a redis-server for the calling test file (before its tests, closed after them) and
@@ -50,17 +53,8 @@ export async function startChaosStack(opts: StackOptions = {}): Promise<RenderSt
   });
 }
 
-/** Polls `condition` until it holds; the error names what was awaited. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000, everyMs = 10): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Resolves once the process has printed `text`; fails early, with its output, if it exits. */
-export async function waitForOutput(child: WorkerProcess, text: string, timeoutMs = 60_000): Promise<void> {
+export async function waitForOutput(child: WorkerProcess, text: string, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   await waitUntil(
     () => {
       if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before printing ${text}: ${child.output.join('').slice(-2000)}`);
@@ -72,12 +66,10 @@ export async function waitForOutput(child: WorkerProcess, text: string, timeoutM
   );
 }
 
-export const WORKER_STARTED = '"msg":"worker started"';
-
 /** A worker process that has started taking jobs. */
 export async function spawnStartedWorker(stack: RenderStack, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const worker = stack.spawnWorker(env);
-  await waitForOutput(worker, WORKER_STARTED);
+  await waitForWorkersStarted([worker], START_TIMEOUT_MS);
   return worker;
 }
 
@@ -106,7 +98,7 @@ export async function receiverInWorkerEnv(): Promise<Record<string, string>> {
 }
 
 /** Resolves once an HTTP server answers GET /healthz with 200 at `port`. */
-export async function waitForHealthz(port: number, timeoutMs = 60_000): Promise<void> {
+export async function waitForHealthz(port: number, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   await waitUntil(
     () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false),
     `a healthy server on port ${port}`,
