@@ -2,17 +2,25 @@
  * Fleet benchmark: a backlog of N jobs on W worker processes and A accounts against the KIE
  * simulator with scaled times, on a Redis of its own (so its command count is clean). Prints cap
  * efficiency = theoretical minimum makespan / measured makespan, slot use, cap violations,
- * requests and Redis commands per job.
+ * requests and Redis commands per job, and where slot time went (completion -> refill delays).
+ *
+ * The simulator runs as its own process: KIE judges the interval on arrival, and a harness stall
+ * (S3 traffic, JSON parsing) would bunch arrivals in a simulator sharing its event loop and count
+ * them as the fleet's violations. With --webhooks every worker serves HTTP and the simulator
+ * posts completion callbacks to the first one.
  *
  *   npm run bench:fleet -- [--jobs 120] [--workers 3] [--accounts 2] [--cap 10] [--interval 50]
- *                          [--gen 1000-2000] [--margin 5] [--poll 100] [--redis-port 6390]
+ *                          [--gen 1000-2000] [--margin 5] [--poll 100] [--redis-port 6390] [--webhooks]
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import type { KeyCounters } from '../src/sim/kieSimTypes';
 import { waitForWorkersStarted, waitUntil } from '../test/support/fleet';
+import { meanGenerating, refillDelays } from './fleetAnalysis';
+import { spawnSimulator } from './simProcess';
 
 const { values: opt } = parseArgs({
   options: {
@@ -25,6 +33,7 @@ const { values: opt } = parseArgs({
     margin: { type: 'string', default: '5' },
     poll: { type: 'string', default: '100' },
     'redis-port': { type: 'string', default: '6390' },
+    webhooks: { type: 'boolean', default: false },
   },
 });
 const N = Number(opt.jobs);
@@ -32,15 +41,31 @@ const W = Number(opt.workers);
 const A = Number(opt.accounts);
 const CAP = Number(opt.cap);
 const INTERVAL = Number(opt.interval);
+const MARGIN = Number(opt.margin);
 const [GEN_MIN, GEN_MAX] = opt.gen.split('-').map(Number) as [number, number];
 const REDIS_PORT = Number(opt['redis-port']);
-/** Without webhooks a job needs at least one submit and one status check that sees it done. */
+const WEBHOOKS = opt.webhooks;
+/**
+ * A job needs at least one submit and one status check that sees it done; with webhooks too,
+ * as the callback only wakes the job, which then asks KIE for the record.
+ */
 const MIN_REQUESTS_PER_JOB = 2;
+const VIDEO_BYTES = 32 * 1024;
+const SIM_SEED = 7;
 
 async function startRedis(port: number): Promise<{ redis: Redis; server: ChildProcess }> {
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const redis = new Redis({ port, lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
-  await waitUntil(async () => (await redis.ping().catch(() => '')) === 'PONG', `redis-server on port ${port}`, 10_000, 50);
+  await waitUntil(
+    async () => {
+      // A redis-server already on the port would answer the ping while ours exits.
+      if (server.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${server.exitCode} (port in use? pick another with --redis-port)`);
+      return (await redis.ping().catch(() => '')) === 'PONG';
+    },
+    `redis-server on port ${port}`,
+    10_000,
+    50,
+  );
   return { redis, server };
 }
 
@@ -55,21 +80,19 @@ async function commandCounts(redis: Redis): Promise<{ total: number; scripts: nu
   return { total, scripts };
 }
 
-/** Time-weighted mean of `generating` over [from, to]. */
-function meanGenerating(series: KeyCounters['generatingSeries'], from: number, to: number): number {
-  let area = 0;
-  let level = 0;
-  let at = from;
-  for (const { t, generating } of series) {
-    if (t > to) break;
-    if (t > at) {
-      area += level * (t - at);
-      at = t;
-    }
-    level = generating;
-  }
-  area += level * Math.max(0, to - at);
-  return to > from ? area / (to - from) : 0;
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Per-worker HTTP ports and the webhook settings that send every callback to the first worker. */
+async function webhookEnvs(): Promise<Array<Record<string, string>>> {
+  const ports = await Promise.all(Array.from({ length: W }, () => freePort()));
+  const shared = { WORKER_HTTP: 'true', WEBHOOK_BASE_URL: `http://127.0.0.1:${ports[0]}`, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789' };
+  return ports.map((port) => ({ ...shared, HTTP_PORT: String(port) }));
 }
 
 async function main(): Promise<void> {
@@ -78,67 +101,91 @@ async function main(): Promise<void> {
   process.env.REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
   const { startRenderStack } = await import('../test/support/renderStack.js');
   const accounts = Object.fromEntries(Array.from({ length: A }, (_, i) => [`acct${i + 1}`, `sk-bench-${i + 1}`]));
+  const sim = await spawnSimulator({
+    SIM_API_KEYS: Object.values(accounts).join(','),
+    SIM_MAX_CONCURRENT: String(CAP),
+    SIM_DAILY_LIMIT: '1000000',
+    SIM_MIN_INTERVAL_MS: String(INTERVAL),
+    SIM_GENERATION_MS: `${GEN_MIN}-${GEN_MAX}`,
+    SIM_VIDEO_BYTES: String(VIDEO_BYTES),
+    SIM_SEED: String(SIM_SEED),
+  });
+  // The stack's own in-process simulator gets no traffic: every worker is pointed at the process.
   const stack = await startRenderStack({
     accounts,
-    sim: { maxConcurrent: CAP, dailyLimit: 1_000_000, minIntervalMs: INTERVAL, generationMs: [GEN_MIN, GEN_MAX], videoBytes: 32 * 1024 },
-    env: { KIE_INTERVAL_MARGIN_MS: opt.margin, POLL_INTERVAL_MS: opt.poll, WORKER_CONCURRENCY: '100' },
+    sim: { maxConcurrent: CAP, dailyLimit: 1_000_000, minIntervalMs: INTERVAL },
+    env: { KIE_BASE_URL: sim.url, KIE_INTERVAL_MARGIN_MS: opt.margin, POLL_INTERVAL_MS: opt.poll, WORKER_CONCURRENCY: '100' },
   });
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   try {
-    const workers = Array.from({ length: W }, () => stack.spawnWorker());
+    const perWorkerEnv = WEBHOOKS ? await webhookEnvs() : Array.from({ length: W }, () => ({}));
+    const workers = perWorkerEnv.map((env) => stack.spawnWorker(env));
     await waitForWorkersStarted(workers, 60_000);
     await redis.config('RESETSTAT');
     const before = await commandCounts(redis);
+    loopDelay.enable();
 
     const t0 = Date.now();
     await stack.producer.enqueueMany(Array.from({ length: N }, (_, i) => ({ prompt: `fleet bench clip ${i}`, batchId: 'bench' })));
-    // Counting objects in S3 costs Redis nothing, so the command count is the fleet's own.
+    // Counting objects in S3 costs Redis nothing, so the command count is the fleet's own; the
+    // makespan comes from the jobs' own finish times, so this poll can be unhurried.
     const stored = async (): Promise<number> =>
       (await stack.s3Client.send(new ListObjectsV2Command({ Bucket: stack.config.s3.bucket, Prefix: 'bench/' }))).KeyCount ?? 0;
-    await waitUntil(async () => (await stored()) >= N, `${N} stored videos`, 600_000, 20);
-    const makespanMs = Date.now() - t0;
+    await waitUntil(async () => (await stored()) >= N, `${N} stored videos`, 600_000, 200);
     await waitUntil(async () => (await stack.queue.getCompletedCount()) >= N, `${N} completed jobs`, 30_000, 100);
     const after = await commandCounts(redis);
+    loopDelay.disable();
+    const finishedAt = Math.max(...(await stack.queue.getCompleted(0, N)).map((j) => j.finishedOn ?? 0));
+    const makespanMs = finishedAt - t0;
 
-    const { counters } = stack.sim;
+    const counters = await sim.counters();
     const meanGenMs = (GEN_MIN + GEN_MAX) / 2;
-    // Per account: the slots turn over jobs/cap times, each turn a generation plus the interval
-    // between the check that sees it done and the next submit; or the request budget binds.
+    const spacing = INTERVAL + MARGIN;
     const bounds = Object.entries(accounts).map(([name, key]) => {
-      const jobs = counters.perKey[key]!.tasksCreated;
-      const concurrencyMs = (jobs / CAP) * (meanGenMs + INTERVAL);
-      const budgetMs = jobs * MIN_REQUESTS_PER_JOB * INTERVAL;
-      const created = counters.tasks.filter((t) => t.key === key).map((t) => t.createdAt);
+      const tasks = counters.tasks.filter((t) => t.key === key);
+      const created = tasks.map((t) => t.createdAt);
       const backlogFrom = Math.min(...created);
       const backlogTo = Math.max(...created);
       const util = meanGenerating(counters.perKey[key]!.generatingSeries, backlogFrom, backlogTo) / CAP;
-      return { name, jobs, concurrencyMs, budgetMs, util, requests: counters.perKey[key]!.requests };
+      const { requests, violations } = counters.perKey[key]!;
+      // Share of the turns the pacer could grant in the makespan that went to a request.
+      const turnsUsed = (requests * spacing) / makespanMs;
+      return { name, jobs: tasks.length, util, requests, refill: refillDelays(tasks, CAP), turnsUsed, refused: violations.interval + violations.concurrency };
     });
     const evenShare = N / A;
-    const theoreticalMs = Math.max((evenShare / CAP) * (meanGenMs + INTERVAL), evenShare * MIN_REQUESTS_PER_JOB * INTERVAL);
+    const concurrencyMs = (evenShare / CAP) * (meanGenMs + INTERVAL);
+    const budgetMs = evenShare * MIN_REQUESTS_PER_JOB * INTERVAL;
+    const theoreticalMs = Math.max(concurrencyMs, budgetMs);
     const commands = after.total - before.total;
     const scripts = after.scripts - before.scripts;
+    const ms = (v: number): string => `${Math.round(v)} ms`;
 
     const lines: Array<[string, string]> = [
-      ['workload', `${N} jobs, ${W} worker processes, ${A} accounts, cap ${CAP}, interval ${INTERVAL} ms (+${opt.margin} ms margin), generation ${GEN_MIN}-${GEN_MAX} ms, poll ${opt.poll} ms`],
+      ['workload', `${N} jobs, ${W} worker processes, ${A} accounts, cap ${CAP}, interval ${INTERVAL} ms (+${opt.margin} ms margin), generation ${GEN_MIN}-${GEN_MAX} ms, poll ${opt.poll} ms, ${WEBHOOKS ? 'webhooks' : 'no webhooks'}`],
       ['theoretical min makespan', `${(theoreticalMs / 1000).toFixed(2)} s  = max(n/cap x (mean gen + interval), n x ${MIN_REQUESTS_PER_JOB} x interval), n = N/A = ${evenShare}`],
-      ['  concurrency bound', `${((evenShare / CAP) * (meanGenMs + INTERVAL) / 1000).toFixed(2)} s per account`],
-      ['  request-budget bound', `${((evenShare * MIN_REQUESTS_PER_JOB * INTERVAL) / 1000).toFixed(2)} s per account`],
-      ['measured makespan', `${(makespanMs / 1000).toFixed(2)} s`],
+      ['  concurrency bound', `${(concurrencyMs / 1000).toFixed(2)} s per account`],
+      ['  request-budget bound', `${(budgetMs / 1000).toFixed(2)} s per account`],
+      ['measured makespan', `${(makespanMs / 1000).toFixed(2)} s  (enqueue -> last job finished)`],
       ['cap efficiency', (theoreticalMs / makespanMs).toFixed(3)],
       ['slot utilisation (backlogged)', bounds.map((b) => `${b.name} ${b.util.toFixed(3)}`).join(', ')],
+      ['completion -> refill delay', bounds.map((b) => `${b.name} mean ${ms(b.refill.meanMs)} p90 ${ms(b.refill.p90Ms)} (n ${b.refill.count})`).join(', ') + `; the bound assumes ${INTERVAL} ms`],
+      ['request turns used', bounds.map((b) => `${b.name} ${b.turnsUsed.toFixed(2)}`).join(', ') + `  (requests x ${spacing} ms / makespan)`],
       ['jobs per account', bounds.map((b) => `${b.name} ${b.jobs}`).join(', ')],
-      ['cap violations', JSON.stringify(counters.violations)],
+      ['cap violations (429s)', `${JSON.stringify(counters.violations)}; per account ${bounds.map((b) => `${b.name} ${b.refused}`).join(', ')}`],
       ['KIE requests per job', `${(counters.requests.total / N).toFixed(2)}  (${Object.entries(counters.requests.byEndpoint).map(([e, n]) => `${e}: ${n}`).join(', ')})`],
+      ['callbacks', `delivered ${counters.callbacks.delivered}, failed ${counters.callbacks.failed}`],
       ['Redis commands per job', `${(commands / N).toFixed(1)} (Lua-internal calls included), script calls per job ${(scripts / N).toFixed(1)}`],
-      ['tasks created / prompts paid twice', `${counters.tasks.length} / ${[...counters.submitsByPrompt.values()].filter((n) => n > 1).length}`],
+      ['tasks created / prompts paid twice', `${counters.tasks.length} / ${Object.values(counters.submitsByPrompt).filter((n) => n > 1).length}`],
+      ['harness event-loop delay', `p99 ${ms(loopDelay.percentile(99) / 1e6)}, max ${ms(loopDelay.max / 1e6)} (the simulator runs in its own process)`],
     ];
     const width = Math.max(...lines.map(([k]) => k.length));
     process.stdout.write(`\nfleet benchmark\n${lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`);
     process.stdout.write(
-      `\nreproduce: npm run bench:fleet -- --jobs ${N} --workers ${W} --accounts ${A} --cap ${CAP} --interval ${INTERVAL} --gen ${GEN_MIN}-${GEN_MAX} --margin ${opt.margin} --poll ${opt.poll} --redis-port ${REDIS_PORT}\n`,
+      `\nreproduce: npm run bench:fleet -- --jobs ${N} --workers ${W} --accounts ${A} --cap ${CAP} --interval ${INTERVAL} --gen ${GEN_MIN}-${GEN_MAX} --margin ${opt.margin} --poll ${opt.poll} --redis-port ${REDIS_PORT}${WEBHOOKS ? ' --webhooks' : ''}\n`,
     );
   } finally {
     await stack.close();
+    await sim.close();
     redis.disconnect();
     server.kill('SIGTERM');
   }

@@ -2,6 +2,10 @@
  * A stand-in for KIE's API as a real HTTP server, for tests, benchmarks and the demo: both
  * dialects, the three caps (refused with 429 and counted), link expiry, callbacks and fault
  * injection down to the transport (resets, cut bodies), which is why it uses node:http directly.
+ *
+ * `GET /__sim/counters` answers the live counters as JSON (Maps as objects), uncounted and
+ * without faults, so a harness can read a simulator running in another process. No KIE path
+ * starts with `/__sim/`.
  */
 import http from 'node:http';
 import { once } from 'node:events';
@@ -15,10 +19,18 @@ import { jobsDialect } from './kieSimJobsDialect';
 import { VideoLinks } from './kieSimLinks';
 import { seededRandom } from './kieSimRandom';
 import { soraDialect } from './kieSimSoraDialect';
-import type { KieSimulator, SimFaults, SimOptions } from './kieSimTypes';
+import type { KieSimulator, SimCounters, SimFaults, SimOptions } from './kieSimTypes';
 import { MIN_VIDEO_BYTES, measureVideo, videoChunks } from './kieSimVideo';
 
 export type * from './kieSimTypes';
+
+export const COUNTERS_PATH = '/__sim/counters';
+
+/** What `GET /__sim/counters` answers: the counters with their Maps as objects. */
+export type SimCountersSnapshot = Omit<SimCounters, 'submitsByPrompt' | 'submitsBySeed'> & {
+  submitsByPrompt: Record<string, number>;
+  submitsBySeed: Record<string, number>;
+};
 
 const DIALECTS = { sora: soraDialect, jobs: jobsDialect } as const;
 const ROUTES = new Map(
@@ -151,9 +163,18 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined);
   }
 
+  async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
+    if (req.method !== 'GET' || target.pathname !== COUNTERS_PATH) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`only GET ${COUNTERS_PATH} lives under /__sim/`);
+      return;
+    }
+    const snapshot = JSON.stringify(counters, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(snapshot);
+  }
+
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const target = new URL(req.url ?? '/', url);
-    const serve = target.pathname.startsWith('/files/') ? serveVideo : serveApi;
+    const serve = target.pathname.startsWith('/files/') ? serveVideo : target.pathname.startsWith('/__sim/') ? serveCounters : serveApi;
     serve(req, res, target).catch(() => res.destroy());
   });
 

@@ -1,6 +1,8 @@
 /**
  * `npm run sim`: the KIE simulator as a standalone server, configured from SIM_* variables
- * (SIM_GENERATION_MS takes a number or a "min-max" range). Stops on SIGINT/SIGTERM.
+ * (SIM_GENERATION_MS takes a number or a "min-max" range; SIM_PORT=0 picks a free port, named by
+ * the `url` field of the "listening" log line). Its counters answer on GET /__sim/counters.
+ * Stops on SIGINT/SIGTERM.
  */
 import { createLogger } from '../shared/logger';
 import { startKieSimulator } from './kieSimulator';
