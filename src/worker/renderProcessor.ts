@@ -124,6 +124,8 @@ class RenderRun {
       credits.alertNoneCanPay(price, await credits.balances());
       return this.delay(config.kie.creditsRefreshMs, 'no account has the credits for this job');
     }
+    // A task announced for an earlier submit of this job must not be adopted for this one.
+    await clearCallbackTask(this.deps.redis, config.limiterPrefix, this.job.queueName, jobId);
     const grant = await limiter.acquireSubmit(this.member, { accounts });
     if (!grant.granted) {
       switch (grant.reason) {
@@ -137,11 +139,13 @@ class RenderRun {
       }
     }
     const account = grant.account;
-    await credits?.spend(account, price);
-    await clearCallbackTask(this.deps.redis, config.limiterPrefix, this.job.queueName, jobId);
     // Persisted before the request leaves: if we die from here until the taskId is written, the
-    // job resumes as an ambiguous submit, never as a fresh one.
-    await this.persist({ ...this.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 });
+    // job resumes as an ambiguous submit, never as a fresh one. Only this write stands between the
+    // turn and the request (KIE judges the interval on arrival).
+    await Promise.all([
+      this.persist({ ...this.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 }),
+      credits?.spend(account, price),
+    ]);
 
     const kie = this.client(account);
     const callBack = config.webhook ? callbackUrl(config.webhook.baseUrl, config.webhook.secret, this.job.queueName, jobId) : undefined;

@@ -44,9 +44,11 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
         await limiter.scheduleCheck(account, member, config.pollIntervalMs);
         return;
       }
+      // Refill the slot first: a waiting job's submit is what keeps the account busy; storing
+      // this video can start a moment later.
+      await deps.wakeJobs(await limiter.releaseSlot(account, member));
       await handOverFinishedTask(deps.redis, config.limiterPrefix, member, record);
-      const woken = await limiter.releaseSlot(account, member);
-      await deps.wakeJobs([member, ...woken]);
+      await deps.wakeJobs([member]);
     } catch (err) {
       if (err instanceof KieError && err.retryable) {
         logger.warn({ account, taskId, err: err.message }, 'status check failed; checking again later');

@@ -8,8 +8,8 @@ import { parseSlotMember } from './slotMember';
  */
 export async function wakeJobs(queue: Queue, jobIds: readonly string[]): Promise<void> {
   for (const id of jobIds) {
-    const job = await Job.fromId(queue, id);
-    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    // promote() refuses a job that is not delayed (already woken by its failsafe, or finished).
+    await (await Job.fromId(queue, id))?.promote().catch(() => undefined);
   }
 }
 
