@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { waitForWorkersStarted, waitUntil } from '../test/support/fleet';
-import { meanGenerating, refillDelays } from './fleetAnalysis';
+import { detectionLagMs, meanGenerating, refillDelays } from './fleetAnalysis';
 import { spawnSimulator } from './simProcess';
 
 const { values: opt } = parseArgs({
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       const { requests, violations } = counters.perKey[key]!;
       // Share of the turns the pacer could grant in the makespan that went to a request.
       const turnsUsed = (requests * spacing) / makespanMs;
-      return { name, jobs: tasks.length, util, requests, refill: refillDelays(tasks, CAP), turnsUsed, refused: violations.interval + violations.concurrency };
+      return { name, jobs: tasks.length, util, requests, refill: refillDelays(tasks, CAP), detection: detectionLagMs(tasks), turnsUsed, refused: violations.interval + violations.concurrency };
     });
     const evenShare = N / A;
     const concurrencyMs = (evenShare / CAP) * (meanGenMs + INTERVAL);
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
       ['cap efficiency', (theoreticalMs / makespanMs).toFixed(3)],
       ['slot utilisation (backlogged)', bounds.map((b) => `${b.name} ${b.util.toFixed(3)}`).join(', ')],
       ['completion -> refill delay', bounds.map((b) => `${b.name} mean ${ms(b.refill.meanMs)} p90 ${ms(b.refill.p90Ms)} (n ${b.refill.count})`).join(', ') + `; the bound assumes ${INTERVAL} ms`],
+      ['  of which finding out', bounds.map((b) => `${b.name} mean ${ms(b.detection)} (completion -> first status read that saw it)`).join(', ')],
       ['request turns used', bounds.map((b) => `${b.name} ${b.turnsUsed.toFixed(2)}`).join(', ') + `  (requests x ${spacing} ms / makespan)`],
       ['jobs per account', bounds.map((b) => `${b.name} ${b.jobs}`).join(', ')],
       ['cap violations (429s)', `${JSON.stringify(counters.violations)}; per account ${bounds.map((b) => `${b.name} ${b.refused}`).join(', ')}`],

@@ -30,6 +30,12 @@ export interface RefillDelays {
  * for one account. The first `cap` submits fill the empty slots; after that, the k-th submit
  * takes the slot of the k-th completion. The theoretical bound assumes one interval.
  */
+/** Mean ms from a task's completion to the first status read that saw it (how long finding out took). */
+export function detectionLagMs(tasks: ReadonlyArray<Pick<SimTask, 'completedAt' | 'seenDoneAt'>>): number {
+  const lags = tasks.flatMap((t) => (t.completedAt !== undefined && t.seenDoneAt !== undefined ? [t.seenDoneAt - t.completedAt] : []));
+  return lags.length ? lags.reduce((s, d) => s + d, 0) / lags.length : 0;
+}
+
 export function refillDelays(tasks: ReadonlyArray<Pick<SimTask, 'createdAt' | 'completedAt'>>, cap: number): RefillDelays {
   const created = tasks.map((t) => t.createdAt).sort((a, b) => a - b);
   const completed = tasks.flatMap((t) => (t.completedAt === undefined ? [] : [t.completedAt])).sort((a, b) => a - b);

@@ -48,6 +48,11 @@ export class SimEngine {
     return task?.key === key ? task : undefined;
   }
 
+  /** A status read: the first one to see a task finished is when the client could know it was done. */
+  noteStatusRead(task: SimTask): void {
+    if (task.state !== 'generating' && task.seenDoneAt === undefined) task.seenDoneAt = Date.now();
+  }
+
   balance(key: string): number {
     return this.settings.credits[key];
   }

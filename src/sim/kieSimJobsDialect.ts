@@ -63,6 +63,7 @@ export const jobsDialect: SimDialectApi = {
     'GET /api/v1/jobs/recordInfo': (engine, { key, query }) => {
       const task = engine.taskOf(key, query.get('taskId'));
       if (!task) return answer(404, `task ${JSON.stringify(query.get('taskId'))} not found`);
+      engine.noteStatusRead(task);
       return answer(200, 'success', record(engine, task));
     },
     'POST /api/v1/common/download-url': (engine, { key, body }) => {

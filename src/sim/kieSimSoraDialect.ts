@@ -43,6 +43,7 @@ export const soraDialect: SimDialectApi = {
     'GET /api/v1/sora/record-info': (engine, { key, query }) => {
       const task = engine.taskOf(key, query.get('taskId'));
       if (!task) return answer(404, `task ${JSON.stringify(query.get('taskId'))} not found`);
+      engine.noteStatusRead(task);
       return answer(0, 'success', record(engine, task));
     },
   },

@@ -76,6 +76,8 @@ export interface SimTask {
   /** Epoch ms. */
   readonly createdAt: number;
   completedAt?: number;
+  /** Epoch ms of the first status read that reported it finished (how soon the client knew). */
+  seenDoneAt?: number;
   state: SimTaskState;
   failMsg?: string;
 }

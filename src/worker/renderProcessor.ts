@@ -26,6 +26,7 @@ import type { AccountCredits } from './accountCredits';
 import { callKie, TurnKind } from './kieCall';
 import { takeFinishedTask } from './finishedTasks';
 import { slotMember } from './slotMember';
+import { checkDelayMs } from './statusPoller';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { findStoredVideo, storeVideo } from './storage/storeVideo';
 
@@ -370,9 +371,10 @@ class RenderRun {
    */
   private async watchTask(account: string, taskId: string, { newTask }: { newTask: boolean }): Promise<void> {
     const { limiter, config } = this.deps;
-    if (!newTask && (await limiter.scheduleCheck(account, this.member, config.pollIntervalMs))) return;
+    const delay = checkDelayMs(config);
+    if (!newTask && (await limiter.scheduleCheck(account, this.member, delay))) return;
     await limiter.bindTask(account, this.member, taskId);
-    await limiter.scheduleCheck(account, this.member, config.pollIntervalMs);
+    await limiter.scheduleCheck(account, this.member, delay);
   }
 
   /** The poller wakes a job whose task finished; this only covers a poller fleet that is gone. */

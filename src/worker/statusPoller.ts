@@ -27,6 +27,14 @@ export interface StatusPoller {
   stop(): Promise<void>;
 }
 
+/** With webhooks, callbacks announce finished tasks; polling is only the slow safety net. */
+const SAFETY_NET_FACTOR = 6;
+
+/** How long after its submit or last check a task is due for a status check. */
+export function checkDelayMs(config: Config): number {
+  return config.webhook ? config.pollIntervalMs * SAFETY_NET_FACTOR : config.pollIntervalMs;
+}
+
 /** Longest single sleep, so a poller notices new tasks and stops promptly. */
 const MAX_NAP_MS = 1000;
 
@@ -41,7 +49,7 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
     try {
       const record = await kie.getTaskRecord(taskId);
       if (record.state === 'generating') {
-        await limiter.scheduleCheck(account, member, config.pollIntervalMs);
+        await limiter.scheduleCheck(account, member, checkDelayMs(config));
         return;
       }
       // Refill the slot first: a waiting job's submit is what keeps the account busy; storing

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { AccountConfig } from '../../src/shared/config';
 import { AccountLimiter, LimiterOptions, SubmitGrant } from '../../src/worker/limiter/accountLimiter';
+import { hurryCheck } from '../../src/worker/limiter/hurryCheck';
 import { accountKeys, waitersKey } from '../../src/worker/limiter/limiterKeys';
 import { loadLimiterScripts } from '../../src/worker/limiter/limiterScripts';
 
@@ -224,6 +225,15 @@ describe('status checks against the pacer', () => {
     // j0 seen generating: due again in 500 ms, and again the first choice once due.
     await limiter.scheduleCheck('a', 'j0', 500, t + 10_100);
     expect(await limiter.claimCheck('a', t + 10_600)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+  });
+
+  test('a check a callback hurried goes before older due ones, even before it was due', async () => {
+    const t = Date.now();
+    const limiter = await withTasks(3, t);
+    expect(await hurryCheck(connections[connections.length - 1]!, prefixOf(limiter), 'a', 'j2')).toBe(true);
+    expect(await limiter.claimCheck('a', t + 2100)).toEqual({ claimed: true, jobId: 'j2', taskId: 'task-2' });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await hurryCheck(connections[connections.length - 1]!, prefixOf(limiter), 'a', 'gone')).toBe(false);
   });
 
   test('a check yields to a submit that reserved the turn', async () => {

@@ -12,6 +12,8 @@ import { Config, loadConfig } from '../../src/shared/config';
 import { createLogger } from '../../src/shared/logger';
 import type { RenderJobData, RenderState } from '../../src/shared/renderJob';
 import { callbackTaskFor } from '../../src/worker/callbackInbox';
+import { accountKeys } from '../../src/worker/limiter/limiterKeys';
+import { slotMember } from '../../src/worker/slotMember';
 import { startWebhookServer } from '../../src/worker/webhookServer/startWebhookServer';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -134,6 +136,18 @@ describe('callbacks that wake a job', () => {
     expect(after.state).toBe('waiting');
     // The body's videoUrl is never taken: the job's data is exactly what its worker wrote.
     expect(after.data).toEqual(job.data);
+  });
+
+  test('a callback for a task the status poller is watching makes its check due first, without waking the job', async () => {
+    const r = await receiver();
+    const job = await delayedJob(r, { step: 'generating', account: 'a', taskId: 't1' });
+    const checks = accountKeys(r.config.limiterPrefix, 'a').checks;
+    const member = slotMember(r.queue.name, job.id!);
+    await redis.zadd(checks, Date.now() + 60_000, member);
+    const res = await r.post(r.callbackPath(job.id!), { taskId: 't1', status: 1 });
+    expect(res).toEqual({ statusCode: 202, body: { accepted: 'wake' } });
+    expect(await redis.zscore(checks, member)).toBe('0');
+    expect((await snapshot(r.queue, job.id!)).state).toBe('delayed');
   });
 
   test('an ambiguous submit gets the announced task in its inbox and is woken to adopt it', async () => {

@@ -1,7 +1,8 @@
 --[[
   Hands the account's next request turn to a status check, if one is due and no submit holds
-  the turn (see _turn.lua: a poll yields to a reserved turn). Of the due checks it picks the task
-  submitted first: the one most likely done, so finished tasks are found soonest and their slots
+  the turn (see _turn.lua: a poll yields to a reserved turn). A check a callback hurried (score 0:
+  the task says it is done) goes first. Of the other due checks it picks the task submitted
+  first: the one most likely done, so finished tasks are found soonest and their slots
   refilled. Status checks are scheduled here, against the account's pacer, never on per-job
   timers that would fight over turns.
 
@@ -37,7 +38,9 @@ local turnOpens = turnAt(readTurn(turn, now, spacing), now, spacing, false, true
 local ready = math.max(turnOpens, tonumber(earliest[2]))
 if ready > now then return {'wait', ready - now} end
 
-local due = redis.call('ZRANGEBYSCORE', checks, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+-- Checks a callback hurried (score 0) go first; then every due one.
+local due = redis.call('ZRANGEBYSCORE', checks, 0, 0, 'LIMIT', 0, tonumber(ARGV[3]))
+if #due == 0 then due = redis.call('ZRANGEBYSCORE', checks, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3])) end
 local chosen, chosenSince, chosenTask
 for _, member in ipairs(due) do
   local taskId = redis.call('HGET', tasks, member)

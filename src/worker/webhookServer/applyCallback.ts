@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
 import { callbackTaskFor, recordCallbackTask } from '../callbackInbox';
+import { hurryCheck } from '../limiter/hurryCheck';
+import { slotMember } from '../slotMember';
 import { wakeJobs } from '../wakeJobs';
 import { forgetCallbackSeen, markCallbackSeen } from './callbackReplay';
 
@@ -44,8 +46,11 @@ export async function applyCallback(target: CallbackTarget, jobId: string, taskI
   try {
     const render = job.data.render;
     if (render?.taskId === taskId) {
-      await wakeJobs(queue, [jobId]);
-      log.info({ state }, 'callback woke the job');
+      // The account's status poller confirms it at the next spare turn and wakes the job; a job
+      // with no check scheduled (it is checking right now, or resumed elsewhere) is woken directly.
+      const hurried = render.account !== undefined && (await hurryCheck(redis, prefix, render.account, slotMember(queue.name, jobId)));
+      if (!hurried) await wakeJobs(queue, [jobId]);
+      log.info({ state, hurried }, 'callback: the task is due for confirmation');
       return { status: 202, body: { accepted: 'wake' } };
     }
     if (render?.step === 'submitting' && !render.taskId) {
