@@ -89,12 +89,9 @@ export function webhookEnv(port: number): Record<string, string> {
   return { WEBHOOK_BASE_URL: `http://127.0.0.1:${port}`, WEBHOOK_SECRET, HTTP_PORT: String(port) };
 }
 
-/**
- * Worker environment that also runs the callback receiver in the worker process, on a free port.
- * WORKER_HTTP is the newer name of WEBHOOK_IN_WORKER; a worker reads the one it knows.
- */
+/** Worker environment that also runs the callback receiver in the worker process (WORKER_HTTP), on a free port. */
 export async function receiverInWorkerEnv(): Promise<Record<string, string>> {
-  return { ...webhookEnv(await freePort()), WORKER_HTTP: 'true', WEBHOOK_IN_WORKER: 'true' };
+  return { ...webhookEnv(await freePort()), WORKER_HTTP: 'true' };
 }
 
 /** Resolves once an HTTP server answers GET /healthz with 200 at `port`. */
