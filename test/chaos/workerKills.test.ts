@@ -115,4 +115,6 @@ it('killed mid-upload: another worker stores every video whole, one task per pro
   expectAllStored(tally);
   expect(storingAtKill).toBeGreaterThan(0);
   expect(tally.incomingLeft).toBe(0);
+  // A retry that stores the video aborts the uploads its earlier tries left behind.
+  expect(tally.multipartLeft).toBe(0);
 });

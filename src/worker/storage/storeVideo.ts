@@ -15,7 +15,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { finished } from 'node:stream';
-import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError } from '../../shared/errors';
 import { describeUrl, openVideoDownload, VideoDownload } from './openVideoDownload';
@@ -73,6 +80,22 @@ function copySource(bucket: string, key: string): string {
 /** Cleanup after the outcome is decided: its own failure must not replace the real one. */
 async function deleteQuietly(s3: S3Client, bucket: string, key: string): Promise<void> {
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+}
+
+/**
+ * Multipart uploads of earlier tries of this key that never completed (a worker killed mid-upload,
+ * S3 down when the abort was sent): S3 bills their parts until aborted. Best effort; a bucket
+ * lifecycle rule (AbortIncompleteMultipartUpload) stays the backstop.
+ */
+async function abortLeftoverUploads(s3: S3Client, bucket: string, prefix: string): Promise<void> {
+  try {
+    const { Uploads = [] } = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+    for (const { Key, UploadId } of Uploads) {
+      if (Key && UploadId) await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId })).catch(() => undefined);
+    }
+  } catch {
+    // The video is stored; leftovers are only a cost, and the lifecycle rule covers them.
+  }
 }
 
 export async function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
@@ -145,6 +168,7 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
       { abortSignal: stop },
     );
     await deleteQuietly(s3, bucket, incomingKey);
+    await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
     return { bucket, key, size, sha256, contentType: CONTENT_TYPE };
   } catch (err) {
     fail(s3Failure('storing into', bucket, key, err));
