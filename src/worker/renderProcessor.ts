@@ -96,7 +96,7 @@ class RenderRun {
           break;
         }
         case 'storing':
-          return this.store(await this.freshLink());
+          return this.store(undefined);
       }
     }
   }
@@ -293,8 +293,11 @@ class RenderRun {
     return prefix ? `${prefix.replace(/\/+$/, '')}/${key}` : key;
   }
 
-  /** Streams the video into S3, refreshing an expired link through KIE (paced) when needed. */
-  private async store(firstUrl: string): Promise<RenderResult> {
+  /**
+   * Streams the video into S3, refreshing an expired link through KIE (paced) when needed. A job
+   * resumed here (no link in hand) asks KIE for one only if the object is not stored already.
+   */
+  private async store(firstUrl: string | undefined): Promise<RenderResult> {
     const { config, s3 } = this.deps;
     const { account, taskId } = this.state as Required<Pick<RenderState, 'account' | 'taskId'>>;
     const bucket = config.s3.bucket;
@@ -302,6 +305,7 @@ class RenderRun {
     let stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
     let url = firstUrl;
     for (let attempt = 1; !stored; attempt++) {
+      url ??= await this.freshLink();
       try {
         stored = await storeVideo({
           s3,

@@ -41,8 +41,11 @@ const MAX_NAP_MS = 1000;
 export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
   const { config, limiter, logger } = deps;
   const stopping = new AbortController();
+  // Never longer than one turn: a callback may hurry a check at any moment, and the next turn
+  // should confirm it.
+  const longestNap = Math.min(MAX_NAP_MS, config.kie.minIntervalMs + config.kie.intervalMarginMs);
   const nap = (ms: number): Promise<void> =>
-    sleep(Math.min(Math.max(ms, 1), MAX_NAP_MS), undefined, { signal: stopping.signal }).catch(() => undefined);
+    sleep(Math.min(Math.max(ms, 1), longestNap), undefined, { signal: stopping.signal }).catch(() => undefined);
 
   async function check(account: string, member: string, taskId: string): Promise<void> {
     const kie = deps.kie.get(account)!;
