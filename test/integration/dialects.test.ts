@@ -10,8 +10,8 @@ import type { ApiStyle } from '../../src/shared/config';
 import { callbackUrl } from '../../src/shared/callbackToken';
 import type { RenderResult } from '../../src/shared/renderJob';
 import type { WorkerRuntime } from '../../src/worker/runtime';
-import * as storeVideoModule from '../../src/worker/storage/storeVideo';
 import { expectStoredAsServed } from '../support/expectStored';
+import { expireLinksBeforeFirstDownload } from '../support/expireLinks';
 import { RenderStack, StackOptions, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(90_000);
@@ -116,13 +116,7 @@ describe('jobs: an expired link', () => {
   it('is minted afresh through download-url and the job succeeds', async () => {
     // One store step at a time, so one job's expiry never hits another job's fresh link.
     const s = await startStack('jobs', { env: { WORKER_CONCURRENCY: '1' } });
-    const store = storeVideoModule.storeVideo;
-    const calls = new Map<string, number>();
-    jest.spyOn(storeVideoModule, 'storeVideo').mockImplementation((input) => {
-      calls.set(input.key, (calls.get(input.key) ?? 0) + 1);
-      if (calls.get(input.key) === 1) s.sim.expireLinks();
-      return store(input);
-    });
+    const calls = expireLinksBeforeFirstDownload(s);
     const jobs = await s.producer.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ prompt: `a link gone stale, take ${i}` })));
     await expectStored(s, jobs.map((j) => j.jobId));
     expect(s.sim.counters.downloads.forbidden).toBe(3);

@@ -10,8 +10,8 @@ import { accountStatus } from '../../src/producer/accountControl';
 import type { RenderResult } from '../../src/shared/renderJob';
 import { soraDialect } from '../../src/shared/kie/soraDialect';
 import type { SimOptions } from '../../src/sim/kieSimulator';
-import * as storeVideoModule from '../../src/worker/storage/storeVideo';
 import { expectStoredAsServed } from '../support/expectStored';
+import { expireLinksBeforeFirstDownload } from '../support/expireLinks';
 import { RenderStack, StackOptions, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(90_000);
@@ -160,13 +160,7 @@ describe('downloads', () => {
     // One store step at a time, so one job's expiry never hits another job's fresh link.
     const s = await startStack({ env: { WORKER_CONCURRENCY: '1' } });
     // The links die between the status check that handed one out and the download it starts.
-    const store = storeVideoModule.storeVideo;
-    const calls = new Map<string, number>();
-    jest.spyOn(storeVideoModule, 'storeVideo').mockImplementation((input) => {
-      calls.set(input.key, (calls.get(input.key) ?? 0) + 1);
-      if (calls.get(input.key) === 1) s.sim.expireLinks();
-      return store(input);
-    });
+    const calls = expireLinksBeforeFirstDownload(s);
     const { prompts, jobIds } = await enqueuePrompts(s, 'a link that expired', 4);
     await expectAllStoredOnce(s, prompts, jobIds);
     // Each job: one refused download, one fresh link from record-info, one good download.
