@@ -12,6 +12,7 @@ import type { Logger } from '../shared/logger';
 import type { RenderRequest } from '../shared/renderRequest';
 import { callKie } from './kieCall';
 import type { AccountLimiter } from './limiter/accountLimiter';
+import { accountKeys } from './limiter/limiterKeys';
 
 export type CreditPrices = Config['kie']['creditPrices'];
 
@@ -42,13 +43,11 @@ export function creditPrice(req: RenderRequest, prices: CreditPrices): number {
 }
 
 /**
- * HASH read (what KIE reported), readAt, spentAtRead (`spent` when that read began), spent (all
- * credits ever taken by submits). The balance is read - (spent - spentAtRead): a submit that
- * races a reading is counted twice at worst, never missed. Same hash tag as the limiter's keys.
+ * The account's credits HASH: read (what KIE reported), readAt, spentAtRead (`spent` when that
+ * read began), spent (all credits ever taken by submits). The balance is read - (spent -
+ * spentAtRead): a submit that races a reading is counted twice at worst, never missed.
  */
-function creditsKey(prefix: string, account: string): string {
-  return `${prefix}:acct:{${account}}:credits`;
-}
+const creditsKey = (prefix: string, account: string): string => accountKeys(prefix, account).credits;
 
 const FIELDS = ['read', 'readAt', 'spentAtRead', 'spent'] as const;
 

@@ -18,6 +18,8 @@ export interface AccountKeys {
   readonly checks: string;
   /** ZSET jobId -> when its task was submitted (ms): the oldest is checked first. */
   readonly started: string;
+  /** HASH read, readAt, spentAtRead, spent: the credit balance (jobs API), see accountCredits.ts. */
+  readonly credits: string;
 }
 
 export function accountKeys(prefix: string, account: string): AccountKeys {
@@ -30,6 +32,7 @@ export function accountKeys(prefix: string, account: string): AccountKeys {
     tasks: `${base}:tasks`,
     checks: `${base}:checks`,
     started: `${base}:started`,
+    credits: `${base}:credits`,
   };
 }
 
