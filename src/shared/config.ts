@@ -305,8 +305,11 @@ function deepFreeze<T>(o: T): T {
 
 /** The configuration without secrets, for logs and status pages. */
 export function describeConfig(c: Config): Record<string, unknown> {
+  const redisUrl = new URL(c.redisUrl);
+  if (redisUrl.password) redisUrl.password = '***';
   return {
     ...c,
+    redisUrl: redisUrl.toString(),
     kie: { ...c.kie, accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a), webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined },
     webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
     apiTokens: c.apiTokens.map(() => '***'),

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../shared/config';
+import { Config, describeConfig } from '../shared/config';
 import { createKieClient, dialectFor } from '../shared/kie/client';
 import type { Logger } from '../shared/logger';
 import { connectRedis } from '../shared/redis';
@@ -52,7 +52,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   await credits?.refreshStale();
 
   const waker = new JobWaker(redis);
-  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs: (members) => waker.wake(members) });
+  const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs });
 
   const processor = createRenderProcessor({
     config,
@@ -62,7 +63,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     credits,
     kie,
     s3: createS3Client(config),
-    wakeJobs: (members) => waker.wake(members),
+    wakeJobs,
     signal: shutdown.signal,
   });
 
@@ -100,7 +101,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       .sweepExpiredSlots()
       .then(async ({ expired, wake }) => {
         for (const slot of expired) logger.warn(slot, 'slot lease expired: freed a slot whose job never came back');
-        await waker.wake(wake);
+        await wakeJobs(wake);
       })
       .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
@@ -109,10 +110,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     ? setInterval(() => void credits.refreshStale().catch((err: Error) => logger.warn({ err: err.message }, 'credit refresh failed')), Math.ceil(config.kie.creditsRefreshMs / 4)).unref()
     : undefined;
 
-  logger.info(
-    { queue: config.queueName, accounts: config.kie.accounts.map((a) => a.name), concurrency: config.workerConcurrency, apiStyle: config.kie.apiStyle },
-    'worker started',
-  );
+  // Everything it runs with, secrets masked: the first thing to read when a fleet misbehaves.
+  logger.info({ config: describeConfig(config) }, 'worker started');
 
   const http = config.workerHttp ? await startWebhookServer({ config, redis, logger, metrics: metrics.registry }) : undefined;
   if (http) logger.info({ url: http.url, callbacks: Boolean(config.webhook) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));

@@ -44,8 +44,15 @@ describe('configuration from the environment', () => {
   it('never shows a key in its errors or its description', () => {
     const err = configError({ KIE_ACCOUNTS: 'bad name:sk-very-secret' });
     expect(err.message).not.toContain('sk-very-secret');
-    const c = loadConfig({ KIE_ACCOUNTS: 'a:sk-very-secret', WEBHOOK_BASE_URL: 'https://h.example.com', WEBHOOK_SECRET: 'x'.repeat(20) });
-    expect(JSON.stringify(describeConfig(c))).not.toMatch(/sk-very-secret|xxxxxxxxxxxxxxxxxxxx/);
+    const c = loadConfig({
+      KIE_ACCOUNTS: 'a:sk-very-secret',
+      WEBHOOK_BASE_URL: 'https://h.example.com',
+      WEBHOOK_SECRET: 'x'.repeat(20),
+      REDIS_URL: 'redis://user:redis-pass@redis.internal:6379/0',
+    });
+    const described = JSON.stringify(describeConfig(c));
+    expect(described).not.toMatch(/sk-very-secret|xxxxxxxxxxxxxxxxxxxx|redis-pass/);
+    expect(described).toContain('redis://user:***@redis.internal:6379/0');
   });
 
   it('a producer needs no KIE account', () => {
