@@ -6,6 +6,8 @@
  * (it answers 405) and ListMultipartUploads (501). They are answered here, path-style only and
  * without signature checks, from s3rver's on-disk layout (`<dir>/<bucket>/._S3rver_uploads/<id>/`
  * holding `key` and the parts), so a test can prove that a failed upload leaves no parts behind.
+ * It also answers a part sent to an aborted upload with NoSuchUpload, as S3 does, where s3rver
+ * would throw.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
@@ -41,14 +43,10 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-async function abortMultipartUpload(directory: string, bucket: string, uploadId: string, res: ServerResponse): Promise<void> {
-  // The id is used as a directory name: accept only what s3rver itself generates (hex).
-  if (!/^[0-9a-f]+$/.test(uploadId)) {
-    res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchUpload</Code></Error>');
-    return;
-  }
-  await rm(path.join(directory, bucket, UPLOADS_DIR, uploadId), { recursive: true, force: true });
-  res.writeHead(204).end();
+const NO_SUCH_UPLOAD = '<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+
+function noSuchUpload(res: ServerResponse): void {
+  res.writeHead(404, { 'content-type': 'application/xml' }).end(NO_SUCH_UPLOAD);
 }
 
 async function listMultipartUploads(directory: string, bucket: string, res: ServerResponse): Promise<void> {
@@ -68,21 +66,66 @@ async function listMultipartUploads(directory: string, bucket: string, res: Serv
     );
 }
 
-/** Answers the calls s3rver lacks; returns false for everything else. */
-function answerMissingCall(directory: string, req: IncomingMessage, res: ServerResponse): boolean {
-  const url = new URL(req.url ?? '/', 'http://local');
-  const [bucket, ...keyParts] = url.pathname.split('/').filter(Boolean);
-  if (!bucket) return false;
-  let answer: Promise<void> | undefined;
-  if (req.method === 'DELETE' && keyParts.length > 0 && url.searchParams.has('uploadId')) {
-    answer = abortMultipartUpload(directory, decodeURIComponent(bucket), url.searchParams.get('uploadId')!, res);
-  } else if (req.method === 'GET' && keyParts.length === 0 && url.searchParams.has('uploads')) {
-    answer = listMultipartUploads(directory, decodeURIComponent(bucket), res);
+/**
+ * Multipart calls s3rver lacks, and the one race it gets wrong: s3rver writes and reads parts in
+ * the upload's directory, and throws (uncaught, no answer) when an abort removed it meanwhile. S3
+ * answers NoSuchUpload instead, so here an abort waits for the part requests already under way,
+ * and later ones for that upload get NoSuchUpload.
+ */
+class MultipartShim {
+  private readonly aborted = new Set<string>();
+  private readonly inFlight = new Map<string, { count: number; drained: Array<() => void> }>();
+
+  constructor(private readonly directory: string) {}
+
+  /** Answers the calls s3rver lacks and guards the ones it has; false when s3rver should answer. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const [bucket, ...keyParts] = url.pathname.split('/').filter(Boolean);
+    const uploadId = url.searchParams.get('uploadId');
+    if (!bucket) return false;
+    if (uploadId !== null && keyParts.length > 0 && (req.method === 'PUT' || req.method === 'POST')) {
+      if (this.aborted.has(uploadId)) {
+        req.resume();
+        noSuchUpload(res);
+        return true;
+      }
+      this.track(uploadId, res);
+      return false;
+    }
+    let answer: Promise<void> | undefined;
+    if (req.method === 'DELETE' && keyParts.length > 0 && uploadId !== null) {
+      answer = this.abort(decodeURIComponent(bucket), uploadId, res);
+    } else if (req.method === 'GET' && keyParts.length === 0 && url.searchParams.has('uploads')) {
+      answer = listMultipartUploads(this.directory, decodeURIComponent(bucket), res);
+    }
+    if (!answer) return false;
+    req.resume();
+    answer.catch((err: Error) => res.writeHead(500).end(err.message));
+    return true;
   }
-  if (!answer) return false;
-  req.resume();
-  answer.catch((err: Error) => res.writeHead(500).end(err.message));
-  return true;
+
+  private track(uploadId: string, res: ServerResponse): void {
+    const entry = this.inFlight.get(uploadId) ?? { count: 0, drained: [] };
+    entry.count += 1;
+    this.inFlight.set(uploadId, entry);
+    res.once('close', () => {
+      entry.count -= 1;
+      if (entry.count > 0) return;
+      this.inFlight.delete(uploadId);
+      for (const resolve of entry.drained.splice(0)) resolve();
+    });
+  }
+
+  private async abort(bucket: string, uploadId: string, res: ServerResponse): Promise<void> {
+    // The id is used as a directory name: accept only what s3rver itself generates (hex).
+    if (!/^[0-9a-f]+$/.test(uploadId)) return noSuchUpload(res);
+    this.aborted.add(uploadId);
+    const entry = this.inFlight.get(uploadId);
+    if (entry) await new Promise<void>((resolve) => entry.drained.push(resolve));
+    await rm(path.join(this.directory, bucket, UPLOADS_DIR, uploadId), { recursive: true, force: true });
+    res.writeHead(204).end();
+  }
 }
 
 export async function startLocalS3(opts: LocalS3Options = {}): Promise<LocalS3> {
@@ -95,8 +138,9 @@ export async function startLocalS3(opts: LocalS3Options = {}): Promise<LocalS3> 
   });
   await s3rver.configureBuckets();
   const handle = s3rver.callback();
+  const multipart = new MultipartShim(directory);
   const server = http.createServer((req, res) => {
-    if (!answerMissingCall(directory, req, res)) handle(req, res);
+    if (!multipart.handle(req, res)) handle(req, res);
   });
 
   const listen = (port: number) =>

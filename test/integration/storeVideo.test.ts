@@ -13,11 +13,15 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { loadConfig } from '../../src/shared/config';
 import { StorageError } from '../../src/shared/errors';
 import { startLocalS3, LocalS3 } from '../../src/sim/localS3';
 import { createS3Client } from '../../src/worker/storage/s3Client';
 import { findStoredVideo, storeVideo, StoreVideoInput } from '../../src/worker/storage/storeVideo';
+import { waitUntil } from '../support/fleet';
 import { startVideoServer, VideoServer, videoSha256 } from '../support/videoServer';
 
 // The SDK's default credential chain reads these; s3rver accepts only its own pair.
@@ -110,6 +114,29 @@ describe('the local S3 server', () => {
     expect(await pendingUploads(key)).toEqual([key]);
     await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId }));
     expect(await pendingUploads(key)).toEqual([]);
+  });
+
+  // Two runs of one job (a lock lost to a stall) may abort each other's uploads; S3 copes.
+  it('answers NoSuchUpload to a part sent after the abort, and an abort waits for a part under way', async () => {
+    const key = freshKey();
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    const body = new PassThrough();
+    const order: string[] = [];
+    const slowPart = s3
+      .send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: body, ContentLength: 2000 }))
+      .then(() => order.push('part'));
+    body.write(Buffer.alloc(1000));
+    // The part is under way once s3rver has opened its file.
+    await waitUntil(() => existsSync(path.join(s3Server.directory, BUCKET, '._S3rver_uploads', UploadId!, '1')), 'the part under way');
+    const abort = s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId })).then(() => order.push('abort'));
+    await new Promise((r) => setTimeout(r, 100));
+    body.end(Buffer.alloc(1000));
+    await Promise.all([slowPart, abort]);
+    expect(order).toEqual(['part', 'abort']);
+    expect(await pendingUploads(key)).toEqual([]);
+
+    const late = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 2, Body: Buffer.alloc(1000) })).catch((e: Error) => e);
+    expect((late as Error).name).toBe('NoSuchUpload');
   });
 });
 
