@@ -25,6 +25,7 @@ import { callbackTaskFor, clearCallbackTask } from './callbackInbox';
 import type { AccountCredits } from './accountCredits';
 import { callKie, TurnKind } from './kieCall';
 import { takeFinishedTask } from './finishedTasks';
+import { JobLockLostError, saveRenderState } from './saveRenderState';
 import { slotMember } from './slotMember';
 import { checkDelayMs } from './statusPoller';
 import type { AccountLimiter } from './limiter/accountLimiter';
@@ -322,6 +323,9 @@ class RenderRun {
       } catch (err) {
         if (err instanceof StorageError && err.permanent) throw new UnrecoverableError(`cannot store the video: ${err.message}`);
         this.log.warn({ attempt, err: (err as Error).message }, 'storing the video failed');
+        // Another run of this job (one whose lock lapsed) may have stored it meanwhile.
+        stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
+        if (stored) break;
         if (attempt >= STORE_ATTEMPTS) return this.setback(err, 'store');
         if (err instanceof StorageError && err.linkExpired) url = await this.freshLink(url);
         else await this.sleep(Math.min(500 * 2 ** attempt, 10_000));
@@ -392,8 +396,12 @@ class RenderRun {
   }
 
   private async persist(state: RenderState): Promise<void> {
+    if (!(await saveRenderState(this.deps.redis, this.job, this.token, { ...this.job.data, render: state }))) {
+      const lost = new JobLockLostError(this.job.id!);
+      this.log.warn({ alert: 'lock-lost' }, lost.message);
+      throw lost;
+    }
     this.state = state;
-    await this.job.updateData({ ...this.job.data, render: state });
   }
 
   /** Short waits are slept here; longer ones give the worker back. */
