@@ -15,6 +15,7 @@ import { CallbackHint, parseCallbackBody } from '../../shared/kie/callbackBody';
 import { verifyKieCallbackSignature } from '../../shared/kie/callbackSignature';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
+import { redisAnswers } from '../../shared/redis';
 import { applyCallback } from './applyCallback';
 
 export interface WebhookServerDeps {
@@ -29,8 +30,6 @@ export interface WebhookServerDeps {
 
 /** KIE callbacks are a few hundred bytes; anything near this is not one. */
 const BODY_LIMIT_BYTES = 64 * 1024;
-/** The Redis connection waits through reconnects, so a health check must not wait with it. */
-const HEALTH_TIMEOUT_MS = 1000;
 
 type CallbackRoute = { Params: { queue: string; jobId: string }; Querystring: { token?: unknown } };
 
@@ -128,16 +127,4 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
 function headerOf(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return typeof value === 'string' ? value : undefined;
-}
-
-async function redisAnswers(redis: Redis): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([redis.ping().then((answer) => answer === 'PONG', () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
