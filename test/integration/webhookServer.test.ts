@@ -2,9 +2,7 @@
  * The KIE callback receiver against a real Redis and a real BullMQ queue: which callbacks wake a
  * job, which are refused (and leave the job exactly as it was), and how the process starts and stops.
  */
-import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { callbackToken, callbackUrl } from '../../src/shared/callbackToken';
@@ -15,12 +13,13 @@ import { callbackTaskFor } from '../../src/worker/callbackInbox';
 import { accountKeys } from '../../src/worker/limiter/limiterKeys';
 import { slotMember } from '../../src/worker/slotMember';
 import { startWebhookServer } from '../../src/worker/webhookServer/startWebhookServer';
+import { runMain } from '../support/runMain';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'test-webhook-secret-0123456789';
 const HMAC_KEY = 'kie-hmac-key-for-tests';
 const LATER = 60 * 60_000;
-const ROOT = path.resolve(__dirname, '../..');
+const WEBHOOKS_MAIN = { script: 'src/worker/webhookServer/main.ts', listening: 'webhook receiver listening' };
 
 interface Answer {
   statusCode: number;
@@ -378,7 +377,7 @@ describe('running the receiver', () => {
   });
 
   test('npm run webhooks: invalid configuration is one readable message and exit code 2', async () => {
-    const { code, stderr } = await runMain({ REDIS_URL, HTTP_PORT: '0' });
+    const { code, stderr } = await runMain(WEBHOOKS_MAIN, { REDIS_URL, HTTP_PORT: '0' });
     expect(code).toBe(2);
     expect(stderr).toContain('WEBHOOK_SECRET');
     expect(stderr.trim().startsWith('sora-batch webhooks: invalid configuration')).toBe(true);
@@ -386,6 +385,7 @@ describe('running the receiver', () => {
 
   test('npm run webhooks: serves healthz and stops cleanly on SIGTERM', async () => {
     const { code, port } = await runMain(
+      WEBHOOKS_MAIN,
       { REDIS_URL, HTTP_PORT: '0', WEBHOOK_BASE_URL: 'http://127.0.0.1:1', WEBHOOK_SECRET: SECRET, QUEUE_NAME: `test-webhooks-${randomUUID()}`, LOG_LEVEL: 'info' },
       async (port, child) => {
         const res = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -397,38 +397,3 @@ describe('running the receiver', () => {
     expect(code).toBe(0);
   }, 30_000);
 });
-
-/** Runs main.ts in a child process; once it logs that it listens, `whileRunning` gets its port. */
-function runMain(
-  env: Record<string, string>,
-  whileRunning?: (port: number, child: ReturnType<typeof spawn>) => Promise<void>,
-): Promise<{ code: number | null; stderr: string; port?: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker/webhookServer/main.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let port: number | undefined;
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const m = /"port":(\d+)[^\n]*webhook receiver listening/.exec(stdout);
-      if (m && port === undefined && whileRunning) {
-        port = Number(m[1]);
-        whileRunning(port, child).catch((err) => {
-          child.kill('SIGKILL');
-          reject(err);
-        });
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stderr, port });
-    });
-  });
-}

@@ -1,0 +1,136 @@
+/**
+ * The HTTP API (`npm run api`): enqueue renders, read a job's state, and the queue dashboard
+ * (bull-board, read-only). Every route but `GET /healthz` needs one of API_TOKENS. Requests are
+ * validated by the producer library, with the schema the worker applies.
+ */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config';
+import { ValidationError } from '../../shared/errors';
+import type { Logger } from '../../shared/logger';
+import { redisAnswers } from '../../shared/redis';
+import { EnqueueOptions, RenderProducer } from '../renderProducer';
+import { presentedToken, tokenChecker } from './apiAuth';
+
+export interface ApiServerDeps {
+  config: Config;
+  redis: Redis;
+  logger: Logger;
+}
+
+export const DASHBOARD_PATH = '/dashboard';
+/** Renders one POST may carry; larger backlogs come in several requests (or through the library). */
+export const MAX_RENDERS_PER_REQUEST = 1000;
+/** A render request is at most ~5 KB (prompt 800 chars, metadata 4 KB): room for a full batch. */
+const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
+type EnqueueRoute = {
+  Body: unknown;
+  Querystring: { priority?: string; delay?: string; batchId?: string };
+  Headers: { 'idempotency-key'?: string };
+};
+type JobRoute = { Params: { jobId: string } };
+
+function wholeNumber(field: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new ValidationError([{ field, value: raw, rule: 'must be a whole number' }]);
+  return Number(raw);
+}
+
+function enqueueOptions(request: FastifyRequest<EnqueueRoute>): EnqueueOptions {
+  const { priority, delay, batchId } = request.query;
+  const idempotencyKey = request.headers['idempotency-key'];
+  if (idempotencyKey !== undefined && Array.isArray(request.body)) {
+    throw new ValidationError([
+      { field: 'Idempotency-Key', value: idempotencyKey, rule: 'applies to a single render; give each render of a batch its own idempotencyKey field' },
+    ]);
+  }
+  return { priority: wholeNumber('priority', priority), delay: wholeNumber('delay', delay), batchId, idempotencyKey };
+}
+
+export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
+  const { config, redis } = deps;
+  const logger = deps.logger.child({ component: 'api' });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
+  // Without a listener BullMQ prints connection errors to the console; healthz reports the outage.
+  producer.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  const isKnownToken = tokenChecker(config.apiTokens);
+
+  // No fastify request logger: requests carry the caller's token.
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
+  // JSON only: without the text parser, any other content type is refused with 415.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onClose', () => producer.close());
+
+  // Registered before the routes and the dashboard, so it guards all of them.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === '/healthz') return;
+    if (!isKnownToken(presentedToken(request.headers.authorization))) {
+      // Basic makes a browser ask for the token (as the password) on the dashboard.
+      return reply.code(401).header('www-authenticate', 'Basic realm="sora-batch", charset="UTF-8"').send({ error: 'missing or invalid API token' });
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ValidationError) return reply.code(400).send({ error: err.message, issues: err.issues });
+    // Body errors (413 too large, 400 malformed JSON, 415 not JSON) come from the parser.
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    logger.error({ method: request.method, route: request.routeOptions.url, err: err.message }, 'API request failed');
+    return reply.code(500).send({ error: 'internal error' });
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    const ok = await redisAnswers(redis);
+    return reply.code(ok ? 200 : 503).send({ ok });
+  });
+
+  app.post<EnqueueRoute>('/renders', async (request, reply) => {
+    const opts = enqueueOptions(request);
+    const { body } = request;
+    if (!Array.isArray(body)) {
+      const job = await producer.enqueue(body, opts);
+      logger.info({ jobId: job.jobId, created: job.created }, 'render enqueued');
+      return reply.code(job.created ? 201 : 200).send(job);
+    }
+    if (body.length === 0 || body.length > MAX_RENDERS_PER_REQUEST) {
+      throw new ValidationError([{ field: 'body', value: `${body.length} renders`, rule: `a batch holds 1 to ${MAX_RENDERS_PER_REQUEST} renders` }]);
+    }
+    const jobs = await producer.enqueueMany(body, opts);
+    const created = jobs.filter((j) => j.created).length;
+    logger.info({ renders: jobs.length, created }, 'renders enqueued');
+    return reply.code(created > 0 ? 201 : 200).send({ jobs });
+  });
+
+  app.get<JobRoute>('/renders/:jobId', async (request, reply) => {
+    const job = await producer.queue.getJob(request.params.jobId);
+    if (!job) return reply.code(404).send({ error: `no job ${request.params.jobId} in queue ${config.queueName}` });
+    const { render, ...renderRequest } = job.data;
+    return {
+      jobId: job.id,
+      state: await job.getState(),
+      step: render?.step ?? null,
+      request: renderRequest,
+      result: job.returnvalue ?? null,
+      failedReason: job.failedReason || null,
+      possibleDuplicate: render?.possibleDuplicate ?? false,
+      attemptsMade: job.attemptsMade,
+      createdAt: new Date(job.timestamp).toISOString(),
+      finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    };
+  });
+
+  // Read-only: a retry or a promotion from a browser must not bypass the worker's own rules.
+  const board = new FastifyAdapter();
+  board.setBasePath(DASHBOARD_PATH);
+  createBullBoard({
+    queues: [new BullMQAdapter(producer.queue, { readOnlyMode: true })],
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'sora-batch' } },
+  });
+  void app.register(board.registerPlugin(), { prefix: DASHBOARD_PATH });
+
+  return app;
+}

@@ -1,0 +1,31 @@
+/** `npm run api`: the HTTP API and the queue dashboard on HTTP_PORT, guarded by API_TOKENS. */
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../shared/logger';
+import { loadConfigOrExit, stopOnSignals } from '../../shared/processLifecycle';
+import { connectRedis } from '../../shared/redis';
+import { requireApiTokens } from './apiAuth';
+import { buildApiServer, DASHBOARD_PATH } from './buildApiServer';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('sora-batch api', { accountsRequired: false }, requireApiTokens);
+  const logger = createLogger(config.logLevel, 'api');
+  const redis = connectRedis(config.redisUrl);
+  const app = buildApiServer({ config, redis, logger });
+  try {
+    await app.listen({ port: config.httpPort, host: '0.0.0.0' });
+  } catch (err) {
+    logger.error({ port: config.httpPort, err: (err as Error).message }, `cannot listen on port ${config.httpPort}`);
+    redis.disconnect();
+    process.exit(1);
+  }
+  const { port } = app.server.address() as AddressInfo;
+  logger.info({ port, queue: config.queueName, dashboard: DASHBOARD_PATH, tokens: config.apiTokens.length }, 'api listening');
+
+  // Requests in progress finish (they are short).
+  stopOnSignals(logger, async () => {
+    await app.close();
+    await redis.quit().catch(() => redis.disconnect());
+  });
+}
+
+void main();

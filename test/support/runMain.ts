@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+export interface MainScript {
+  /** Entry point, relative to the repository root. */
+  script: string;
+  /** The log message it writes (with a "port" field) once it listens. */
+  listening: string;
+}
+
+/** Runs an HTTP entry point in a child process; once it logs that it listens, `whileRunning` gets its port. */
+export function runMain(
+  main: MainScript,
+  env: Record<string, string>,
+  whileRunning?: (port: number, child: ReturnType<typeof spawn>) => Promise<void>,
+): Promise<{ code: number | null; stderr: string; port?: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [main.script], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let port: number | undefined;
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = new RegExp(`"port":(\\d+)[^\\n]*${main.listening}`).exec(stdout);
+      if (m && port === undefined && whileRunning) {
+        port = Number(m[1]);
+        whileRunning(port, child).catch((err) => {
+          child.kill('SIGKILL');
+          reject(err);
+        });
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stderr, port });
+    });
+  });
+}
