@@ -48,3 +48,23 @@ export function refillDelays(tasks: ReadonlyArray<Pick<SimTask, 'createdAt' | 'c
     p90Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]!,
   };
 }
+
+/**
+ * The makespan a perfect worker would reach on one account with these very generation times, in
+ * this order: each freed slot refilled the moment it frees, submits exactly one interval apart,
+ * nothing lost finding out that a task finished. A tighter bound than one built on the mean
+ * generation time, which ignores that the last wave's long tasks leave slots idle at the end.
+ */
+export function idealMakespanMs(generationMs: readonly number[], cap: number, intervalMs: number): number {
+  const slotFreeAt = new Array<number>(cap).fill(0);
+  let lastSubmit = -Infinity;
+  let end = 0;
+  for (const duration of generationMs) {
+    const slot = slotFreeAt.indexOf(Math.min(...slotFreeAt));
+    const submitAt = Math.max(slotFreeAt[slot]!, lastSubmit + intervalMs);
+    lastSubmit = submitAt;
+    slotFreeAt[slot] = submitAt + duration;
+    end = Math.max(end, submitAt + duration);
+  }
+  return end;
+}
