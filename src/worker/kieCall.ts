@@ -26,7 +26,7 @@ export async function callKie<T>(
         // A retry serves a task or submit already under way: it is not held back for new submits.
         await limiter.waitForRequestTurn(account, attempt > 1 ? 'retry' : kind, opts.signal);
       }
-      return request();
+      return sendOnTurn(limiter, account, request);
     },
     {
       retries: config.kie.retries,
@@ -42,4 +42,16 @@ export async function callKie<T>(
       },
     },
   );
+}
+
+/**
+ * Sends a KIE request whose turn is granted, and fences the turn as it leaves: the request is
+ * written to its socket in this same turn of the event loop (a kept-alive connection), and so is
+ * the fence, so a stall between grant and send delays the account's next grant with it.
+ */
+export function sendOnTurn<T>(limiter: AccountLimiter, account: string, request: () => Promise<T>): Promise<T> {
+  const answer = request();
+  // Best effort: without it the grant's own spacing still holds.
+  void limiter.fenceTurn(account).catch(() => undefined);
+  return answer;
 }

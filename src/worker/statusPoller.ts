@@ -12,6 +12,7 @@ import { KieError } from '../shared/errors';
 import type { KieClient } from '../shared/kie/types';
 import type { Logger } from '../shared/logger';
 import { handOverFinishedTask } from './finishedTasks';
+import { sendOnTurn } from './kieCall';
 import type { AccountLimiter } from './limiter/accountLimiter';
 
 export interface StatusPollerDeps {
@@ -50,7 +51,7 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
   async function check(account: string, member: string, taskId: string): Promise<void> {
     const kie = deps.kie.get(account)!;
     try {
-      const record = await kie.getTaskRecord(taskId);
+      const record = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId));
       if (record.state === 'generating') {
         await limiter.scheduleCheck(account, member, checkDelayMs(config));
         return;

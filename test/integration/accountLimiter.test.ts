@@ -320,6 +320,20 @@ describe('request turns', () => {
     expect(await limiter.tryRequestTurn('a', 'poll', t + 1500)).toEqual({ granted: true });
   });
 
+  test('a request that leaves late pushes the next grant one spacing past its departure, never earlier', async () => {
+    const limiter = limiterFor({ accounts: [account('a')] });
+    const t = Date.now();
+    expect(await limiter.tryRequestTurn('a', 'poll', t)).toEqual({ granted: true });
+    // The worker stalled 30 ms between its grant and its send.
+    expect(await limiter.fenceTurn('a', t + 30)).toBe(t + 1030);
+    expect(await limiter.tryRequestTurn('a', 'poll', t + 1000)).toEqual({ granted: false, waitMs: 30 });
+    expect(await limiter.acquireSubmit('j1', { nowMs: t + 1010 })).toMatchObject({ reason: 'interval', waitMs: 20 });
+    expect(await limiter.acquireSubmit('j1', { nowMs: t + 1030 })).toEqual({ granted: true, account: 'a' });
+    // A fence that arrives late (its reply sat in a busy worker) cannot undo a later grant.
+    expect(await limiter.fenceTurn('a', t + 500)).toBe(t + 2030);
+    expect((await limiter.status(t + 1030))[0]!.nextTurnAt).toBe(t + 2030);
+  });
+
   test('waitForRequestTurn sleeps until granted and stops when aborted', async () => {
     const limiter = limiterFor({ accounts: [account('a')], minIntervalMs: 150, intervalMarginMs: 0 });
     await limiter.waitForRequestTurn('a', 'poll');

@@ -140,6 +140,14 @@ export class AccountLimiter {
     return waitMs === 0 ? { granted: true } : { granted: false, waitMs };
   }
 
+  /**
+   * Marks a granted request as leaving now: the account's next grant waits one spacing from this
+   * moment (see fenceTurn-1.lua). Returns that grant's earliest time.
+   */
+  async fenceTurn(account: string, nowMs?: number): Promise<number> {
+    return Number(await this.scripts.run('fenceTurn', [this.account(account).keys.turn], [this.spacingMs, pinned(nowMs)]));
+  }
+
   /** Loops tryRequestTurn with sleeps until granted; rejects with the signal's reason when aborted. */
   async waitForRequestTurn(account: string, kind: TurnKind, signal?: AbortSignal): Promise<void> {
     for (;;) {

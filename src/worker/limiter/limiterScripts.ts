@@ -18,7 +18,8 @@ export type LimiterScript =
   | 'sweepExpiredSlots'
   | 'scheduleCheck'
   | 'claimCheck'
-  | 'confirmSubmit';
+  | 'confirmSubmit'
+  | 'fenceTurn';
 
 export type ScriptArg = string | number;
 
