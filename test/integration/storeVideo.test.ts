@@ -161,6 +161,14 @@ describe('storing a video', () => {
     expect(await pendingUploads(key)).toEqual([]);
   });
 
+  it('stores under keys with spaces, colons and other characters a URL must escape', async () => {
+    const key = `${freshKey().replace('video.mp4', '')}repeat:nightly:1795612632681 (take 2, 50% @home; a=b&c $).mp4`;
+    videos.route('/odd-key', { kind: 'video', size: 1 * MB });
+    const stored = await store(`${videos.origin}/odd-key`, key);
+    expect(stored.key).toBe(key);
+    expect((await readObject(key)).metadata.sha256).toBe(videoSha256({ size: 1 * MB }));
+  });
+
   it('follows redirects to allowlisted hosts', async () => {
     const key = freshKey();
     videos.route(`/${key}`, { kind: 'video', size: 2 * MB });

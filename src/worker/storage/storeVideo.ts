@@ -73,8 +73,18 @@ function s3Failure(action: string, bucket: string, key: string, err: unknown): S
   return new StorageError(`${action} s3://${bucket}/${key} failed: ${why || String(err)}`);
 }
 
+/** Left as they are in a copy source: S3 reads them either way, and decodeURI would not decode them. */
+const RAW_IN_COPY_SOURCE: Record<string, string> = { '%3A': ':', '%40': '@', '%2C': ',', '%3B': ';', '%3D': '=', '%26': '&', '%24': '$' };
+
+/**
+ * x-amz-copy-source, URL-encoded as S3 wants it. Reserved characters that are harmless there stay
+ * raw (e.g. ':' in keys made from scheduled job ids, `repeat:<id>:<ms>`): servers that decode it
+ * with decodeURI, s3rver among them, would otherwise look for a key spelled "%3A". '?', '#' and
+ * '+' stay encoded, as S3 would read them as a query, a fragment or a space.
+ */
 function copySource(bucket: string, key: string): string {
-  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  const encode = (part: string) => encodeURIComponent(part).replace(/%(3A|40|2C|3B|3D|26|24)/g, (code) => RAW_IN_COPY_SOURCE[code]!);
+  return `${bucket}/${key.split('/').map(encode).join('/')}`;
 }
 
 /** Cleanup after the outcome is decided: its own failure must not replace the real one. */
