@@ -7,6 +7,7 @@ import { connectRedis } from '../shared/redis';
 import { readBalances } from '../worker/accountCredits';
 import { accountStatus, pauseAccount, resumeAccount } from './accountControl';
 import { RenderProducer } from './renderProducer';
+import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
 
 const int = (v: string): number => {
@@ -40,19 +41,43 @@ async function withRedis<T>(fn: (redis: ReturnType<typeof connectRedis>, config:
   }
 }
 
+async function withProducer<T>(fn: (producer: RenderProducer, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
+  return withRedis(async (redis, config) => {
+    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
+    try {
+      return await fn(producer, config);
+    } finally {
+      await producer.close();
+    }
+  });
+}
+
+/** The render request the request options describe (validated by the producer). */
+function requestFrom(prompt: string, o: Record<string, unknown>): Record<string, unknown> {
+  const fields = { prompt, aspectRatio: o.aspectRatio, duration: o.duration, quality: o.quality, seed: o.seed, key: o.key, batchId: o.batch };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
+/** The options every render request takes, on `enqueue` and `schedules add`. */
+function withRequestOptions(command: Command): Command {
+  return command
+    .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1')
+    .option('--duration <seconds>', '10 | 15', int)
+    .option('--quality <quality>', 'standard | high')
+    .option('--seed <seed>', '10000..99999', int)
+    .option('--batch <batchId>', 'batch id (also the S3 folder of the videos)');
+}
+
 const program = new Command('sora-batch').description('Render Sora 2 prompts in bulk through KIE.ai into S3');
 
-program
-  .command('enqueue')
-  .description('enqueue one prompt, or every request in --file (JSON Lines or a JSON array)')
-  .argument('[prompt]', 'the prompt text')
-  .option('-f, --file <path>', 'requests to enqueue, one JSON object per line')
-  .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1')
-  .option('--duration <seconds>', '10 | 15', int)
-  .option('--quality <quality>', 'standard | high')
-  .option('--seed <seed>', '10000..99999', int)
+withRequestOptions(
+  program
+    .command('enqueue')
+    .description('enqueue one prompt, or every request in --file (JSON Lines or a JSON array)')
+    .argument('[prompt]', 'the prompt text')
+    .option('-f, --file <path>', 'requests to enqueue, one JSON object per line'),
+)
   .option('--key <key>', 'S3 key for the video (relative to S3_PREFIX)')
-  .option('--batch <batchId>', 'batch id for every request')
   .option('--idempotency-key <key>', 'same key, same job: never two')
   .option('--priority <n>', '1 (highest) ..', int)
   .option('--delay <ms>', 'start no earlier than this many ms from now', int)
@@ -60,30 +85,61 @@ program
   .action(async (prompt: string | undefined, o) => {
     let requests: unknown[];
     if (o.file) requests = readRequests(o.file as string);
-    else if (prompt) {
-      requests = [
-        Object.fromEntries(
-          Object.entries({ prompt, aspectRatio: o.aspectRatio, duration: o.duration, quality: o.quality, seed: o.seed, key: o.key }).filter(([, v]) => v !== undefined),
-        ),
-      ];
-    } else throw new InvalidArgumentError('give a prompt or --file');
-    await withRedis(async (redis, config) => {
-      const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
-      try {
-        const jobs = await producer.enqueueMany(requests, { batchId: o.batch, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay });
-        const created = jobs.filter((j) => j.created).length;
-        process.stdout.write(`enqueued ${created} job(s) on ${config.queueName}${created < jobs.length ? ` (${jobs.length - created} already existed)` : ''}\n`);
-        for (const j of jobs) process.stdout.write(`${j.jobId}\n`);
-        if (o.wait) {
-          const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId));
-          for (const f of outcome.failed) process.stdout.write(`failed ${f.jobId}: ${f.reason}\n`);
-          process.exitCode = outcome.failed.length ? 1 : 0;
-        }
-      } finally {
-        await producer.close();
+    else if (prompt) requests = [requestFrom(prompt, o)];
+    else throw new InvalidArgumentError('give a prompt or --file');
+    await withProducer(async (producer, config) => {
+      const jobs = await producer.enqueueMany(requests, { batchId: o.batch, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay });
+      const created = jobs.filter((j) => j.created).length;
+      process.stdout.write(`enqueued ${created} job(s) on ${config.queueName}${created < jobs.length ? ` (${jobs.length - created} already existed)` : ''}\n`);
+      for (const j of jobs) process.stdout.write(`${j.jobId}\n`);
+      if (o.wait) {
+        const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId));
+        for (const f of outcome.failed) process.stdout.write(`failed ${f.jobId}: ${f.reason}\n`);
+        process.exitCode = outcome.failed.length ? 1 : 0;
       }
     });
   });
+
+const schedules = program.command('schedules').description('recurring renders: one new video per iteration');
+withRequestOptions(
+  schedules
+    .command('add')
+    .description('create or replace the schedule <id> for <prompt>')
+    .argument('<id>', 'schedule name: letters, digits, . _ -')
+    .argument('<prompt>', 'the prompt text')
+    .option('--cron <pattern>', 'cron pattern, e.g. "0 3 * * *" (03:00 daily)')
+    .option('--tz <zone>', 'time zone of --cron, e.g. Europe/Berlin (default UTC)')
+    .option('--every <ms>', 'or a fixed period in milliseconds', int),
+).action(async (id: string, prompt: string, o) => {
+  await withProducer(async (producer) => {
+    const s = await scheduleRender(producer, id, { cron: o.cron, tz: o.tz, everyMs: o.every }, requestFrom(prompt, o));
+    process.stdout.write(`schedule ${s.id} saved; next render at ${s.next ?? 'unknown'}\n`);
+  });
+});
+schedules
+  .command('list')
+  .description('every schedule with its timing, next run and request')
+  .action(() =>
+    withProducer(async (producer) => {
+      console.table(
+        (await listRenderSchedules(producer)).map((s) => ({
+          id: s.id,
+          when: s.cron ? `${s.cron}${s.tz ? ` (${s.tz})` : ''}` : `every ${s.everyMs} ms`,
+          next: s.next ?? '',
+          prompt: s.request.type === 'text' ? s.request.prompt : `storyboard, ${s.request.shots.length} shots`,
+        })),
+      );
+    }),
+  );
+schedules
+  .command('remove <id>')
+  .description('stop a schedule (renders it already enqueued still run)')
+  .action((id: string) =>
+    withProducer(async (producer) => {
+      if (!(await removeRenderSchedule(producer, id))) throw new InvalidArgumentError(`no schedule ${id}`);
+      process.stdout.write(`schedule ${id} removed\n`);
+    }),
+  );
 
 program
   .command('status')

@@ -1,0 +1,100 @@
+/**
+ * Recurring renders (cron schedules): a BullMQ job scheduler per schedule adds one `render` job per
+ * iteration, with the same validated data, so workers render them like any other job. Every
+ * iteration is a new KIE task (it counts against the daily quota), stored under its own job id.
+ */
+import { ValidationError, FieldIssue } from '../shared/errors';
+import type { RenderRequest } from '../shared/renderRequest';
+import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
+import { DEFAULT_JOB_OPTIONS, RenderProducer } from './renderProducer';
+
+export interface ScheduleTiming {
+  /** A cron pattern (with seconds optional), e.g. "0 3 * * *" for 03:00 every day. */
+  cron?: string;
+  /** Or a fixed period in milliseconds. */
+  everyMs?: number;
+  /** Time zone for `cron`, e.g. "Europe/Berlin"; default UTC. */
+  tz?: string;
+}
+
+export interface RenderSchedule {
+  id: string;
+  cron?: string;
+  everyMs?: number;
+  tz?: string;
+  /** When the next render is enqueued (ISO 8601). */
+  next?: string;
+  request: RenderRequest;
+}
+
+const SCHEDULE_ID = /^[A-Za-z0-9._-]{1,100}$/;
+export const MIN_SCHEDULE_EVERY_MS = 1000;
+
+function checkTiming(id: string, timing: ScheduleTiming): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  if (!SCHEDULE_ID.test(id)) issues.push({ field: 'id', value: id, rule: 'letters, digits, ".", "_" or "-", 1 to 100 characters' });
+  if ((timing.cron === undefined) === (timing.everyMs === undefined)) {
+    issues.push({ field: 'cron', value: timing.cron, rule: 'give exactly one of cron or everyMs' });
+  }
+  if (timing.everyMs !== undefined && !(Number.isInteger(timing.everyMs) && timing.everyMs >= MIN_SCHEDULE_EVERY_MS)) {
+    issues.push({ field: 'everyMs', value: timing.everyMs, rule: `must be a whole number of milliseconds, at least ${MIN_SCHEDULE_EVERY_MS}` });
+  }
+  if (timing.tz !== undefined && timing.cron === undefined) issues.push({ field: 'tz', value: timing.tz, rule: 'applies to a cron schedule only' });
+  else if (timing.tz !== undefined && !isTimeZone(timing.tz)) issues.push({ field: 'tz', value: timing.tz, rule: 'must be an IANA time zone, e.g. Europe/Berlin' });
+  return issues;
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates or replaces the schedule `id`. The request is validated like any enqueue, before Redis
+ * is touched; a fixed `key` is refused, since every iteration stores a new video.
+ */
+export async function scheduleRender(producer: RenderProducer, id: string, timing: ScheduleTiming, input: unknown): Promise<RenderSchedule> {
+  const issues = checkTiming(id, timing);
+  let request: RenderRequest | undefined;
+  try {
+    request = producer.validate(input);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    issues.push(...err.issues);
+  }
+  if (request?.key !== undefined) {
+    issues.push({ field: 'key', value: request.key, rule: 'a schedule renders a new video each time: leave key out (each render is stored under its own job id)' });
+  }
+  if (issues.length || !request) throw new ValidationError(issues);
+
+  const repeat = timing.cron !== undefined ? { pattern: timing.cron, ...(timing.tz ? { tz: timing.tz } : {}) } : { every: timing.everyMs! };
+  try {
+    await producer.queue.upsertJobScheduler(id, repeat, { name: RENDER_JOB_NAME, data: request as RenderJobData, opts: DEFAULT_JOB_OPTIONS });
+  } catch (err) {
+    // BullMQ parses the pattern before it writes anything.
+    if (timing.cron !== undefined) throw new ValidationError([{ field: 'cron', value: timing.cron, rule: `not a cron pattern: ${(err as Error).message}` }]);
+    throw err;
+  }
+  return (await listRenderSchedules(producer)).find((s) => s.id === id)!;
+}
+
+export async function listRenderSchedules(producer: RenderProducer): Promise<RenderSchedule[]> {
+  const schedulers = await producer.queue.getJobSchedulers(0, -1, true);
+  return schedulers.map((s) => ({
+    id: s.key,
+    ...(s.pattern ? { cron: s.pattern } : {}),
+    ...(s.every ? { everyMs: Number(s.every) } : {}),
+    ...(s.tz ? { tz: s.tz } : {}),
+    ...(s.next ? { next: new Date(Number(s.next)).toISOString() } : {}),
+    request: s.template?.data as RenderRequest,
+  }));
+}
+
+/** Stops the schedule; renders it already enqueued still run. False when there was none. */
+export function removeRenderSchedule(producer: RenderProducer, id: string): Promise<boolean> {
+  return producer.queue.removeJobScheduler(id);
+}
