@@ -61,7 +61,7 @@ describe('who gets in', () => {
     ['a malformed header', { authorization: 'Bearer' }],
   ])('%s: 401 on every route, and nothing is enqueued', async (_what, headers) => {
     const before = await stack.queue.count();
-    for (const path of ['/renders/1', '/dashboard', '/dashboard/api/queues', '/no-such-route']) {
+    for (const path of ['/renders/1', '/schedules', '/dashboard', '/dashboard/api/queues', '/no-such-route']) {
       const res = await get(path, headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain('Basic');
@@ -139,6 +139,36 @@ describe('POST /renders', () => {
     expect((await post('/renders', '{"prompt": ')).status).toBe(400);
     const res = await fetch(`${base}/renders`, { method: 'POST', headers: { ...bearer(), 'content-type': 'text/plain' }, body: 'a cat' });
     expect(res.status).toBe(415);
+  });
+});
+
+describe('schedules', () => {
+  async function send(method: 'PUT' | 'DELETE', path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...bearer(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as Record<string, any>) };
+  }
+
+  it('PUT creates or replaces, GET lists, DELETE removes', async () => {
+    const saved = await send('PUT', '/schedules/harbour', { cron: '0 3 * * *', tz: 'Europe/Lisbon', request: { prompt: 'the harbour at night' } });
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({ id: 'harbour', cron: '0 3 * * *', tz: 'Europe/Lisbon', request: { prompt: 'the harbour at night' } });
+    await send('PUT', '/schedules/harbour', { everyMs: 3_600_000, request: { prompt: 'the harbour every hour' } });
+    const listed = await get('/schedules');
+    expect(listed.json().schedules).toEqual([expect.objectContaining({ id: 'harbour', everyMs: 3_600_000, request: expect.objectContaining({ prompt: 'the harbour every hour' }) })]);
+    expect((await send('DELETE', '/schedules/harbour')).status).toBe(204);
+    expect((await send('DELETE', '/schedules/harbour')).status).toBe(404);
+    expect(listed.text).not.toContain(stack.config.kie.accounts[0]!.apiKey);
+  });
+
+  it('a bad schedule is a 400 naming every bad field, and nothing is saved', async () => {
+    const res = await send('PUT', '/schedules/bad', { everyMs: 5, tz: 'Europe/Lisbon', request: { prompt: 'x', key: 'fixed.mp4' } });
+    expect(res.status).toBe(400);
+    expect((res.body!.issues as Array<{ field: string }>).map((i) => i.field)).toEqual(['everyMs', 'tz', 'key']);
+    expect((await get('/schedules')).json().schedules).toEqual([]);
   });
 });
 

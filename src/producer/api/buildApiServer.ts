@@ -1,6 +1,6 @@
 /**
- * The HTTP API (`npm run api`): enqueue renders, read a job's state, and the queue dashboard
- * (bull-board, read-only). Every route but `GET /healthz` needs one of API_TOKENS. Requests are
+ * The HTTP API (`npm run api`): enqueue renders, read a job's state, manage schedules, and the
+ * queue dashboard (bull-board, read-only). Every route but `GET /healthz` needs one of API_TOKENS. Requests are
  * validated by the producer library, with the schema the worker applies.
  */
 import { createBullBoard } from '@bull-board/api';
@@ -13,6 +13,7 @@ import { ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
+import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
 import { presentedToken, tokenChecker } from './apiAuth';
 
 export interface ApiServerDeps {
@@ -33,6 +34,8 @@ type EnqueueRoute = {
   Headers: { 'idempotency-key'?: string };
 };
 type JobRoute = { Params: { jobId: string } };
+type ScheduleRoute = { Params: { id: string }; Body: unknown };
+type ScheduleBody = { cron?: string; tz?: string; everyMs?: number; request?: unknown };
 
 function wholeNumber(field: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -120,6 +123,21 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       createdAt: new Date(job.timestamp).toISOString(),
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     };
+  });
+
+  app.get('/schedules', async () => ({ schedules: await listRenderSchedules(producer) }));
+
+  app.put<ScheduleRoute>('/schedules/:id', async (request) => {
+    const { cron, tz, everyMs, request: render } = (request.body ?? {}) as ScheduleBody;
+    const schedule = await scheduleRender(producer, request.params.id, { cron, tz, everyMs }, render);
+    logger.info({ schedule: schedule.id }, 'schedule saved');
+    return schedule;
+  });
+
+  app.delete<ScheduleRoute>('/schedules/:id', async (request, reply) => {
+    if (!(await removeRenderSchedule(producer, request.params.id))) return reply.code(404).send({ error: `no schedule ${request.params.id}` });
+    logger.info({ schedule: request.params.id }, 'schedule removed');
+    return reply.code(204).send();
   });
 
   // Read-only: a retry or a promotion from a browser must not bypass the worker's own rules.
