@@ -3,6 +3,7 @@
  * iteration, with the same validated data, so workers render them like any other job. Every
  * iteration is a new KIE task (it counts against the daily quota), stored under its own job id.
  */
+import { getNextMillis } from 'bullmq';
 import { ValidationError, FieldIssue } from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
@@ -41,6 +42,14 @@ function checkTiming(id: string, timing: ScheduleTiming): FieldIssue[] {
   }
   if (timing.tz !== undefined && timing.cron === undefined) issues.push({ field: 'tz', value: timing.tz, rule: 'applies to a cron schedule only' });
   else if (timing.tz !== undefined && !isTimeZone(timing.tz)) issues.push({ field: 'tz', value: timing.tz, rule: 'must be an IANA time zone, e.g. Europe/Berlin' });
+  else if (timing.cron !== undefined) {
+    // The parser BullMQ itself schedules with.
+    try {
+      getNextMillis(Date.now(), { pattern: timing.cron, tz: timing.tz });
+    } catch (err) {
+      issues.push({ field: 'cron', value: timing.cron, rule: `not a cron pattern: ${(err as Error).message}` });
+    }
+  }
   return issues;
 }
 
@@ -54,8 +63,8 @@ function isTimeZone(tz: string): boolean {
 }
 
 /**
- * Creates or replaces the schedule `id`. The request is validated like any enqueue, before Redis
- * is touched; a fixed `key` is refused, since every iteration stores a new video.
+ * Creates or replaces the schedule `id`. The timing and the request are validated (like any
+ * enqueue) before Redis is touched; a fixed `key` is refused, since every iteration stores a new video.
  */
 export async function scheduleRender(producer: RenderProducer, id: string, timing: ScheduleTiming, input: unknown): Promise<RenderSchedule> {
   const issues = checkTiming(id, timing);
@@ -72,13 +81,7 @@ export async function scheduleRender(producer: RenderProducer, id: string, timin
   if (issues.length || !request) throw new ValidationError(issues);
 
   const repeat = timing.cron !== undefined ? { pattern: timing.cron, ...(timing.tz ? { tz: timing.tz } : {}) } : { every: timing.everyMs! };
-  try {
-    await producer.queue.upsertJobScheduler(id, repeat, { name: RENDER_JOB_NAME, data: request as RenderJobData, opts: DEFAULT_JOB_OPTIONS });
-  } catch (err) {
-    // BullMQ parses the pattern before it writes anything.
-    if (timing.cron !== undefined) throw new ValidationError([{ field: 'cron', value: timing.cron, rule: `not a cron pattern: ${(err as Error).message}` }]);
-    throw err;
-  }
+  await producer.queue.upsertJobScheduler(id, repeat, { name: RENDER_JOB_NAME, data: request as RenderJobData, opts: DEFAULT_JOB_OPTIONS });
   return (await listRenderSchedules(producer)).find((s) => s.id === id)!;
 }
 
