@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
 import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
-import { checkDialectSupport } from '../shared/dialectSupport';
+import { checkDialectSupport } from '../kie/dialectSupport';
 import type { ApiStyle } from '../shared/config';
 
 export interface EnqueueOptions {

@@ -3,7 +3,7 @@
  * that is passed to whatever needs it; no other module reads process.env.
  */
 import { ConfigError, FieldIssue } from './errors';
-import { DEFAULT_JOBS_MODELS, type JobsModels } from './kie/jobsModels';
+import { DEFAULT_JOBS_MODELS, type JobsModels } from '../kie/jobsModels';
 
 export type ApiStyle = 'sora' | 'jobs';
 export type DailyWindow = 'rolling' | 'utc-day';

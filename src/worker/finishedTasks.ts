@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { TaskRecord } from '../shared/kie/types';
+import type { TaskRecord } from '../kie/types';
 
 /**
  * Task records the status poller found finished, handed to their job so it need not ask KIE

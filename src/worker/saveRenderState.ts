@@ -5,7 +5,7 @@
  * request would pay twice. BullMQ's own updateData does not check the lock; its moves do.
  */
 import type { Redis } from 'ioredis';
-import type { RenderJob } from './renderProcessor';
+import type { RenderJob } from './render/renderProcessor';
 import type { RenderJobData } from '../shared/renderJob';
 
 /**

@@ -9,11 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
 import { KieError } from '../shared/errors';
-import type { KieClient } from '../shared/kie/types';
+import type { KieClient } from '../kie/types';
 import type { Logger } from '../shared/logger';
 import { handOverFinishedTask } from './finishedTasks';
-import { sendOnTurn } from './kieCall';
-import type { AccountLimiter } from './limiter/accountLimiter';
+import { sendOnTurn } from '../pool/kieCall';
+import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 
 export interface StatusPollerDeps {
   config: Config;

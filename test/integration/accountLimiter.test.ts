@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { AccountConfig } from '../../src/shared/config';
-import { AccountLimiter, LimiterOptions, SubmitGrant } from '../../src/worker/limiter/accountLimiter';
-import { hurryCheck } from '../../src/worker/limiter/hurryCheck';
-import { accountKeys, waitersKey } from '../../src/worker/limiter/limiterKeys';
-import { loadLimiterScripts } from '../../src/worker/limiter/limiterScripts';
+import { AccountLimiter, LimiterOptions, SubmitGrant } from '../../src/pool/limiter/accountLimiter';
+import { hurryCheck } from '../../src/pool/limiter/hurryCheck';
+import { accountKeys, waitersKey } from '../../src/pool/limiter/limiterKeys';
+import { loadLimiterScripts } from '../../src/pool/limiter/limiterScripts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DAY = 86_400_000;

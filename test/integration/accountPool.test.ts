@@ -4,7 +4,7 @@
  * Jobs name their account, never its key.
  */
 import { randomUUID } from 'node:crypto';
-import { accountStatus, resumeAccount } from '../../src/producer/accountControl';
+import { accountStatus, resumeAccount } from '../../src/pool/accountControl';
 import type { RenderResult } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 

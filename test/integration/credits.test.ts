@@ -4,7 +4,7 @@
  * (delayed, with an alert) instead of failing; a top-up is noticed by the periodic refresh.
  */
 import { randomUUID } from 'node:crypto';
-import { readBalances } from '../../src/worker/accountCredits';
+import { readBalances } from '../../src/pool/accountCredits';
 import { startKieSimulator } from '../../src/sim/kieSimulator';
 import type { KieSimulator } from '../../src/sim/kieSimulator';
 import type { RenderResult } from '../../src/shared/renderJob';

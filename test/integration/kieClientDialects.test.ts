@@ -15,8 +15,8 @@ import {
   TaskNotFoundError,
   TransientKieError,
 } from '../../src/shared/errors';
-import { createKieClient } from '../../src/shared/kie/client';
-import type { KieClient, TaskRecord } from '../../src/shared/kie/types';
+import { createKieClient } from '../../src/kie/client';
+import type { KieClient, TaskRecord } from '../../src/kie/types';
 import { parseRenderRequest, type RenderRequest, type RenderRequestInput } from '../../src/shared/renderRequest';
 import { type KieSimulator, startKieSimulator } from '../../src/sim/kieSimulator';
 

@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { accountStatus } from '../../src/producer/accountControl';
+import { accountStatus } from '../../src/pool/accountControl';
 import type { RenderResult } from '../../src/shared/renderJob';
-import { soraDialect } from '../../src/shared/kie/soraDialect';
+import { soraDialect } from '../../src/kie/soraDialect';
 import type { SimOptions } from '../../src/sim/kieSimulator';
 import { expectStoredAsServed } from '../support/expectStored';
 import { expireLinksBeforeFirstDownload } from '../support/expireLinks';

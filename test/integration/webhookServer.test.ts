@@ -10,8 +10,8 @@ import { Config, loadConfig } from '../../src/shared/config';
 import { createLogger } from '../../src/shared/logger';
 import type { RenderJobData, RenderState } from '../../src/shared/renderJob';
 import { callbackTaskFor } from '../../src/worker/callbackInbox';
-import { accountKeys } from '../../src/worker/limiter/limiterKeys';
-import { slotMember } from '../../src/worker/slotMember';
+import { accountKeys } from '../../src/pool/limiter/limiterKeys';
+import { slotMember } from '../../src/pool/slotMember';
 import { startWebhookServer } from '../../src/worker/webhookServer/startWebhookServer';
 import { runMain } from '../support/runMain';
 

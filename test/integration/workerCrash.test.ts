@@ -1,5 +1,5 @@
 import { Job } from 'bullmq';
-import { createLimiter } from '../../src/worker/createLimiter';
+import { createLimiter } from '../../src/pool/createLimiter';
 import type { RenderJobData } from '../../src/shared/renderJob';
 import { waitForWorkersStarted, waitUntil } from '../support/fleet';
 import { RenderStack, startRenderStack } from '../support/renderStack';

@@ -6,7 +6,7 @@ import {
   TaskNotFoundError,
   TransientKieError,
 } from '../../src/shared/errors';
-import { errorForAnswer } from '../../src/shared/kie/errorForAnswer';
+import { errorForAnswer } from '../../src/kie/errorForAnswer';
 
 const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => ({ status, body, headers });
 

@@ -9,11 +9,11 @@ import {
   TransientKieError,
   UnexpectedResponseError,
 } from '../../src/shared/errors';
-import { dialectFor } from '../../src/shared/kie/client';
-import { errorForAnswer } from '../../src/shared/kie/errorForAnswer';
-import { createJobsDialect, parseJobsRecord } from '../../src/shared/kie/jobsDialect';
-import { DEFAULT_JOBS_MODELS } from '../../src/shared/kie/jobsModels';
-import { soraDialect } from '../../src/shared/kie/soraDialect';
+import { dialectFor } from '../../src/kie/client';
+import { errorForAnswer } from '../../src/kie/errorForAnswer';
+import { createJobsDialect, parseJobsRecord } from '../../src/kie/jobsDialect';
+import { DEFAULT_JOBS_MODELS } from '../../src/kie/jobsModels';
+import { soraDialect } from '../../src/kie/soraDialect';
 import { parseRenderRequest, type RenderRequestInput } from '../../src/shared/renderRequest';
 
 const dialect = createJobsDialect(DEFAULT_JOBS_MODELS);

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { UnexpectedResponseError } from '../../src/shared/errors';
-import { parseCallbackBody } from '../../src/shared/kie/callbackBody';
-import { verifyKieCallbackSignature } from '../../src/shared/kie/callbackSignature';
+import { parseCallbackBody } from '../../src/kie/callbackBody';
+import { verifyKieCallbackSignature } from '../../src/kie/callbackSignature';
 
 const hmacKey = 'kie-webhook-key-0123456789';
 const nowMs = 1_767_000_000_000;

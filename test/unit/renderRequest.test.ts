@@ -1,5 +1,5 @@
 import { ValidationError } from '../../src/shared/errors';
-import { checkDialectSupport } from '../../src/shared/dialectSupport';
+import { checkDialectSupport } from '../../src/kie/dialectSupport';
 import { estimateCostUsd, parseRenderRequest } from '../../src/shared/renderRequest';
 
 function issuesOf(input: unknown): Array<{ field: string; rule: string; value: unknown }> {

@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
 import { callbackTaskFor, recordCallbackTask } from '../callbackInbox';
-import { hurryCheck } from '../limiter/hurryCheck';
-import { slotMember } from '../slotMember';
-import { wakeJobs } from '../wakeJobs';
+import { hurryCheck } from '../../pool/limiter/hurryCheck';
+import { slotMember } from '../../pool/slotMember';
+import { wakeJobs } from '../../pool/wakeJobs';
 import { forgetCallbackSeen, markCallbackSeen } from './callbackReplay';
 
 export interface CallbackTarget {

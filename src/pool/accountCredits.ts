@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
-import type { KieClient } from '../shared/kie/types';
+import type { KieClient } from '../kie/types';
 import type { Logger } from '../shared/logger';
 import type { RenderRequest } from '../shared/renderRequest';
 import { callKie } from './kieCall';

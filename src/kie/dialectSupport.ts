@@ -1,6 +1,6 @@
-import type { ApiStyle } from './config';
-import type { FieldIssue } from './errors';
-import type { RenderRequest } from './renderRequest';
+import type { ApiStyle } from '../shared/config';
+import type { FieldIssue } from '../shared/errors';
+import type { RenderRequest } from '../shared/renderRequest';
 
 /**
  * What a request asks for that the configured KIE dialect cannot express. Refused at the door

@@ -17,8 +17,8 @@
  * | aspectRatio "1:1", seed         | cannot be expressed: InvalidParametersError, never dropped      |
  * | callBackUrl                     | callBackUrl (only when given)                                   |
  */
-import { InvalidParametersError, UnexpectedResponseError } from '../errors';
-import type { RenderRequest } from '../renderRequest';
+import { InvalidParametersError, UnexpectedResponseError } from '../shared/errors';
+import type { RenderRequest } from '../shared/renderRequest';
 import type { JobsModels } from './jobsModels';
 import type { KieDialect, TaskRecord, TaskState } from './types';
 import { envelopeData, envelopeObject, isObject, str } from './envelope';

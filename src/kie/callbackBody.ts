@@ -2,8 +2,8 @@
  * Reads a KIE callback body of either dialect. A callback is only a hint that a task finished:
  * the worker reads the record itself, so only the task and its state are taken from it.
  */
-import type { ApiStyle } from '../config';
-import { UnexpectedResponseError } from '../errors';
+import type { ApiStyle } from '../shared/config';
+import { UnexpectedResponseError } from '../shared/errors';
 import { parseJobsCallback } from './jobsDialect';
 import { soraDialect } from './soraDialect';
 import type { TaskState } from './types';

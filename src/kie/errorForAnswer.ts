@@ -11,7 +11,7 @@ import {
   TaskNotFoundError,
   TransientKieError,
   UnexpectedResponseError,
-} from '../errors';
+} from '../shared/errors';
 import type { HttpAnswer } from './types';
 
 const SUCCESS_CODES = new Set([0, 200]);

@@ -1,5 +1,5 @@
 /** Readers for KIE's `{ code, message|msg, data }` envelope, shared by both dialects. */
-import { UnexpectedResponseError } from '../errors';
+import { UnexpectedResponseError } from '../shared/errors';
 
 export const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -1,6 +1,6 @@
 /** The reference's API (`KIE_API_STYLE=sora`): /api/v1/sora/*, numeric statuses 0/1/2. */
-import { InvalidParametersError, UnexpectedResponseError } from '../errors';
-import type { RenderRequest } from '../renderRequest';
+import { InvalidParametersError, UnexpectedResponseError } from '../shared/errors';
+import type { RenderRequest } from '../shared/renderRequest';
 import { envelopeObject, str } from './envelope';
 import type { KieDialect, TaskRecord } from './types';
 

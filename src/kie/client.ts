@@ -5,8 +5,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
-import type { AccountConfig, Config } from '../config';
-import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../errors';
+import type { AccountConfig, Config } from '../shared/config';
+import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../shared/errors';
 import { errorForAnswer } from './errorForAnswer';
 import { createJobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';

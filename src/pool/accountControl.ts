@@ -1,9 +1,9 @@
 /** Operator actions on KIE accounts, for the CLI and for backends that import the library. */
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
-import { createLimiter } from '../worker/createLimiter';
-import { JobWaker } from '../worker/wakeJobs';
-import type { AccountStatus } from '../worker/limiter/accountLimiter';
+import { createLimiter } from './createLimiter';
+import { JobWaker } from './wakeJobs';
+import type { AccountStatus } from './limiter/accountLimiter';
 
 function knownAccount(config: Config, name: string): void {
   if (!config.kie.accounts.some((a) => a.name === name)) {

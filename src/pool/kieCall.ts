@@ -1,9 +1,9 @@
 import pRetry from 'p-retry';
 import type { Config } from '../shared/config';
 import { KieError, TransientKieError } from '../shared/errors';
-import type { AccountLimiter } from './limiter/accountLimiter';
+import type { AccountLimiter, TurnKind } from './limiter/accountLimiter';
 
-export type TurnKind = 'poll' | 'retry' | 'refresh';
+export type { TurnKind };
 
 /**
  * Runs one KIE request under the account's pacing, retrying transient failures (1003, 429, 5xx,

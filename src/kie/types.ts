@@ -1,4 +1,4 @@
-import type { RenderRequest } from '../renderRequest';
+import type { RenderRequest } from '../shared/renderRequest';
 
 export type TaskState = 'generating' | 'success' | 'failed';
 

@@ -1,0 +1,191 @@
+/**
+ * One run of a render job: its validated request, its persisted state, and the plumbing every step
+ * shares (persist under the job's lock, park as a delayed job, back off, paced KIE calls). The
+ * steps themselves live beside this file, one per file; `execute` moves the job through them.
+ */
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config';
+import type { Logger } from '../../shared/logger';
+import { checkDialectSupport } from '../../kie/dialectSupport';
+import { ValidationError, formatIssues } from '../../shared/errors';
+import type { KieClient } from '../../kie/types';
+import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
+import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
+import type { AccountCredits } from '../../pool/accountCredits';
+import { callKie, TurnKind } from '../../pool/kieCall';
+import { slotMember } from '../../pool/slotMember';
+import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
+import { JobLockLostError, saveRenderState } from '../saveRenderState';
+import { checkDelayMs } from '../statusPoller';
+import { checkTask } from './generatingStep';
+import { storeVideoStep } from './storeStep';
+import { recoverAmbiguousSubmit, submitTask } from './submitStep';
+
+export interface RenderDeps {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  limiter: AccountLimiter;
+  /** Set where the dialect keeps a credit balance: accounts that cannot pay get no new work. */
+  credits?: AccountCredits;
+  kie: ReadonlyMap<string, KieClient>;
+  s3: S3Client;
+  /** Wakes delayed jobs named by limiter members (waiters for a slot). */
+  wakeJobs(members: readonly string[]): Promise<void>;
+  /** Aborted on shutdown: in-process waits end and the job is left at its last persisted step. */
+  signal?: AbortSignal;
+}
+
+export type RenderJob = Job<RenderJobData, RenderResult>;
+
+/** A wait shorter than this is slept in-process; a longer one releases the worker (delayed job). */
+const INLINE_WAIT_MS = 3000;
+/** Waiting for a task: the status poller wakes the job; this is only the failsafe's floor. */
+const GENERATION_FAILSAFE_MIN_MS = 60_000;
+/** Consecutive transient setbacks (KIE or S3 unavailable) before a job fails with the reason. */
+const MAX_SETBACKS = 12;
+const MAX_SETBACK_DELAY_MS = 5 * 60_000;
+
+export class RenderRun {
+  state: RenderState;
+  request!: RenderRequest;
+  readonly log: Logger;
+  /** The job's name in the limiter's sets (queue and id). */
+  readonly member: string;
+
+  constructor(
+    readonly deps: RenderDeps,
+    readonly job: RenderJob,
+    private readonly token: string,
+  ) {
+    this.state = { submits: 0, ...job.data.render };
+    this.log = deps.logger.child({ jobId: job.id });
+    this.member = slotMember(job.queueName, job.id!);
+  }
+
+  async execute(): Promise<RenderResult> {
+    this.request = this.validate();
+    for (;;) {
+      switch (this.state.step) {
+        case undefined:
+          await submitTask(this);
+          break;
+        case 'submitting':
+          await recoverAmbiguousSubmit(this);
+          break;
+        case 'generating': {
+          const record = await checkTask(this);
+          if (record) return storeVideoStep(this, record.videoUrl!);
+          break;
+        }
+        case 'storing':
+          return storeVideoStep(this, undefined);
+      }
+    }
+  }
+
+  /** Bad data from any producer fails here, before KIE is ever asked. */
+  private validate(): RenderRequest {
+    try {
+      const request = parseRenderRequest(this.job.data);
+      const issues = checkDialectSupport(request, this.deps.config.kie.apiStyle);
+      if (issues.length) throw new ValidationError(issues);
+      return request;
+    } catch (err) {
+      if (err instanceof ValidationError) throw new UnrecoverableError(`invalid render request: ${formatIssues(err.issues)}`);
+      throw err;
+    }
+  }
+
+  /** The job's task and account, once it has them (steps after a submit). */
+  get task(): { account: string; taskId: string } {
+    return this.state as Required<Pick<RenderState, 'account' | 'taskId'>>;
+  }
+
+  client(account: string): KieClient {
+    const kie = this.deps.kie.get(account);
+    if (!kie) throw new UnrecoverableError(`job is bound to KIE account "${account}", which this worker is not configured with`);
+    return kie;
+  }
+
+  paced<T>(account: string, kind: TurnKind, request: () => Promise<T>): Promise<T> {
+    return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal });
+  }
+
+  /**
+   * Hands the task to the status poller (the slot is the task's; its checks are scheduled against
+   * the account's pacer). A slot lost meanwhile (lease ran out) is taken again: the task generates.
+   */
+  async watchTask(account: string, taskId: string, { newTask }: { newTask: boolean }): Promise<void> {
+    const { limiter, config } = this.deps;
+    const delay = checkDelayMs(config);
+    if (!newTask && (await limiter.scheduleCheck(account, this.member, delay))) return;
+    await limiter.bindTask(account, this.member, taskId);
+    await limiter.scheduleCheck(account, this.member, delay);
+  }
+
+  /** The poller wakes a job whose task finished; this only covers a poller fleet that is gone. */
+  generationFailsafeMs(): number {
+    return Math.max(this.deps.config.pollIntervalMs * 10, GENERATION_FAILSAFE_MIN_MS);
+  }
+
+  async freeSlot(account: string): Promise<void> {
+    const woken = await this.deps.limiter.releaseSlot(account, this.member);
+    if (woken.length) await this.deps.wakeJobs(woken);
+  }
+
+  async persist(state: RenderState): Promise<void> {
+    if (!(await saveRenderState(this.deps.redis, this.job, this.token, { ...this.job.data, render: state }))) {
+      const lost = new JobLockLostError(this.job.id!);
+      this.log.warn({ alert: 'lock-lost' }, lost.message);
+      throw lost;
+    }
+    this.state = state;
+  }
+
+  /** Short waits are slept here; longer ones give the worker back. */
+  async waitBriefly(ms: number, why: string): Promise<void> {
+    if (ms > INLINE_WAIT_MS) return this.delay(ms, why);
+    await this.sleep(ms);
+  }
+
+  /** Sleeps in-process; on shutdown the job is parked at its persisted step for another worker. */
+  async sleep(ms: number): Promise<void> {
+    const signal = this.deps.signal;
+    const aborted = await new Promise<boolean>((resolve) => {
+      if (signal?.aborted) return resolve(true);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(false);
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    if (aborted) await this.delay(0, 'worker shutting down');
+  }
+
+  /** Parks the job as delayed until `ms` from now; it resumes from its persisted step. */
+  async delay(ms: number, why: string): Promise<never> {
+    this.log.debug({ ms: Math.round(ms), why }, 'job delayed');
+    await this.job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), this.token);
+    throw new DelayedError();
+  }
+
+  /** Transient trouble: back off the whole job, exponentially, up to MAX_SETBACKS times. */
+  async setback(err: unknown, what: string): Promise<never> {
+    // An in-process wait cut short by shutdown is no setback: park the job for another worker.
+    if (this.deps.signal?.aborted) return this.delay(0, 'worker shutting down');
+    const setbacks = (this.state.setbacks ?? 0) + 1;
+    const message = err instanceof Error ? err.message : String(err);
+    if (setbacks > MAX_SETBACKS) throw new UnrecoverableError(`${what} kept failing (${MAX_SETBACKS} setbacks); last error: ${message}`);
+    await this.persist({ ...this.state, setbacks });
+    const ms = Math.min(this.deps.config.kie.retryBaseMs * 2 ** setbacks, MAX_SETBACK_DELAY_MS) * (0.75 + Math.random() * 0.5);
+    this.log.warn({ what, setbacks, err: message }, `${what} failed; trying again later`);
+    return this.delay(ms, `${what} setback`);
+  }
+}

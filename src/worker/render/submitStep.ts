@@ -1,0 +1,124 @@
+/**
+ * The submit step: a slot, a quota unit and a request turn first, then one create request whose
+ * taskId is written into the job the moment it arrives. A create that got no answer is never
+ * resent blindly (recoverAmbiguousSubmit).
+ */
+import { UnrecoverableError } from 'bullmq';
+import { InsufficientCreditsError, KieError } from '../../shared/errors';
+import { callbackUrl } from '../../shared/callbackToken';
+import { callKie } from '../../pool/kieCall';
+import { callbackTaskFor, clearCallbackTask } from '../callbackInbox';
+import type { RenderRun } from './renderRun';
+
+/** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
+const SLOT_WAIT_FAILSAFE_MS = 60_000;
+
+export async function submitTask(run: RenderRun): Promise<void> {
+  const jobId = run.job.id!;
+  const { limiter, config, credits } = run.deps;
+  const price = credits?.priceOf(run.request) ?? 0;
+  const accounts = await credits?.accountsAbleToPay(price);
+  if (credits && accounts?.length === 0) {
+    credits.alertNoneCanPay(price, await credits.balances());
+    return run.delay(config.kie.creditsRefreshMs, 'no account has the credits for this job');
+  }
+  // A task announced for an earlier submit of this job must not be adopted for this one.
+  await clearCallbackTask(run.deps.redis, config.limiterPrefix, run.job.queueName, jobId);
+  const grant = await limiter.acquireSubmit(run.member, { accounts });
+  if (!grant.granted) {
+    switch (grant.reason) {
+      case 'interval':
+        return run.waitBriefly(grant.waitMs, 'next request turn');
+      case 'quota':
+        return run.delay(grant.waitMs, 'daily quota used up on every account');
+      case 'concurrency':
+      case 'paused':
+        return run.delay(SLOT_WAIT_FAILSAFE_MS, grant.reason === 'paused' ? 'every account paused' : 'every slot busy');
+    }
+  }
+  const account = grant.account;
+  // Persisted before the request leaves: if we die from here until the taskId is written, the
+  // job resumes as an ambiguous submit, never as a fresh one. Only this write stands between the
+  // turn and the request (KIE judges the interval on arrival).
+  await Promise.all([
+    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 }),
+    credits?.spend(account, price),
+  ]);
+
+  const kie = run.client(account);
+  const callBack = config.webhook ? callbackUrl(config.webhook.baseUrl, config.webhook.secret, run.job.queueName, jobId) : undefined;
+  let taskId: string;
+  try {
+    taskId = await callKie(limiter, config, account, 'retry', () => kie.createTask(run.request, callBack), {
+      retryAmbiguous: false,
+      firstTurnTaken: true,
+      signal: run.deps.signal,
+    });
+  } catch (err) {
+    return submitFailed(run, account, err);
+  }
+  const submittedAt = Date.now();
+  await run.persist({ ...run.state, step: 'generating', taskId, submittedAt, submits: run.state.submits + 1, setbacks: 0 });
+  await limiter.confirmSubmit(account, run.member);
+  await run.watchTask(account, taskId, { newTask: true });
+  run.log.info({ account, taskId }, 'task submitted');
+  return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
+}
+
+async function submitFailed(run: RenderRun, account: string, err: unknown): Promise<void> {
+  const { limiter, credits } = run.deps;
+  if (err instanceof KieError && err.ambiguous) {
+    await limiter.confirmSubmit(account, run.member);
+    run.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
+    return recoverAmbiguousSubmit(run);
+  }
+  // KIE answered, so no task exists: the slot, the quota unit and the credits go back.
+  await limiter.refundSubmit(account, run.member);
+  await credits?.refund(account, credits.priceOf(run.request));
+  await run.freeSlot(account);
+  if (err instanceof InsufficientCreditsError) {
+    await limiter.pause(account, err.message);
+    run.log.error({ account, alert: 'insufficient-credits' }, `account ${account} paused: ${err.message}`);
+    // What it has left, for status; reading it is best effort.
+    await credits?.refresh(account).catch((e: Error) => run.log.warn({ account, err: e.message }, 'reading the KIE credit balance failed'));
+    await run.persist({ ...run.state, step: undefined, account: undefined, submitStartedAt: undefined });
+    return run.waitBriefly(0, 'another account');
+  }
+  if (err instanceof KieError && !err.retryable) {
+    throw new UnrecoverableError(`KIE refused the request: ${err.message}`);
+  }
+  await run.persist({ ...run.state, step: undefined, account: undefined, submitStartedAt: undefined });
+  return run.setback(err, 'submit');
+}
+
+/**
+ * A create request was sent and no answer came (or the worker died before writing the taskId).
+ * A callback naming this job adopts the task it reports; otherwise, after the grace period, the
+ * configured policy applies (resubmit and flag a possible duplicate charge, or fail).
+ */
+export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
+  const { config, redis } = run.deps;
+  const account = run.state.account!;
+  const adopted = await callbackTaskFor(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
+  if (adopted) {
+    run.log.info({ account, taskId: adopted }, 'adopted the task a callback reported for an ambiguous submit');
+    await run.persist({ ...run.state, step: 'generating', taskId: adopted, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
+    await run.watchTask(account, adopted, { newTask: true });
+    return;
+  }
+  const since = run.state.submitStartedAt ?? Date.now();
+  const waited = Date.now() - since;
+  if (waited < config.kie.ambiguousGraceMs) {
+    return run.delay(Math.min(config.kie.ambiguousGraceMs - waited, config.pollIntervalMs * 6), 'ambiguous submit: waiting for a callback');
+  }
+  if (config.kie.ambiguousPolicy === 'fail') {
+    await run.freeSlot(account);
+    throw new UnrecoverableError(
+      `submit to KIE account ${account} got no answer and no callback came within ${config.kie.ambiguousGraceMs} ms; not resubmitting (KIE_AMBIGUOUS_POLICY=fail)`,
+    );
+  }
+  run.log.warn({ account, alert: 'possible-duplicate-charge' }, 'possible duplicate charge: resubmitting after an ambiguous submit');
+  // The unknown task may exist and count at KIE: its quota unit stays spent.
+  await run.freeSlot(account);
+  await run.persist({ ...run.state, step: undefined, account: undefined, possibleDuplicate: true, submits: run.state.submits + 1 });
+}
