@@ -26,11 +26,10 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
     if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`status check failed: ${err.message}`);
     return run.setback(err, 'status check');
   }
-  const checks = (run.state.checks ?? 0) + 1;
   switch (record.state) {
     case 'generating':
       await run.watchTask(account, taskId, { newTask: false });
-      await run.persist({ ...run.state, checks, setbacks: 0 });
+      if (run.state.setbacks) await run.persist({ ...run.state, setbacks: 0 });
       await run.delay(run.generationFailsafeMs(), 'task still generating');
       return undefined;
     case 'failed':
@@ -41,7 +40,6 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
       await run.persist({
         ...run.state,
         step: 'storing',
-        checks,
         setbacks: 0,
         completedAt: record.completedAt ?? new Date().toISOString(),
         durationSeconds: record.durationSeconds,

@@ -37,7 +37,8 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
         bucket,
         key,
         url,
-        metadata: { 'task-id': taskId, account, 'job-id': run.job.id! },
+        // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
+        metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
         allowedHosts: config.videoHosts,
         maxBytes: config.videoMaxBytes,
         timeoutMs: config.downloadTimeoutMs,

@@ -41,7 +41,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   // job resumes as an ambiguous submit, never as a fresh one. Only this write stands between the
   // turn and the request (KIE judges the interval on arrival).
   await Promise.all([
-    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 }),
+    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now() }),
     credits?.spend(account, price),
   ]);
 
