@@ -37,6 +37,8 @@ export interface RenderDeps {
   wakeJobs(members: readonly string[]): Promise<void>;
   /** Aborted on shutdown: in-process waits end and the job is left at its last persisted step. */
   signal?: AbortSignal;
+  /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
+  tasksTimedOut?: { inc(): void };
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;
