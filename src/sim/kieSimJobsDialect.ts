@@ -51,7 +51,7 @@ function record(engine: SimEngine, task: SimTask) {
 
 export const jobsDialect: SimDialectApi = {
   name: 'jobs',
-  codes: { invalid: 422, insufficientCredits: 402, overloaded: 455 },
+  codes: { ok: 200, invalid: 422, insufficientCredits: 402, overloaded: 455 },
   answer,
   routes: {
     'POST /api/v1/jobs/createTask': (engine, { key, body }) => {
