@@ -9,8 +9,8 @@ export type { TurnKind };
  * Runs one KIE request under the account's pacing, retrying transient failures (1003, 429, 5xx,
  * connection trouble) with exponential backoff and jitter, honouring Retry-After. Every attempt
  * takes its own turn from the fleet-wide limiter, so retries never break the request interval.
- * An ambiguous failure (sent, no answer) is retried only when `retryAmbiguous` says the request
- * is safe to repeat (reads are; creates are not).
+ * An ambiguous failure (sent, and no answer proves it did nothing) is retried only when
+ * `retryAmbiguous` says the request is safe to repeat (reads are; creates are not).
  */
 export async function callKie<T>(
   limiter: AccountLimiter,

@@ -108,8 +108,9 @@ export class KieConnectionError extends KieError {
 }
 
 /**
- * The request was sent but no answer came (timeout, reset). For a create request a task may
- * exist anyway, so the caller must not blindly resend it.
+ * The request was sent and no answer came (timeout, reset), or, for a create, an answer that does
+ * not prove nothing was made (not KIE's own refusal: a gateway's page, a success without a taskId,
+ * a body that does not parse). A task may exist anyway, so a create must not be blindly resent.
  */
 export class KieAmbiguousError extends KieError {
   override name = 'KieAmbiguousError';

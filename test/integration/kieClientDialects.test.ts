@@ -18,7 +18,7 @@ import {
 import { createKieClient } from '../../src/kie/client';
 import type { KieClient, TaskRecord } from '../../src/kie/types';
 import { parseRenderRequest, type RenderRequest, type RenderRequestInput } from '../../src/shared/renderRequest';
-import { type KieSimulator, startKieSimulator } from '../../src/sim/kieSimulator';
+import { type KieSimulator, type SimFaults, startKieSimulator } from '../../src/sim/kieSimulator';
 
 const API_KEY = 'sk-live-SECRET-4f2c9a7e1b';
 const WRONG_KEY = 'sk-live-WRONG-0d1e2f3a4b';
@@ -139,6 +139,39 @@ describe.each<[ApiStyle, { create: string; record: string }]>([
   test('a wrong key is an AuthenticationError that names neither key', async () => {
     const { kie } = await setUp(style, WRONG_KEY);
     await failure(kie.createTask(request()), AuthenticationError);
+  });
+
+  test('KIE’s own refusal in its envelope (here a 500) proves nothing was created: transient, not ambiguous', async () => {
+    const { sim, kie } = await setUp(style);
+    sim.setFaults({ serverErrorRate: 1 });
+    const err = await failure(kie.createTask(request()), TransientKieError);
+    expect(err).toMatchObject({ httpStatus: 500, code: 500, ambiguous: false, retryable: true });
+    expect(sim.counters.tasks).toHaveLength(0);
+  });
+
+  test.each<[string, Partial<SimFaults>, number, RegExp]>([
+    ['a gateway’s HTML 502, sent before KIE saw it', { gatewayErrorRate: 1 }, 0, /answered HTTP 502 without KIE's envelope \("<html>/],
+    ['a gateway’s HTML 504, sent after the task was made', { createThenGatewayErrorRate: 1 }, 1, /answered HTTP 504 without KIE's envelope \("<html>/],
+    ['a success without a taskId', { createWithoutTaskIdRate: 1 }, 1, /has no data object \(HTTP 200, \{"code":(0|200),"(message|msg)":"success","data":null\}\): a task may have been created$/],
+    ['a body that does not parse', { createThenGarbledRate: 1 }, 1, /answered HTTP 200 without KIE's envelope \("\{\\"code\\":/],
+  ])('a create answered with %s is an ambiguous submit: a task may exist', async (_label, faults, tasks, message) => {
+    const { sim, kie } = await setUp(style);
+    sim.setFaults(faults);
+    const err = await failure(kie.createTask(request()), KieAmbiguousError);
+    expect(err.ambiguous).toBe(true);
+    expect(err.message).toMatch(message);
+    expect(err.message).toMatch(/: a task may have been created$/);
+    expect(sim.counters.tasks).toHaveLength(tasks);
+  });
+
+  test('status reads and link refreshes behind a gateway’s 502 stay transient (retried), never ambiguous', async () => {
+    const { sim, kie } = await setUp(style);
+    const taskId = await kie.createTask(request());
+    const { videoUrl } = await recordUntilDone(kie, taskId);
+    sim.setFaults({ gatewayErrorRate: 1 });
+    for (const call of [kie.getTaskRecord(taskId), kie.refreshVideoUrl(taskId, videoUrl!)]) {
+      expect(await failure(call, TransientKieError)).toMatchObject({ httpStatus: 502, ambiguous: false, retryable: true });
+    }
   });
 
   test('transport failures keep the key out: a reset is ambiguous, a refused connection is not', async () => {

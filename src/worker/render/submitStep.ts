@@ -69,10 +69,11 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   const { limiter, credits } = run.deps;
   if (err instanceof KieError && err.ambiguous) {
     await limiter.confirmSubmit(account, run.member);
-    run.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
+    run.log.warn({ account, err: err.message }, 'submit got no answer that proves nothing was created: a task may exist; not resubmitting blindly');
     return recoverAmbiguousSubmit(run);
   }
-  // KIE answered, so no task exists: the slot, the quota unit and the credits go back.
+  // KIE refused it in its own envelope (or it never left): no task exists, so the slot, the quota
+  // unit and the credits go back.
   await limiter.refundSubmit(account, run.member);
   await credits?.refund(account, credits.priceOf(run.request));
   await run.freeSlot(account);
