@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import type { AccountConfig, Config } from '../shared/config';
-import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../shared/errors';
+import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, LinkRefusedError, UnexpectedResponseError } from '../shared/errors';
 import { errorForAnswer, isKieRefusal } from './errorForAnswer';
 import { createJobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';
@@ -61,10 +61,11 @@ class HttpKieClient implements KieClient {
       try {
         return this.dialect.parseRefreshedLink(await this.send('POST', path, body));
       } catch (err) {
-        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record.
-        // That is a second request inside the caller's one limiter turn; a strictly paced caller
-        // passes staleUrl '' instead. A transient failure or a bad key is the caller's to handle.
+        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record,
+        // but that is a second request: it needs a limiter turn of its own, which only the caller
+        // can take. A transient failure or a bad key is the caller's to handle as it is.
         if (!(err instanceof KieError) || err.retryable || err instanceof AuthenticationError) throw err;
+        throw new LinkRefusedError(`KIE would not refresh the link of task ${taskId}: ${err.message}`, err.code, err.httpStatus);
       }
     }
     const record = await this.getTaskRecord(taskId);

@@ -89,6 +89,15 @@ export class TransientKieError extends KieError {
   }
 }
 
+/**
+ * KIE would not mint a fresh link from the stale one (foreign, malformed, too old). The task's
+ * record can still give one: ask again without the stale link, on a request turn of its own.
+ */
+export class LinkRefusedError extends KieError {
+  override name = 'LinkRefusedError';
+  readonly retryable = false;
+}
+
 /** The task is unknown to KIE (404 on record-info). */
 export class TaskNotFoundError extends KieError {
   override name = 'TaskNotFoundError';

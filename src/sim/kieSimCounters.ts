@@ -32,6 +32,7 @@ export function newCounters(keys: readonly string[]): SimCounters {
       createThenGatewayError: 0,
       createWithoutTaskId: 0,
       createThenGarbled: 0,
+      linkRefreshRefused: 0,
       cutBody: 0,
       failedTasks: 0,
       insufficientCredits: 0,

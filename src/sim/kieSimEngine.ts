@@ -131,6 +131,13 @@ export class SimEngine {
     return answer;
   }
 
+  /** Whether this link refresh is refused by the linkRefreshRefusedRate fault (counted). */
+  refusesLinkRefresh(): boolean {
+    if (!this.roll(this.faults.linkRefreshRefusedRate)) return false;
+    this.counters.faults.linkRefreshRefused++;
+    return true;
+  }
+
   /** Stops every pending completion; tasks still generating stay so. */
   close(): void {
     for (const timer of this.timers) clearTimeout(timer);

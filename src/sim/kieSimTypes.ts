@@ -52,6 +52,8 @@ export interface SimFaults {
   createWithoutTaskIdRate: number;
   /** Create makes the task and answers a body that does not parse (KIE's JSON cut in half). */
   createThenGarbledRate: number;
+  /** download-url refuses a link it issued (422), as KIE does one it will not re-mint; the record still has a fresh one. */
+  linkRefreshRefusedRate: number;
   /** A video download sends its Content-Length, then the socket is destroyed about halfway. */
   cutBodyRate: number;
   /** A task ends failed: status 2 (sora) / state fail (jobs). */
@@ -135,6 +137,7 @@ export interface SimCounters {
     createThenGatewayError: number;
     createWithoutTaskId: number;
     createThenGarbled: number;
+    linkRefreshRefused: number;
     cutBody: number;
     failedTasks: number;
     insufficientCredits: number;

@@ -47,6 +47,7 @@ const NO_FAULTS: SimFaults = {
   createThenGatewayErrorRate: 0,
   createWithoutTaskIdRate: 0,
   createThenGarbledRate: 0,
+  linkRefreshRefusedRate: 0,
   cutBodyRate: 0,
   failRate: 0,
   insufficientCredits: [],

@@ -41,6 +41,7 @@ function simOptionsFromEnv(env: Env): SimOptions {
     createThenGatewayErrorRate: number(env, 'SIM_CREATE_THEN_GATEWAY_ERROR_RATE'),
     createWithoutTaskIdRate: number(env, 'SIM_CREATE_WITHOUT_TASK_ID_RATE'),
     createThenGarbledRate: number(env, 'SIM_CREATE_THEN_GARBLED_RATE'),
+    linkRefreshRefusedRate: number(env, 'SIM_LINK_REFRESH_REFUSED_RATE'),
     cutBodyRate: number(env, 'SIM_CUT_BODY_RATE'),
     failRate: number(env, 'SIM_FAIL_RATE'),
     insufficientCredits: list(env, 'SIM_INSUFFICIENT_CREDITS'),

@@ -12,6 +12,7 @@ import {
   KieAmbiguousError,
   KieConnectionError,
   type KieError,
+  LinkRefusedError,
   TaskNotFoundError,
   TransientKieError,
 } from '../../src/shared/errors';
@@ -198,7 +199,7 @@ describe('KIE client, jobs-only endpoints', () => {
     expect(calls(sim, 'GET /api/v1/jobs/recordInfo')).toBe(records);
   });
 
-  test('without a stale link, or when download-url refuses it, the record mints the fresh link', async () => {
+  test('without a stale link the record mints the fresh link; a refused one is a LinkRefusedError after one request', async () => {
     const { sim, kie } = await setUp('jobs');
     const taskId = await kie.createTask(request());
     await recordUntilDone(kie, taskId);
@@ -207,11 +208,15 @@ describe('KIE client, jobs-only endpoints', () => {
 
     expect(await downloadStatus(await kie.refreshVideoUrl(taskId, ''))).toBe(200);
     expect(calls(sim, 'POST /api/v1/common/download-url')).toBe(0);
+    expect(calls(sim, 'GET /api/v1/jobs/recordInfo')).toBe(records + 1);
 
-    // A link this service never issued: download-url answers 422, the record still serves.
-    expect(await downloadStatus(await kie.refreshVideoUrl(taskId, 'https://elsewhere.example/files/x.mp4'))).toBe(200);
+    // A link this service never issued: download-url answers 422, and nothing else is sent: the
+    // record read the caller falls back to needs a request turn of its own.
+    const before = sim.counters.requests.total;
+    const err = await failure(kie.refreshVideoUrl(taskId, 'https://elsewhere.example/files/x.mp4'), LinkRefusedError);
+    expect(err).toMatchObject({ code: 422, retryable: false });
+    expect(sim.counters.requests.total).toBe(before + 1);
     expect(calls(sim, 'POST /api/v1/common/download-url')).toBe(1);
-    expect(calls(sim, 'GET /api/v1/jobs/recordInfo')).toBe(records + 2);
   });
 
   test('a transient download-url failure is not papered over by a second request', async () => {

@@ -477,6 +477,18 @@ describe('fault knobs', () => {
     expect(s.counters.faults.createThenGarbled).toBe(1);
   });
 
+  it('linkRefreshRefusedRate makes download-url refuse a link it issued (422); the record still mints one', async () => {
+    const s = await sim();
+    const created = await createJob(s, textJob('a link kept'));
+    const taskId = created.body.data.taskId;
+    const rec = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const url = JSON.parse(rec.body.data.resultJson).resultUrls[0];
+    s.setFaults({ linkRefreshRefusedRate: 1 });
+    expect(await api(s, 'POST', '/api/v1/common/download-url', { url })).toEqual({ status: 422, body: { code: 422, msg: expect.stringContaining('cannot be refreshed'), data: null } });
+    expect(s.counters.faults.linkRefreshRefused).toBe(1);
+    expect((await jobRecord(s, taskId)).body.data.state).toBe('success');
+  });
+
   it('cutBodyRate sends the Content-Length and then about half the body', async () => {
     const s = await sim({ videoBytes: 1_000_000 });
     const { videoUrl } = await finishedSoraTask(s);
