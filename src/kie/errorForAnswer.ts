@@ -12,19 +12,11 @@ import {
   TransientKieError,
   UnexpectedResponseError,
 } from '../shared/errors';
+import { retryAfterMs } from '../shared/retryAfter';
 import { isObject } from './envelope';
 import type { HttpAnswer } from './types';
 
 const SUCCESS_CODES = new Set([0, 200]);
-
-function retryAfterMs(headers: HttpAnswer['headers']): number | undefined {
-  const v = headers['retry-after'];
-  if (v === undefined) return undefined;
-  const seconds = Number(v);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 /** Returns the error an answer stands for, or undefined when it is a success envelope. */
 export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
@@ -36,7 +28,7 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   const message = `KIE ${code}${text ? ` ${text}` : ''}`;
 
   if (status >= 200 && status < 300 && bodyCode !== undefined && SUCCESS_CODES.has(bodyCode)) return undefined;
-  if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+  if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status === 401 || code === 401) return new AuthenticationError(message, code, status);
   switch (code) {
     case 1001:
@@ -53,7 +45,7 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
     case 502:
     case 503:
     case 504:
-      return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+      return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
     case 1004:
     case 400:
     case 422:
@@ -62,7 +54,7 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
     case 404:
       return new TaskNotFoundError(message, code, status);
   }
-  if (status >= 500) return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+  if (status >= 500) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status >= 400) return new InvalidParametersError(message, code, status);
   return new UnexpectedResponseError(`unexpected KIE answer: HTTP ${status}, ${message}`, code, status);
 }

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
 import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
+import { checkNotifyUrl } from '../shared/notifyDestination';
 import { checkDialectSupport } from '../kie/dialectSupport';
 import type { ApiStyle } from '../shared/config';
 
@@ -33,6 +34,11 @@ export interface RenderProducerOptions {
   queueName: string;
   /** Refuse at the door what the configured KIE dialect cannot render. */
   apiStyle?: ApiStyle;
+  /**
+   * Accept a notifyUrl whose host is a literal private, loopback or link-local address
+   * (NOTIFY_ALLOW_PRIVATE; default false). Metadata addresses are refused either way.
+   */
+  notifyAllowPrivate?: boolean;
   /** Jobs per addBulk call. */
   chunkSize?: number;
 }
@@ -62,10 +68,11 @@ export class RenderProducer {
   /** Validates and normalises; throws ValidationError naming field, value and rule. */
   validate(input: unknown, opts: EnqueueOptions = {}): RenderRequest {
     const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input);
-    if (this.options.apiStyle) {
-      const issues = checkDialectSupport(request, this.options.apiStyle);
-      if (issues.length) throw new ValidationError(issues);
-    }
+    const issues = [
+      ...(this.options.apiStyle ? checkDialectSupport(request, this.options.apiStyle) : []),
+      ...checkNotifyUrl(request.notifyUrl, this.options.notifyAllowPrivate ?? false),
+    ];
+    if (issues.length) throw new ValidationError(issues);
     if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
       throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);
     }

@@ -74,6 +74,18 @@ export interface Config {
     readonly forcePathStyle: boolean;
     readonly partSizeBytes: number;
   };
+  /** Delivery of job outcomes to a job's `notifyUrl` (Standard Webhooks, from a queue of its own). */
+  readonly notify: {
+    /** Signing secret, `whsec_` + base64 as the spec serialises it; notifications go unsigned without one. */
+    readonly secret?: string;
+    /** Notify private, loopback and link-local addresses too (metadata addresses stay refused). */
+    readonly allowPrivate: boolean;
+    /** Per delivery attempt, DNS to answer headers. */
+    readonly timeoutMs: number;
+    /** Tries per notification, with exponential backoff from retryBaseMs (capped at 6 h). */
+    readonly attempts: number;
+    readonly retryBaseMs: number;
+  };
   readonly videoHosts: readonly string[];
   readonly videoMaxBytes: number;
   readonly downloadTimeoutMs: number;
@@ -173,6 +185,20 @@ class EnvReader {
       .map((s) => s.trim())
       .filter(Boolean);
   }
+}
+
+/**
+ * NOTIFY_SECRET as the Standard Webhooks libraries read it: base64 of 24 to 64 random bytes, with or
+ * without the `whsec_` prefix, so a receiver verifies with the same string and any of them.
+ */
+function readNotifySecret(r: EnvReader): string | undefined {
+  const v = r.raw('NOTIFY_SECRET');
+  if (v === undefined) return undefined;
+  const base64 = v.startsWith('whsec_') ? v.slice('whsec_'.length) : v;
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(base64) && base64.length % 4 === 0 ? Buffer.from(base64, 'base64').length : 0;
+  if (bytes >= 24 && bytes <= 64) return v;
+  r.bad('NOTIFY_SECRET', '***', 'must be whsec_ followed by the base64 of 24 to 64 random bytes, e.g. whsec_$(openssl rand -base64 32)');
+  return undefined;
 }
 
 const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,40}$/;
@@ -289,6 +315,14 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       forcePathStyle: r.bool('S3_FORCE_PATH_STYLE', s3Endpoint !== undefined),
       partSizeBytes: r.int('S3_PART_SIZE_MB', 8, 5, 5120) * 1024 * 1024,
     },
+    notify: {
+      secret: readNotifySecret(r),
+      allowPrivate: r.bool('NOTIFY_ALLOW_PRIVATE', false),
+      timeoutMs: r.int('NOTIFY_TIMEOUT_MS', 15_000, 100, 120_000),
+      // 24 tries, 10 s doubling to a 6 h cap: the last one about 3 days after the first.
+      attempts: r.int('NOTIFY_ATTEMPTS', 24, 1, 100),
+      retryBaseMs: r.int('NOTIFY_RETRY_BASE_MS', 10_000, 1, 3_600_000),
+    },
     videoHosts: videoHosts.map((h) => h.toLowerCase()),
     videoMaxBytes: r.int('VIDEO_MAX_BYTES', 2 * 1024 ** 3, 1),
     downloadTimeoutMs: r.int('DOWNLOAD_TIMEOUT_MS', 5 * 60_000, 100),
@@ -320,6 +354,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
     redisUrl: redisUrl.toString(),
     kie: { ...c.kie, accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a), webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined },
     webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
+    notify: { ...c.notify, secret: c.notify.secret ? '***' : undefined },
     apiTokens: c.apiTokens.map(() => '***'),
   };
 }

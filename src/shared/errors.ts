@@ -140,3 +140,17 @@ export class StorageError extends Error {
     super(message);
   }
 }
+
+/** A notification that did not reach its notifyUrl. */
+export class NotificationError extends Error {
+  override name = 'NotificationError';
+  constructor(
+    message: string,
+    /** Retrying cannot help: the destination is refused, or the receiver said no (4xx, redirect). */
+    readonly permanent: boolean,
+    /** The receiver's Retry-After, when it gave one. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}

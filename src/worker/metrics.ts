@@ -17,6 +17,11 @@ export interface WorkerMetrics {
   tasksTimedOut: Counter;
   /** Seconds from KIE's completion to the object in S3 (the link TTL is 20 minutes). */
   completionToStored: Histogram;
+  notificationsDelivered: Counter;
+  /** Attempts that failed and will be tried again. */
+  notificationsRetried: Counter;
+  /** Notifications given up: `reason` permanent (refused destination, 4xx, redirect), exhausted, not-queued. */
+  notificationsFailed: Counter<'reason'>;
 }
 
 export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter): WorkerMetrics {
@@ -69,6 +74,14 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter): Work
       name: 'sora_completion_to_stored_seconds',
       help: 'From KIE reporting the task done to the verified object in S3',
       buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200],
+      registers: [registry],
+    }),
+    notificationsDelivered: new Counter({ name: 'sora_notifications_delivered_total', help: 'Notifications a notifyUrl accepted (2xx)', registers: [registry] }),
+    notificationsRetried: new Counter({ name: 'sora_notifications_retried_total', help: 'Notification attempts that failed and will be retried', registers: [registry] }),
+    notificationsFailed: new Counter({
+      name: 'sora_notifications_failed_total',
+      help: 'Notifications given up: permanent (refused destination, 4xx, redirect), exhausted (every attempt failed), not-queued',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

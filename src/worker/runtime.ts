@@ -13,13 +13,13 @@ import { RenderJobData, RenderResult } from '../shared/renderJob';
 import { AccountCredits } from '../pool/accountCredits';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
-import { notifyCaller } from './notifyCaller';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
 import { createS3Client } from './storage/s3Client';
 import { JobWaker } from '../pool/wakeJobs';
 import { startStatusPoller } from './statusPoller';
 import { createWorkerMetrics } from './metrics';
+import { startNotifier } from './notify/startNotifier';
 import { startWebhookServer } from './webhookServer/startWebhookServer';
 
 export interface WorkerRuntime {
@@ -69,6 +69,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     tasksTimedOut: metrics.tasksTimedOut,
   });
 
+  const notifier = startNotifier({ config, redis, logger, metrics });
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
     concurrency: config.workerConcurrency,
@@ -84,14 +85,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     metrics.jobsStored.inc();
     metrics.bytesStored.inc(result.size);
     metrics.completionToStored.observe((Date.parse(result.storedAt) - Date.parse(result.completedAt)) / 1000);
-    if (job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'stored', result }, logger);
+    if (typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'stored', result });
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (final) metrics.jobsFailed.inc();
     logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
-    if (final && job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message }, logger);
+    if (final && typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message });
   });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 
@@ -127,11 +128,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       // Other workers' pollers go on checking this worker's tasks too.
       await poller.stop();
       const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
-      const result = await Promise.race([worker.close(), forced]);
+      const result = await Promise.race([Promise.all([worker.close(), notifier.stop()]), forced]);
       if (result === 'timeout') {
         logger.warn('shutdown deadline passed: leaving the remaining jobs to be resumed by another worker');
-        await worker.close(true);
+        await Promise.all([worker.close(true), notifier.stop(true)]);
       }
+      // The last jobs' outcomes are queued for delivery before the connection goes (within the deadline).
+      await Promise.race([notifier.close(), forced]);
       await waker.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());

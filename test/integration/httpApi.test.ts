@@ -127,6 +127,7 @@ describe('POST /renders', () => {
     ['priority 0', '/renders?priority=0', { prompt: 'x' }, {}, 'priority'],
     ['an empty batch', '/renders', [], {}, 'body'],
     ['an Idempotency-Key on a batch', '/renders', [{ prompt: 'x' }], { 'idempotency-key': 'k' }, 'Idempotency-Key'],
+    ['a loopback notifyUrl', '/renders', { prompt: 'x', notifyUrl: 'http://127.0.0.1:6379/' }, {}, 'notifyUrl'],
   ])('%s: 400 naming the field, nothing enqueued', async (_what, path, body, headers, field) => {
     const before = await stack.queue.count();
     const res = await post(path, body, { ...bearer(), ...headers });
@@ -168,6 +169,13 @@ describe('schedules', () => {
     const res = await send('PUT', '/schedules/bad', { everyMs: 5, tz: 'Europe/Lisbon', request: { prompt: 'x', key: 'fixed.mp4' } });
     expect(res.status).toBe(400);
     expect((res.body!.issues as Array<{ field: string }>).map((i) => i.field)).toEqual(['everyMs', 'tz', 'key']);
+    expect((await get('/schedules')).json().schedules).toEqual([]);
+  });
+
+  it('a schedule whose notifyUrl is a metadata address is a 400 naming notifyUrl', async () => {
+    const res = await send('PUT', '/schedules/meta', { everyMs: 60_000, request: { prompt: 'x', notifyUrl: 'http://169.254.169.254/latest/meta-data/' } });
+    expect(res.status).toBe(400);
+    expect(res.body!.issues).toEqual([{ field: 'notifyUrl', value: 'http://169.254.169.254/latest/meta-data/', rule: expect.stringContaining('cloud metadata address') }]);
     expect((await get('/schedules')).json().schedules).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
 import type { Logger } from '../../shared/logger';
+import { checkNotifyUrl } from '../../shared/notifyDestination';
 import { checkDialectSupport } from '../../kie/dialectSupport';
 import { ValidationError, formatIssues } from '../../shared/errors';
 import type { KieClient } from '../../kie/types';
@@ -105,7 +106,7 @@ export class RenderRun {
   private validate(): RenderRequest {
     try {
       const request = parseRenderRequest(this.job.data);
-      const issues = checkDialectSupport(request, this.deps.config.kie.apiStyle);
+      const issues = [...checkDialectSupport(request, this.deps.config.kie.apiStyle), ...checkNotifyUrl(request.notifyUrl, this.deps.config.notify.allowPrivate)];
       if (issues.length) throw new ValidationError(issues);
       return request;
     } catch (err) {
