@@ -4,6 +4,7 @@
  * once, naming `render`, without a KIE request; the same worker processes render every other job.
  */
 import type { RenderJobData } from '../../src/shared/renderJob';
+import * as submitStep from '../../src/worker/render/submitStep';
 import { expectStoredAsServed } from '../support/expectStored';
 import { waitForWorkersStarted } from '../support/fleet';
 import { RenderStack, startRenderStack } from '../support/renderStack';
@@ -16,6 +17,7 @@ const CREATE = 'POST /api/v1/sora/generate';
 let stack: RenderStack | undefined;
 
 afterEach(async () => {
+  jest.restoreAllMocks();
   await stack?.close();
   stack = undefined;
 });
@@ -78,3 +80,18 @@ it('bad worker states fail at once naming render, and three worker processes sto
   // No worker process hung or died on the way.
   for (const w of workers) expect(w.exitCode).toBeNull();
 });
+
+it('a run whose step makes no progress fails after a bounded number of steps instead of looping', async () => {
+  stack = await startRenderStack();
+  await stack.startWorker();
+  // A submit step that returns without moving the job on (a bug, or a state it cannot leave).
+  const submit = jest.spyOn(submitStep, 'submitTask').mockResolvedValue(undefined);
+  const { jobId } = await stack.producer.enqueue({ prompt: 'a job that goes nowhere' });
+  expect((await stack.waitForJobs([jobId], WAIT_MS)).get(jobId)).toBe('failed');
+  const job = (await stack.queue.getJob(jobId))!;
+  expect(job.attemptsMade).toBe(1);
+  expect(job.failedReason).toBe('render.step: still at step "(none)" after 25 steps in one run; the job cannot make progress');
+  expect(submit).toHaveBeenCalledTimes(25);
+  expect(stack.sim.counters.requests.total).toBe(0);
+});
+
