@@ -6,8 +6,8 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import type { AccountConfig, Config } from '../shared/config';
-import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../shared/errors';
-import { errorForAnswer } from './errorForAnswer';
+import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, LinkRefusedError, UnexpectedResponseError } from '../shared/errors';
+import { errorForAnswer, isKieRefusal } from './errorForAnswer';
 import { createJobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';
 import type { HttpAnswer, KieClient, KieDialect } from './types';
@@ -31,9 +31,24 @@ class HttpKieClient implements KieClient {
     private readonly dialect: KieDialect,
   ) {}
 
+  /**
+   * Only KIE's own refusal proves that no task was created; it is thrown as its typed error. Any
+   * other answer that is not a taskId (a gateway's page, a 5xx without KIE's envelope, a success
+   * without a taskId, a body that does not parse) may stand for a task KIE made and charged:
+   * KieAmbiguousError, never to be resent blindly.
+   */
   async createTask(req: Parameters<KieClient['createTask']>[0], callBackUrl?: string): Promise<string> {
     const { path, body } = this.dialect.createTask(req, callBackUrl);
-    return this.dialect.parseCreated(await this.send('POST', path, body));
+    const what = `POST ${path}`;
+    const answer = await this.exchange('POST', path, body);
+    const error = errorForAnswer(answer);
+    if (error && isKieRefusal(answer)) throw error;
+    if (error) throw new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`);
+    try {
+      return this.dialect.parseCreated(answer.body);
+    } catch (err) {
+      throw new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`);
+    }
   }
 
   async getTaskRecord(taskId: string) {
@@ -46,10 +61,11 @@ class HttpKieClient implements KieClient {
       try {
         return this.dialect.parseRefreshedLink(await this.send('POST', path, body));
       } catch (err) {
-        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record.
-        // That is a second request inside the caller's one limiter turn; a strictly paced caller
-        // passes staleUrl '' instead. A transient failure or a bad key is the caller's to handle.
+        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record,
+        // but that is a second request: it needs a limiter turn of its own, which only the caller
+        // can take. A transient failure or a bad key is the caller's to handle as it is.
         if (!(err instanceof KieError) || err.retryable || err instanceof AuthenticationError) throw err;
+        throw new LinkRefusedError(`KIE would not refresh the link of task ${taskId}: ${err.message}`, err.code, err.httpStatus);
       }
     }
     const record = await this.getTaskRecord(taskId);
@@ -64,18 +80,29 @@ class HttpKieClient implements KieClient {
     return this.dialect.parseCredits(await this.send('GET', this.dialect.creditsPath()));
   }
 
+  /** One request whose answer must be a success: any other answer is thrown as its typed error. */
   private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    let answer: HttpAnswer;
-    try {
-      const res = await this.http.request({ method, url: path, data: body });
-      answer = { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
-    } catch (err) {
-      throw transportError(err, `${method} ${path.split('?')[0]}`);
-    }
+    const answer = await this.exchange(method, path, body);
     const error = errorForAnswer(answer);
     if (error) throw error;
     return answer.body;
   }
+
+  /** One HTTP request and whatever came back; a failure in transport is a typed error. */
+  private async exchange(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer> {
+    try {
+      const res = await this.http.request({ method, url: path, data: body });
+      return { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
+    } catch (err) {
+      throw transportError(err, `${method} ${path.split('?')[0]}`);
+    }
+  }
+}
+
+/** A short view of an answer's body for error messages (a gateway's page can be long). */
+function describeBody(body: unknown): string {
+  const text = JSON.stringify(body) ?? String(body);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** Rebuilds axios' error without its request config, which holds the Authorization header. */

@@ -13,6 +13,7 @@ import {
   UnexpectedResponseError,
 } from '../shared/errors';
 import { retryAfterMs } from '../shared/retryAfter';
+import { isObject } from './envelope';
 import type { HttpAnswer } from './types';
 
 const SUCCESS_CODES = new Set([0, 200]);
@@ -56,4 +57,14 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   if (status >= 500) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status >= 400) return new InvalidParametersError(message, code, status);
   return new UnexpectedResponseError(`unexpected KIE answer: HTTP ${status}, ${message}`, code, status);
+}
+
+/**
+ * Whether the answer is KIE's own refusal: its envelope (a JSON object with a numeric `code`)
+ * carrying an error code. Only such an answer proves that a create made nothing; a gateway's page,
+ * a success without a taskId or a body that does not parse may stand for a task KIE made.
+ */
+export function isKieRefusal(answer: HttpAnswer): boolean {
+  const body = answer.body;
+  return isObject(body) && typeof body.code === 'number' && !SUCCESS_CODES.has(body.code);
 }

@@ -21,7 +21,11 @@ export interface KieClient {
   /** Creates a task and returns its taskId. */
   createTask(req: RenderRequest, callBackUrl?: string): Promise<string>;
   getTaskRecord(taskId: string): Promise<TaskRecord>;
-  /** A fresh download link for a finished task whose link expired; staleUrl '' when it is not known. */
+  /**
+   * A fresh download link for a finished task whose link expired; staleUrl '' when it is not known.
+   * One request: where the dialect re-mints from the stale link and KIE refuses it, this throws
+   * LinkRefusedError; ask again with '' (on a turn of its own) to read the link from the record.
+   */
   refreshVideoUrl(taskId: string, staleUrl: string): Promise<string>;
   /** The account's credit balance, or undefined (without a request) where the dialect has none. */
   getCredits(): Promise<number | undefined>;

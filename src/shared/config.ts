@@ -38,6 +38,12 @@ export interface Config {
     readonly retries: number;
     /** Failsafe: a slot whose job vanished is freed after this long. Longer than any generation. */
     readonly slotLeaseMs: number;
+    /**
+     * A task KIE still reports generating this long after its submit is treated as failed (its
+     * slot freed, KIE_FAILED_TASK_POLICY applied): every "still generating" answer renews the
+     * slot's lease, so a stuck task would otherwise hold its slot for good.
+     */
+    readonly taskTimeoutMs: number;
     /** KIE status 2: submit a new task once more, or fail the job with KIE's reason. */
     readonly failedTaskPolicy: 'resubmit-once' | 'fail';
     /** Without webhooks, how long an ambiguous submit waits before it is resubmitted. */
@@ -282,6 +288,8 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       retryBaseMs: r.int('KIE_RETRY_BASE_MS', 2000, 1),
       retries: r.int('KIE_RETRIES', 5, 0, 50),
       slotLeaseMs: r.int('KIE_SLOT_LEASE_MS', 6 * 3_600_000, 1000),
+      // KIE's own guidance: stop polling a task after 10 to 15 minutes.
+      taskTimeoutMs: r.int('KIE_TASK_TIMEOUT_MS', 30 * 60_000, 1000),
       failedTaskPolicy: r.oneOf('KIE_FAILED_TASK_POLICY', 'resubmit-once', ['resubmit-once', 'fail'] as const),
       ambiguousGraceMs: r.int('KIE_AMBIGUOUS_GRACE_MS', 15 * 60_000, 0),
       ambiguousPolicy: r.oneOf('KIE_AMBIGUOUS_POLICY', 'resubmit', ['resubmit', 'fail'] as const),

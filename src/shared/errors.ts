@@ -89,6 +89,15 @@ export class TransientKieError extends KieError {
   }
 }
 
+/**
+ * KIE would not mint a fresh link from the stale one (foreign, malformed, too old). The task's
+ * record can still give one: ask again without the stale link, on a request turn of its own.
+ */
+export class LinkRefusedError extends KieError {
+  override name = 'LinkRefusedError';
+  readonly retryable = false;
+}
+
 /** The task is unknown to KIE (404 on record-info). */
 export class TaskNotFoundError extends KieError {
   override name = 'TaskNotFoundError';
@@ -108,8 +117,9 @@ export class KieConnectionError extends KieError {
 }
 
 /**
- * The request was sent but no answer came (timeout, reset). For a create request a task may
- * exist anyway, so the caller must not blindly resend it.
+ * The request was sent and no answer came (timeout, reset), or, for a create, an answer that does
+ * not prove nothing was made (not KIE's own refusal: a gateway's page, a success without a taskId,
+ * a body that does not parse). A task may exist anyway, so a create must not be blindly resent.
  */
 export class KieAmbiguousError extends KieError {
   override name = 'KieAmbiguousError';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { CallbackSender } from './kieSimCallbacks';
 import type { SimCaps } from './kieSimCaps';
 import { countGenerating, countTaskCreated } from './kieSimCounters';
-import { type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
+import { type Answer, gatewayError, type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
 import type { VideoLinks } from './kieSimLinks';
 import type { SimCreateRequest } from './kieSimValidation';
 import type { SimCounters, SimFaults, SimTask } from './kieSimTypes';
@@ -65,7 +65,7 @@ export class SimEngine {
     dialect: SimDialectApi,
     key: string,
     call: { request: SimCreateRequest; params: unknown; credits: number },
-    created: (task: SimTask) => Outcome,
+    created: (task: SimTask) => Answer,
   ): Outcome {
     const { request, params, credits } = call;
     if (this.faults.insufficientCredits.includes(key) || credits > this.balance(key)) {
@@ -105,11 +105,37 @@ export class SimEngine {
     countGenerating(this.counters, key, 1, now);
     this.after(task.generationMs, () => this.finish(task, fails));
 
-    if (this.roll(this.faults.createThenResetRate)) {
-      this.counters.faults.createThenReset++;
+    return this.answerCreated(dialect, created(task));
+  }
+
+  /** KIE's answer to a create that made its task, unless a fault replaces it. */
+  private answerCreated(dialect: SimDialectApi, answer: Answer): Outcome {
+    const { faults, counters } = this;
+    if (this.roll(faults.createThenResetRate)) {
+      counters.faults.createThenReset++;
       return RESET;
     }
-    return created(task);
+    if (this.roll(faults.createThenGatewayErrorRate)) {
+      counters.faults.createThenGatewayError++;
+      return gatewayError(504);
+    }
+    if (this.roll(faults.createWithoutTaskIdRate)) {
+      counters.faults.createWithoutTaskId++;
+      return dialect.answer(dialect.codes.ok, 'success');
+    }
+    if (this.roll(faults.createThenGarbledRate)) {
+      counters.faults.createThenGarbled++;
+      const json = JSON.stringify(answer.body);
+      return { status: answer.status, contentType: 'application/json', text: json.slice(0, Math.floor(json.length / 2)) };
+    }
+    return answer;
+  }
+
+  /** Whether this link refresh is refused by the linkRefreshRefusedRate fault (counted). */
+  refusesLinkRefresh(): boolean {
+    if (!this.roll(this.faults.linkRefreshRefusedRate)) return false;
+    this.counters.faults.linkRefreshRefused++;
+    return true;
   }
 
   /** Stops every pending completion; tasks still generating stay so. */

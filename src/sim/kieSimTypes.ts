@@ -39,8 +39,21 @@ export interface SimFaults {
   serverErrorRate: number;
   /** The connection is destroyed before the request is processed: no effect, not even on pacing. */
   resetRate: number;
+  /**
+   * A gateway in front of KIE answers HTTP 502 with an HTML page before KIE sees the request:
+   * nothing happens, not even on pacing. KIE's own 500 (`serverErrorRate`) comes in its envelope.
+   */
+  gatewayErrorRate: number;
   /** Create makes the task, then destroys the connection unanswered (an ambiguous submit). */
   createThenResetRate: number;
+  /** Create makes the task, then a gateway answers HTTP 504 with an HTML page in place of KIE's answer. */
+  createThenGatewayErrorRate: number;
+  /** Create makes the task and answers success without a taskId (no `data`). */
+  createWithoutTaskIdRate: number;
+  /** Create makes the task and answers a body that does not parse (KIE's JSON cut in half). */
+  createThenGarbledRate: number;
+  /** download-url refuses a link it issued (422), as KIE does one it will not re-mint; the record still has a fresh one. */
+  linkRefreshRefusedRate: number;
   /** A video download sends its Content-Length, then the socket is destroyed about halfway. */
   cutBodyRate: number;
   /** A task ends failed: status 2 (sora) / state fail (jobs). */
@@ -119,7 +132,12 @@ export interface SimCounters {
     overload: number;
     serverError: number;
     reset: number;
+    gatewayError: number;
     createThenReset: number;
+    createThenGatewayError: number;
+    createWithoutTaskId: number;
+    createThenGarbled: number;
+    linkRefreshRefused: number;
     cutBody: number;
     failedTasks: number;
     insufficientCredits: number;

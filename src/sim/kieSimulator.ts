@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { CallbackSender } from './kieSimCallbacks';
 import { type CapLimits, SimCaps } from './kieSimCaps';
 import { countRequest, newCounters } from './kieSimCounters';
-import { type Answer, RESET, type SimDialectApi } from './kieSimDialect';
+import { type Answer, gatewayError, type RawAnswer, RESET, type SimDialectApi } from './kieSimDialect';
 import { SimEngine } from './kieSimEngine';
 import { jobsDialect } from './kieSimJobsDialect';
 import { VideoLinks } from './kieSimLinks';
@@ -42,7 +42,12 @@ const NO_FAULTS: SimFaults = {
   overloadRate: 0,
   serverErrorRate: 0,
   resetRate: 0,
+  gatewayErrorRate: 0,
   createThenResetRate: 0,
+  createThenGatewayErrorRate: 0,
+  createWithoutTaskIdRate: 0,
+  createThenGarbledRate: 0,
+  linkRefreshRefusedRate: 0,
   cutBodyRate: 0,
   failRate: 0,
   insufficientCredits: [],
@@ -109,8 +114,9 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
   const engine = new SimEngine(settings.engine, counters, faults, links, caps, callbacks, random, dialectOf);
   const measured = new Map<string, { size: number; sha256: string }>();
 
-  const send = (res: http.ServerResponse, { status, body }: Answer): void => {
-    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  const send = (res: http.ServerResponse, answer: Answer | RawAnswer): void => {
+    if ('text' in answer) res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.text);
+    else res.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer.body));
   };
 
   async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
@@ -126,6 +132,10 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       counters.faults.reset++;
       req.socket.destroy();
       return;
+    }
+    if (engine.roll(faults.gatewayErrorRate)) {
+      counters.faults.gatewayError++;
+      return send(res, gatewayError(502));
     }
     const key = bearerKey(req.headers.authorization);
     const known = key !== undefined && settings.apiKeys.has(key) ? key : undefined;

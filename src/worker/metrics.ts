@@ -13,6 +13,8 @@ export interface WorkerMetrics {
   jobsStored: Counter;
   jobsFailed: Counter;
   bytesStored: Counter;
+  /** KIE tasks found stuck in generating past KIE_TASK_TIMEOUT_MS (treated as failed). */
+  tasksTimedOut: Counter;
   /** Seconds from KIE's completion to the object in S3 (the link TTL is 20 minutes). */
   completionToStored: Histogram;
   notificationsDelivered: Counter;
@@ -63,6 +65,11 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter): Work
     jobsStored: new Counter({ name: 'sora_jobs_stored_total', help: 'Jobs whose video this process stored', registers: [registry] }),
     jobsFailed: new Counter({ name: 'sora_jobs_failed_total', help: 'Jobs this process failed for good', registers: [registry] }),
     bytesStored: new Counter({ name: 'sora_video_bytes_stored_total', help: 'Video bytes this process stored in S3', registers: [registry] }),
+    tasksTimedOut: new Counter({
+      name: 'sora_tasks_timed_out_total',
+      help: 'KIE tasks this process found still generating past KIE_TASK_TIMEOUT_MS, treated as failed and their slots freed',
+      registers: [registry],
+    }),
     completionToStored: new Histogram({
       name: 'sora_completion_to_stored_seconds',
       help: 'From KIE reporting the task done to the verified object in S3',

@@ -53,7 +53,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const waker = new JobWaker(redis);
   const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
-  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs });
+  const metrics = createWorkerMetrics(queue, limiter);
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, tasksTimedOut: metrics.tasksTimedOut });
 
   const processor = createRenderProcessor({
     config,
@@ -65,9 +66,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     s3: createS3Client(config),
     wakeJobs,
     signal: shutdown.signal,
+    tasksTimedOut: metrics.tasksTimedOut,
   });
 
-  const metrics = createWorkerMetrics(queue, limiter);
   const notifier = startNotifier({ config, redis, logger, metrics });
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,

@@ -12,6 +12,7 @@ import { KieError } from '../shared/errors';
 import type { KieClient } from '../kie/types';
 import type { Logger } from '../shared/logger';
 import { handOverFinishedTask } from './finishedTasks';
+import { judgeStuckTask } from './stuckTask';
 import { sendOnTurn } from '../pool/kieCall';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 
@@ -22,6 +23,8 @@ export interface StatusPollerDeps {
   kie: ReadonlyMap<string, KieClient>;
   logger: Logger;
   wakeJobs(members: readonly string[]): Promise<void>;
+  /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
+  tasksTimedOut?: { inc(): void };
 }
 
 export interface StatusPoller {
@@ -48,16 +51,17 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
   const nap = (ms: number): Promise<void> =>
     sleep(Math.min(Math.max(ms, 1), longestNap), undefined, { signal: stopping.signal }).catch(() => undefined);
 
-  async function check(account: string, member: string, taskId: string): Promise<void> {
+  async function check(account: string, member: string, taskId: string, ageMs: number): Promise<void> {
     const kie = deps.kie.get(account)!;
     try {
-      const record = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId));
+      const answer = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId));
+      const record = judgeStuckTask(answer, { account, ageMs, timeoutMs: config.kie.taskTimeoutMs, log: logger, timedOut: deps.tasksTimedOut });
       if (record.state === 'generating') {
         await limiter.scheduleCheck(account, member, checkDelayMs(config));
         return;
       }
       // Refill the slot first: a waiting job's submit is what keeps the account busy; storing
-      // this video can start a moment later.
+      // this video (or resubmitting a failed or stuck task) can start a moment later.
       await deps.wakeJobs(await limiter.releaseSlot(account, member));
       await handOverFinishedTask(deps.redis, config.limiterPrefix, member, record);
       await deps.wakeJobs([member]);
@@ -78,7 +82,7 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
     while (!stopping.signal.aborted) {
       try {
         const claim = await limiter.claimCheck(account);
-        if (claim.claimed) await check(account, claim.jobId, claim.taskId);
+        if (claim.claimed) await check(account, claim.jobId, claim.taskId, claim.ageMs);
         else await nap(claim.waitMs ?? config.pollIntervalMs);
       } catch (err) {
         logger.warn({ account, err: (err as Error).message }, 'status poller hiccup');

@@ -218,21 +218,21 @@ describe('status checks against the pacer', () => {
     const t = Date.now();
     const limiter = await withTasks(3, t);
     // All three due at t + 2500 + ...; j0 is the oldest.
-    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 10_000 });
     expect(await limiter.claimCheck('a', t + 10_050)).toEqual({ claimed: false, waitMs: 50 });
     // j0 is claimed (pushed back), so j1 is next.
-    expect(await limiter.claimCheck('a', t + 10_100)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1' });
+    expect(await limiter.claimCheck('a', t + 10_100)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1', ageMs: 9_100 });
     // j0 seen generating: due again in 500 ms, and again the first choice once due.
     await limiter.scheduleCheck('a', 'j0', 500, t + 10_100);
-    expect(await limiter.claimCheck('a', t + 10_600)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 10_600)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 10_600 });
   });
 
   test('a check a callback hurried goes before older due ones, even before it was due', async () => {
     const t = Date.now();
     const limiter = await withTasks(3, t);
     expect(await hurryCheck(connections[connections.length - 1]!, prefixOf(limiter), 'a', 'j2')).toBe(true);
-    expect(await limiter.claimCheck('a', t + 2100)).toEqual({ claimed: true, jobId: 'j2', taskId: 'task-2' });
-    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 2100)).toEqual({ claimed: true, jobId: 'j2', taskId: 'task-2', ageMs: 100 });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 10_000 });
     expect(await hurryCheck(connections[connections.length - 1]!, prefixOf(limiter), 'a', 'gone')).toBe(false);
   });
 
@@ -245,14 +245,14 @@ describe('status checks against the pacer', () => {
     // The due check may not take the reserved turn: it waits for the one after.
     expect(await limiter.claimCheck('a', t + 120)).toEqual({ claimed: false, waitMs: 80 });
     expect(await limiter.acquireSubmit('new', { nowMs: t + 120 })).toEqual({ granted: true, account: 'a' });
-    expect(await limiter.claimCheck('a', t + 220)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 220)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 220 });
   });
 
   test('a released task is never checked again', async () => {
     const t = Date.now();
     const limiter = await withTasks(2, t);
     await limiter.releaseSlot('a', 'j0');
-    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1' });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1', ageMs: 9_000 });
     expect(await limiter.claimCheck('a', t + 10_200)).toEqual({ claimed: false, waitMs: 30_000 - 200 });
   });
 });

@@ -169,6 +169,17 @@ describe('storing a video', () => {
     expect((await readObject(key)).metadata.sha256).toBe(videoSha256({ size: 1 * MB }));
   });
 
+  it('stores under a key with non-ASCII characters (a job id such as h-1-ñü), kept as UTF-8', async () => {
+    const key = `${freshKey().replace('video.mp4', '')}h-1-ñü 東京.mp4`;
+    videos.route('/utf8-key', { kind: 'video', size: 1 * MB });
+    const stored = await store(`${videos.origin}/utf8-key`, key, { metadata: { 'task-id': 't-utf8', 'job-id': encodeURIComponent('h-1-ñü') } });
+    expect(stored.key).toBe(key);
+    expect(await keysNear(key)).toEqual([key]);
+    const object = await readObject(key);
+    expect(object.metadata).toMatchObject({ sha256: videoSha256({ size: 1 * MB }), 'job-id': 'h-1-%C3%B1%C3%BC' });
+    expect(await findStoredVideo(s3, BUCKET, key, 't-utf8')).toMatchObject({ key, size: 1 * MB });
+  });
+
   it('follows redirects to allowlisted hosts', async () => {
     const key = freshKey();
     videos.route(`/${key}`, { kind: 'video', size: 2 * MB });

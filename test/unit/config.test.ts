@@ -55,6 +55,13 @@ describe('configuration from the environment', () => {
     expect(described).toContain('redis://user:***@redis.internal:6379/0');
   });
 
+  it('KIE_TASK_TIMEOUT_MS: 30 minutes unless set, at least 1000', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' }).kie.taskTimeoutMs).toBe(1_800_000);
+    expect(loadConfig({ KIE_API_KEY: 'k', KIE_TASK_TIMEOUT_MS: '900000' }).kie.taskTimeoutMs).toBe(900_000);
+    expect(configError({ KIE_API_KEY: 'k', KIE_TASK_TIMEOUT_MS: '10m' }).message).toContain('KIE_TASK_TIMEOUT_MS="10m": must be a whole number from 1000 to');
+    expect(configError({ KIE_API_KEY: 'k', KIE_TASK_TIMEOUT_MS: '0' }).issues.map((i) => i.field)).toEqual(['KIE_TASK_TIMEOUT_MS']);
+  });
+
   it('takes a Standard Webhooks signing secret, with or without whsec_, and never shows it', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     expect(loadConfig({ KIE_API_KEY: 'k', NOTIFY_SECRET: `whsec_${key}` }).notify.secret).toBe(`whsec_${key}`);

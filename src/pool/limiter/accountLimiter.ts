@@ -34,8 +34,11 @@ export type SubmitGrant =
   | { granted: false; reason: 'paused' };
 
 export type TurnGrant = { granted: true } | { granted: false; waitMs: number };
-/** A status check that won the turn, or how long until one may (none when no task is in flight). */
-export type CheckClaim = { claimed: true; jobId: string; taskId: string } | { claimed: false; waitMs?: number };
+/**
+ * A status check that won the turn (ageMs: since the task's submit, on the Redis clock), or how
+ * long until one may (none when no task is in flight).
+ */
+export type CheckClaim = { claimed: true; jobId: string; taskId: string; ageMs: number } | { claimed: false; waitMs?: number };
 
 /** A claimed check whose poller died is due again after this long. */
 const CHECK_CLAIM_MS = 30_000;
@@ -188,8 +191,8 @@ export class AccountLimiter {
    */
   async claimCheck(account: string, nowMs?: number): Promise<CheckClaim> {
     const k = this.account(account).keys;
-    const answer = (await this.scripts.run('claimCheck', [k.checks, k.started, k.tasks, k.turn, k.slots], [this.spacingMs, CHECK_CLAIM_MS, DUE_SCAN_LIMIT, pinned(nowMs)])) as [string, string | number, string?];
-    if (answer[0] === 'check') return { claimed: true, jobId: String(answer[1]), taskId: answer[2]! };
+    const answer = (await this.scripts.run('claimCheck', [k.checks, k.started, k.tasks, k.turn, k.slots], [this.spacingMs, CHECK_CLAIM_MS, DUE_SCAN_LIMIT, pinned(nowMs)])) as [string, string | number, string?, number?];
+    if (answer[0] === 'check') return { claimed: true, jobId: String(answer[1]), taskId: answer[2]!, ageMs: Number(answer[3]) };
     if (answer[0] === 'wait') return { claimed: false, waitMs: Number(answer[1]) };
     return { claimed: false };
   }

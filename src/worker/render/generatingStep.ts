@@ -6,18 +6,24 @@ import { UnrecoverableError } from 'bullmq';
 import { KieError, TaskNotFoundError } from '../../shared/errors';
 import type { TaskRecord } from '../../kie/types';
 import { takeFinishedTask } from '../finishedTasks';
+import { judgeStuckTask } from '../stuckTask';
 import type { RenderRun } from './renderRun';
 
 /**
- * The task's state: what the status poller found (it wakes the job when the task is done), or,
- * when the job woke otherwise (a callback, the failsafe), one paced check of its own. Returns the
- * record once the video is ready; delays the job otherwise.
+ * The task's state: what the status poller found (it wakes the job when the task is done, failed
+ * or stuck past KIE_TASK_TIMEOUT_MS), or, when the job woke otherwise (a callback, the failsafe),
+ * one paced check of its own. Returns the record once the video is ready; delays the job otherwise.
  */
 export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined> {
   const { account, taskId } = run.task;
   let record = await takeFinishedTask(run.deps.redis, run.deps.config.limiterPrefix, run.member);
   try {
-    record ??= await run.paced(account, 'poll', () => run.client(account).getTaskRecord(taskId));
+    if (!record) {
+      const answer = await run.paced(account, 'poll', () => run.client(account).getTaskRecord(taskId));
+      const { config, tasksTimedOut } = run.deps;
+      const ageMs = Date.now() - (run.state.submittedAt ?? Date.now());
+      record = judgeStuckTask(answer, { account, ageMs, timeoutMs: config.kie.taskTimeoutMs, log: run.log, timedOut: tasksTimedOut });
+    }
   } catch (err) {
     if (err instanceof TaskNotFoundError) {
       await run.freeSlot(account);
@@ -26,11 +32,10 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
     if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`status check failed: ${err.message}`);
     return run.setback(err, 'status check');
   }
-  const checks = (run.state.checks ?? 0) + 1;
   switch (record.state) {
     case 'generating':
       await run.watchTask(account, taskId, { newTask: false });
-      await run.persist({ ...run.state, checks, setbacks: 0 });
+      if (run.state.setbacks) await run.persist({ ...run.state, setbacks: 0 });
       await run.delay(run.generationFailsafeMs(), 'task still generating');
       return undefined;
     case 'failed':
@@ -41,7 +46,6 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
       await run.persist({
         ...run.state,
         step: 'storing',
-        checks,
         setbacks: 0,
         completedAt: record.completedAt ?? new Date().toISOString(),
         durationSeconds: record.durationSeconds,

@@ -14,6 +14,7 @@ import { ValidationError, formatIssues } from '../../shared/errors';
 import type { KieClient } from '../../kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
 import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
+import { parseRenderState } from '../../shared/renderState';
 import type { AccountCredits } from '../../pool/accountCredits';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
@@ -37,6 +38,8 @@ export interface RenderDeps {
   wakeJobs(members: readonly string[]): Promise<void>;
   /** Aborted on shutdown: in-process waits end and the job is left at its last persisted step. */
   signal?: AbortSignal;
+  /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
+  tasksTimedOut?: { inc(): void };
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;
@@ -48,9 +51,15 @@ const GENERATION_FAILSAFE_MIN_MS = 60_000;
 /** Consecutive transient setbacks (KIE or S3 unavailable) before a job fails with the reason. */
 const MAX_SETBACKS = 12;
 const MAX_SETBACK_DELAY_MS = 5 * 60_000;
+/**
+ * Steps one run may take before it parks or ends. A run moves forward a few times (submit, adopt,
+ * resubmit once, an account paused, a reserved turn slept in-process); a run still looping past
+ * this is stuck in a state it cannot leave, and fails with the reason rather than spin.
+ */
+const MAX_STEPS_PER_RUN = 25;
 
 export class RenderRun {
-  state: RenderState;
+  state!: RenderState;
   request!: RenderRequest;
   readonly log: Logger;
   /** The job's name in the limiter's sets (queue and id). */
@@ -61,14 +70,17 @@ export class RenderRun {
     readonly job: RenderJob,
     private readonly token: string,
   ) {
-    this.state = { submits: 0, ...job.data.render };
     this.log = deps.logger.child({ jobId: job.id });
     this.member = slotMember(job.queueName, job.id!);
   }
 
   async execute(): Promise<RenderResult> {
     this.request = this.validate();
-    for (;;) {
+    this.state = this.resumeState();
+    for (let steps = 1; ; steps++) {
+      if (steps > MAX_STEPS_PER_RUN) {
+        throw new UnrecoverableError(`render.step: still at step "${this.state.step ?? '(none)'}" after ${MAX_STEPS_PER_RUN} steps in one run; the job cannot make progress`);
+      }
       switch (this.state.step) {
         case undefined:
           await submitTask(this);
@@ -83,6 +95,9 @@ export class RenderRun {
         }
         case 'storing':
           return storeVideoStep(this, undefined);
+        default:
+          // resumeState refuses unknown steps; this keeps the loop from ever spinning on one.
+          throw new UnrecoverableError(`render.step: unknown step ${JSON.stringify(this.state.step)}`);
       }
     }
   }
@@ -96,6 +111,16 @@ export class RenderRun {
       return request;
     } catch (err) {
       if (err instanceof ValidationError) throw new UnrecoverableError(`invalid render request: ${formatIssues(err.issues)}`);
+      throw err;
+    }
+  }
+
+  /** The persisted state, validated: one that no step can resume fails here, before KIE is asked. */
+  private resumeState(): RenderState {
+    try {
+      return parseRenderState(this.job.data.render, [...this.deps.kie.keys()]);
+    } catch (err) {
+      if (err instanceof ValidationError) throw new UnrecoverableError(`invalid worker state: ${formatIssues(err.issues)}`);
       throw err;
     }
   }

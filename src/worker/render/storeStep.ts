@@ -3,7 +3,7 @@
  * link through KIE (paced), and return the job's result.
  */
 import { UnrecoverableError } from 'bullmq';
-import { KieError, StorageError } from '../../shared/errors';
+import { KieError, LinkRefusedError, StorageError } from '../../shared/errors';
 import type { RenderResult } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
 import { findStoredVideo, storeVideo } from '../storage/storeVideo';
@@ -37,7 +37,8 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
         bucket,
         key,
         url,
-        metadata: { 'task-id': taskId, account, 'job-id': run.job.id! },
+        // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
+        metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
         allowedHosts: config.videoHosts,
         maxBytes: config.videoMaxBytes,
         timeoutMs: config.downloadTimeoutMs,
@@ -81,6 +82,8 @@ async function freshLink(run: RenderRun, staleUrl = ''): Promise<string> {
   try {
     return await run.paced(account, 'refresh', () => run.client(account).refreshVideoUrl(taskId, staleUrl));
   } catch (err) {
+    // KIE would not re-mint the stale link: the record has a fresh one, asked for on its own turn.
+    if (err instanceof LinkRefusedError && staleUrl !== '') return freshLink(run);
     if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`cannot get a download link for task ${taskId}: ${err.message}`);
     return run.setback(err, 'link refresh');
   }

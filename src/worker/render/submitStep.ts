@@ -41,7 +41,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   // job resumes as an ambiguous submit, never as a fresh one. Only this write stands between the
   // turn and the request (KIE judges the interval on arrival).
   await Promise.all([
-    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 }),
+    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now() }),
     credits?.spend(account, price),
   ]);
 
@@ -69,10 +69,11 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   const { limiter, credits } = run.deps;
   if (err instanceof KieError && err.ambiguous) {
     await limiter.confirmSubmit(account, run.member);
-    run.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
+    run.log.warn({ account, err: err.message }, 'submit got no answer that proves nothing was created: a task may exist; not resubmitting blindly');
     return recoverAmbiguousSubmit(run);
   }
-  // KIE answered, so no task exists: the slot, the quota unit and the credits go back.
+  // KIE refused it in its own envelope (or it never left): no task exists, so the slot, the quota
+  // unit and the credits go back.
   await limiter.refundSubmit(account, run.member);
   await credits?.refund(account, credits.priceOf(run.request));
   await run.freeSlot(account);
