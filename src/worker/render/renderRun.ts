@@ -16,6 +16,7 @@ import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
 import type { AccountCredits } from '../../pool/accountCredits';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
+import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
 import { checkDelayMs } from '../statusPoller';
@@ -173,6 +174,8 @@ export class RenderRun {
   async delay(ms: number, why: string): Promise<never> {
     this.log.debug({ ms: Math.round(ms), why }, 'job delayed');
     await this.job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), this.token);
+    // A wake that came while this step still ran (a slot freed, the task seen done) is not lost.
+    if (await takeWakePending(this.deps.redis, this.job)) await this.job.promote().catch(() => undefined);
     throw new DelayedError();
   }
 
