@@ -60,7 +60,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   const submittedAt = Date.now();
   await run.persist({ ...run.state, step: 'generating', taskId, submittedAt, submits: run.state.submits + 1, setbacks: 0 });
   await limiter.confirmSubmit(account, run.member);
-  await run.watchTask(account, taskId, { newTask: true });
+  await run.watchTask(account, taskId);
   run.log.info({ account, taskId }, 'task submitted');
   return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
 }
@@ -103,7 +103,7 @@ export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
   if (adopted) {
     run.log.info({ account, taskId: adopted }, 'adopted the task a callback reported for an ambiguous submit');
     await run.persist({ ...run.state, step: 'generating', taskId: adopted, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
-    await run.watchTask(account, adopted, { newTask: true });
+    await run.watchTask(account, adopted);
     return;
   }
   const since = run.state.submitStartedAt ?? Date.now();
