@@ -57,7 +57,7 @@ export async function applyCallback(target: CallbackTarget, jobId: string, taskI
       const recorded = await recordCallbackTask(redis, prefix, queue.name, jobId, taskId);
       if (recorded || (await callbackTaskFor(redis, prefix, queue.name, jobId)) === taskId) {
         await wakeJobs(redis, queue, [jobId]);
-        log.info({ state }, 'callback announced the task of an ambiguous submit; job woken to adopt it');
+        log.info({ state }, 'callback announced the task of an ambiguous submit; job woken to confirm it with KIE and adopt it');
         return { status: 202, body: { accepted: 'adopt' } };
       }
     }
