@@ -44,6 +44,7 @@ const NO_FAULTS: SimFaults = {
   resetRate: 0,
   createThenResetRate: 0,
   cutBodyRate: 0,
+  noContentLengthRate: 0,
   failRate: 0,
   insufficientCredits: [],
   dropCallbacks: false,
@@ -159,7 +160,15 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const size = settings.videoBytes;
     const cut = engine.roll(faults.cutBodyRate);
     if (cut) counters.faults.cutBody++;
-    res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
+    const unannounced = engine.roll(faults.noContentLengthRate);
+    if (unannounced) {
+      counters.faults.noContentLength++;
+      // Neither a length nor chunks: the body ends when the connection does.
+      res.useChunkedEncodingByDefault = false;
+      res.writeHead(200, { 'Content-Type': 'video/mp4', Connection: 'close' });
+    } else {
+      res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
+    }
     await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined);
   }
 
@@ -220,13 +229,17 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Streams with backpressure; with `cutAt`, sends that many bytes and then destroys the socket. */
+/**
+ * Streams with backpressure; with `cutAt`, sends that many bytes and then ends the connection: a
+ * reset where a length was announced, a clean close where only the close marks the end.
+ */
 async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number): Promise<void> {
   let sent = 0;
   for (const chunk of chunks) {
     if (cutAt !== undefined && sent + chunk.length >= cutAt) {
       await new Promise((resolve) => res.write(chunk.subarray(0, cutAt - sent), resolve));
-      res.destroy();
+      if (res.hasHeader('content-length')) res.destroy();
+      else res.end();
       return;
     }
     sent += chunk.length;

@@ -38,6 +38,7 @@ function simOptionsFromEnv(env: Env): SimOptions {
     resetRate: number(env, 'SIM_RESET_RATE'),
     createThenResetRate: number(env, 'SIM_CREATE_THEN_RESET_RATE'),
     cutBodyRate: number(env, 'SIM_CUT_BODY_RATE'),
+    noContentLengthRate: number(env, 'SIM_NO_CONTENT_LENGTH_RATE'),
     failRate: number(env, 'SIM_FAIL_RATE'),
     insufficientCredits: list(env, 'SIM_INSUFFICIENT_CREDITS'),
     dropCallbacks: env.SIM_DROP_CALLBACKS === 'true' || undefined,
