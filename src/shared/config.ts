@@ -73,6 +73,8 @@ export interface Config {
   readonly downloadTimeoutMs: number;
   readonly httpPort: number;
   readonly apiTokens: readonly string[];
+  /** Least time between two renders of a schedule, for cron patterns and everyMs alike. */
+  readonly scheduleMinIntervalMs: number;
   readonly logLevel: string;
   readonly workerConcurrency: number;
   /**
@@ -286,6 +288,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     downloadTimeoutMs: r.int('DOWNLOAD_TIMEOUT_MS', 5 * 60_000, 100),
     httpPort: r.int('HTTP_PORT', 3000, 0, 65535),
     apiTokens: r.list('API_TOKENS'),
+    scheduleMinIntervalMs: r.int('SCHEDULE_MIN_INTERVAL_MS', 60_000, 1000, 86_400_000),
     logLevel,
     workerConcurrency: r.int('WORKER_CONCURRENCY', 50, 1, 10_000),
     workerLockMs: r.int('WORKER_LOCK_MS', 30_000, 1000, 3_600_000),

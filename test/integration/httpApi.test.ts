@@ -92,6 +92,15 @@ describe('POST /renders', () => {
     await job.remove();
   });
 
+  it('a delay beyond 30 days is a 400 naming delay, its value and the rule; nothing is added', async () => {
+    const before = await stack.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized');
+    const res = await post('/renders?delay=2592000001', { prompt: 'a render for next year' });
+    expect(res.status).toBe(400);
+    expect(res.body.issues).toEqual([{ field: 'delay', value: 2_592_000_001, rule: 'must be a whole number of milliseconds from 0 to 2592000000 (30 days)' }]);
+    expect(await stack.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized')).toBe(before);
+    expect((await post('/renders?delay=2592000000', { prompt: 'a render in 30 days' })).status).toBe(201);
+  });
+
   it('Idempotency-Key: the same key gives the same job, never two', async () => {
     const key = `order-${Date.now()}`;
     const first = await post('/renders', { prompt: 'once only' }, { ...bearer(), 'idempotency-key': key });
@@ -162,6 +171,15 @@ describe('schedules', () => {
     expect((await send('DELETE', '/schedules/harbour')).status).toBe(204);
     expect((await send('DELETE', '/schedules/harbour')).status).toBe(404);
     expect(listed.text).not.toContain(stack.config.kie.accounts[0]!.apiKey);
+  });
+
+  it('a schedule firing more often than SCHEDULE_MIN_INTERVAL_MS is a 400', async () => {
+    const res = await send('PUT', '/schedules/flood', { cron: '* * * * * *', request: { prompt: 'every second' } });
+    expect(res.status).toBe(400);
+    expect(res.body!.issues).toEqual([
+      { field: 'cron', value: '* * * * * *', rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
+    ]);
+    expect((await get('/schedules')).json().schedules).toEqual([]);
   });
 
   it('a bad schedule is a 400 naming every bad field, and nothing is saved', async () => {

@@ -129,7 +129,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.put<ScheduleRoute>('/schedules/:id', async (request) => {
     const { cron, tz, everyMs, request: render } = (request.body ?? {}) as ScheduleBody;
-    const schedule = await scheduleRender(producer, request.params.id, { cron, tz, everyMs }, render);
+    const schedule = await scheduleRender(producer, request.params.id, { cron, tz, everyMs }, render, { minIntervalMs: config.scheduleMinIntervalMs });
     logger.info({ schedule: schedule.id }, 'schedule saved');
     return schedule;
   });
