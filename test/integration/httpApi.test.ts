@@ -233,8 +233,8 @@ describe('npm run api', () => {
     expect(() => requireApiTokens(loadConfig({ KIE_API_KEY: 'k', API_TOKENS: TOKEN }))).not.toThrow();
   }, 30_000);
 
-  it('serves healthz and stops cleanly on SIGTERM', async () => {
-    const { code, port } = await runMain(
+  it('serves healthz on loopback only (HTTP_HOST default) and stops cleanly on SIGTERM', async () => {
+    const { code, port, host } = await runMain(
       API_MAIN,
       { REDIS_URL, HTTP_PORT: '0', API_TOKENS: TOKEN, QUEUE_NAME: stack.config.queueName, LOG_LEVEL: 'info' },
       async (p, child) => {
@@ -244,6 +244,7 @@ describe('npm run api', () => {
       },
     );
     expect(port).toBeGreaterThan(0);
+    expect(host).toBe('127.0.0.1');
     expect(code).toBe(0);
   }, 30_000);
 });

@@ -14,7 +14,7 @@ import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
-import { presentedToken, tokenChecker } from './apiAuth';
+import { presentedToken, tokenChecker } from '../../shared/httpTokens';
 
 export interface ApiServerDeps {
   config: Config;
