@@ -169,7 +169,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     } else {
       res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
     }
-    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined);
+    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined, unannounced);
   }
 
   async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
@@ -231,15 +231,15 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 
 /**
  * Streams with backpressure; with `cutAt`, sends that many bytes and then ends the connection: a
- * reset where a length was announced, a clean close where only the close marks the end.
+ * reset, or with `closeEnds` (no length announced: only the close marks the end) a clean close.
  */
-async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number): Promise<void> {
+async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number, closeEnds = false): Promise<void> {
   let sent = 0;
   for (const chunk of chunks) {
     if (cutAt !== undefined && sent + chunk.length >= cutAt) {
       await new Promise((resolve) => res.write(chunk.subarray(0, cutAt - sent), resolve));
-      if (res.hasHeader('content-length')) res.destroy();
-      else res.end();
+      if (closeEnds) res.end();
+      else res.destroy();
       return;
     }
     sent += chunk.length;
