@@ -6,11 +6,12 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import type { AccountConfig, Config } from '../shared/config';
-import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, LinkRefusedError, UnexpectedResponseError } from '../shared/errors';
+import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, LinkRefusedError, TaskNotFoundError, UnexpectedResponseError } from '../shared/errors';
+import type { RenderRequest } from '../shared/renderRequest';
 import { errorForAnswer, isKieRefusal } from './errorForAnswer';
 import { createJobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';
-import type { HttpAnswer, KieClient, KieDialect } from './types';
+import type { HttpAnswer, KieClient, KieDialect, TaskConfirmation, TaskParams, TaskRecord } from './types';
 
 /** Failures that happen before any byte of the request reached KIE. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -53,6 +54,21 @@ class HttpKieClient implements KieClient {
 
   async getTaskRecord(taskId: string) {
     return this.dialect.parseRecord(await this.send('GET', this.dialect.recordPath(taskId)), taskId);
+  }
+
+  async confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation> {
+    let record: TaskRecord;
+    try {
+      record = await this.getTaskRecord(taskId);
+    } catch (err) {
+      if (err instanceof TaskNotFoundError) return { confirmed: false, reason: `account ${this.account} has no task ${taskId} (${err.message})` };
+      throw err;
+    }
+    const expected = this.dialect.taskParams?.(this.dialect.createTask(req, callBackUrl).body);
+    if (!expected || !record.params) return { confirmed: true, record };
+    const differing = (Object.keys(expected) as Array<keyof TaskParams>).filter((field) => expected[field] !== record.params![field]);
+    if (differing.length) return { confirmed: false, reason: `task ${taskId} was created with another ${differing.join(', ')} than this job's` };
+    return { confirmed: true, record };
   }
 
   async refreshVideoUrl(taskId: string, staleUrl: string): Promise<string> {

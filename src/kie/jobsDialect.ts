@@ -20,7 +20,7 @@
 import { InvalidParametersError, UnexpectedResponseError } from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
 import type { JobsModels } from './jobsModels';
-import type { KieDialect, TaskRecord, TaskState } from './types';
+import type { KieDialect, TaskParams, TaskRecord, TaskState } from './types';
 import { envelopeData, envelopeObject, isObject, str } from './envelope';
 
 const ASPECT_RATIOS: Partial<Record<RenderRequest['aspectRatio'], string>> = { '16:9': 'landscape', '9:16': 'portrait' };
@@ -105,6 +105,15 @@ function failReasonOf(data: Record<string, unknown>): string | undefined {
   return parts.length ? parts.join(' ') : undefined;
 }
 
+/** Model, prompt (a storyboard's scenes joined by newlines) and callBackUrl of a createTask body. */
+function taskParams(createBody: unknown): TaskParams {
+  const body = nestedJson(createBody);
+  if (!isObject(body)) return {};
+  const input = isObject(body.input) ? body.input : {};
+  const scenes = Array.isArray(input.shots) ? input.shots.map((s) => (isObject(s) ? str(s.Scene) : undefined)) : undefined;
+  return { model: str(body.model), prompt: str(input.prompt) ?? scenes?.join('\n'), callBackUrl: str(body.callBackUrl) };
+}
+
 /** A recordInfo answer (or a callback body, which has the same envelope) as a TaskRecord. */
 export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
   const data = envelopeObject(body);
@@ -118,6 +127,7 @@ export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
     createdAt: isoTime(data.createTime),
     completedAt: isoTime(data.completeTime),
     failReason: state === 'failed' ? failReasonOf(data) : undefined,
+    params: data.param === undefined ? undefined : taskParams(data.param),
   };
 }
 
@@ -148,6 +158,8 @@ export function createJobsDialect(models: JobsModels): KieDialect {
     },
 
     parseRecord: parseJobsRecord,
+
+    taskParams,
 
     refreshLink(_taskId, staleUrl) {
       return { path: '/api/v1/common/download-url', body: { url: staleUrl } };

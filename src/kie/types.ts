@@ -13,7 +13,20 @@ export interface TaskRecord {
   completedAt?: string;
   /** KIE's own words when the generation failed. */
   failReason?: string;
+  /** What the task was created with, where the dialect echoes it (jobs: `param`); see TaskParams. */
+  params?: TaskParams;
 }
+
+/** The create parameters that tie a task to the job that asked for it. */
+export interface TaskParams {
+  model?: string;
+  /** The prompt; for a storyboard, its scenes joined by newlines. */
+  prompt?: string;
+  callBackUrl?: string;
+}
+
+/** Whether a task announced by a callback is the one this job's create request made. */
+export type TaskConfirmation = { confirmed: true; record: TaskRecord } | { confirmed: false; reason: string };
 
 /** The KIE operations the worker needs, for one account. Requests are not paced here. */
 export interface KieClient {
@@ -21,6 +34,11 @@ export interface KieClient {
   /** Creates a task and returns its taskId. */
   createTask(req: RenderRequest, callBackUrl?: string): Promise<string>;
   getTaskRecord(taskId: string): Promise<TaskRecord>;
+  /**
+   * One record read: does the task exist on this account and, where the dialect echoes the
+   * create parameters, were they this request's (model, prompt, callBackUrl)?
+   */
+  confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation>;
   /**
    * A fresh download link for a finished task whose link expired; staleUrl '' when it is not known.
    * One request: where the dialect re-mints from the stale link and KIE refuses it, this throws
@@ -44,6 +62,8 @@ export interface KieDialect {
   parseCreated(body: unknown): string;
   recordPath(taskId: string): string;
   parseRecord(body: unknown, taskId: string): TaskRecord;
+  /** The identifying parameters of a create body, where records echo them (so both can be compared). */
+  taskParams?(createBody: unknown): TaskParams;
   /** How to mint a fresh link, when the dialect has a way other than reading the record again. */
   refreshLink?(taskId: string, staleUrl: string): { path: string; body: unknown };
   parseRefreshedLink?(body: unknown): string;

@@ -17,7 +17,7 @@ export interface EnqueueOptions {
   idempotencyKey?: string;
   /** 1 (highest) .. 2_097_152; BullMQ's meaning. */
   priority?: number;
-  /** Milliseconds before the job may start. */
+  /** Milliseconds before the job may start, at most MAX_ENQUEUE_DELAY_MS (30 days). */
   delay?: number;
   /** Overrides the request's batchId. */
   batchId?: string;
@@ -51,6 +51,13 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 30 * 24 * 3600 },
 };
 
+/**
+ * Longest start delay of an enqueued render. A render wanted later than this belongs in a schedule;
+ * a delay of years is a unit mistake (seconds for ms), and past about 2^53 / 4096 ms from now
+ * BullMQ's delayed-job scores lose precision.
+ */
+export const MAX_ENQUEUE_DELAY_MS = 30 * 24 * 3_600_000;
+
 /** BullMQ job ids may not contain ':' and may not look like integers; a hash avoids both. */
 export function jobIdForIdempotencyKey(key: string): string {
   return `idem-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
@@ -76,8 +83,8 @@ export class RenderProducer {
     if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
       throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);
     }
-    if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0)) {
-      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: 'must be a whole number of milliseconds, 0 or more' }]);
+    if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0 && opts.delay <= MAX_ENQUEUE_DELAY_MS)) {
+      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: `must be a whole number of milliseconds from 0 to ${MAX_ENQUEUE_DELAY_MS} (30 days)` }]);
     }
     return request;
   }

@@ -2,6 +2,7 @@
  * Configuration is read from the environment once, validated, and frozen into a typed object
  * that is passed to whatever needs it; no other module reads process.env.
  */
+import { isIP } from 'node:net';
 import { ConfigError, FieldIssue } from './errors';
 import { DEFAULT_JOBS_MODELS, type JobsModels } from '../kie/jobsModels';
 
@@ -90,7 +91,13 @@ export interface Config {
   readonly videoMaxBytes: number;
   readonly downloadTimeoutMs: number;
   readonly httpPort: number;
+  /** The address every HTTP server of the project listens on (HTTP_HOST; loopback unless told). */
+  readonly httpHost: string;
   readonly apiTokens: readonly string[];
+  /** When set, the worker's GET /metrics needs it as a Bearer token (/healthz stays open). */
+  readonly metricsToken?: string;
+  /** Least time between two renders of a schedule, for cron patterns and everyMs alike. */
+  readonly scheduleMinIntervalMs: number;
   readonly logLevel: string;
   readonly workerConcurrency: number;
   /**
@@ -177,6 +184,22 @@ class EnvReader {
     }
     this.bad(name, v, `must be a URL starting with ${protocols.join(' or ')}//`);
     return fallback;
+  }
+
+  /** An IP address or a host name to listen on. */
+  listenAddress(name: string, fallback: string): string {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (isIP(v) || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)) return v;
+    this.bad(name, v, 'must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or a host name');
+    return fallback;
+  }
+
+  /** An optional secret of at least `minLength` characters; never shown in errors. */
+  secret(name: string, minLength: number): string | undefined {
+    const v = this.raw(name);
+    if (v !== undefined && v.length < minLength) this.bad(name, '***', `must be at least ${minLength} characters`);
+    return v;
   }
 
   list(name: string): string[] {
@@ -327,7 +350,10 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     videoMaxBytes: r.int('VIDEO_MAX_BYTES', 2 * 1024 ** 3, 1),
     downloadTimeoutMs: r.int('DOWNLOAD_TIMEOUT_MS', 5 * 60_000, 100),
     httpPort: r.int('HTTP_PORT', 3000, 0, 65535),
+    httpHost: r.listenAddress('HTTP_HOST', '127.0.0.1'),
     apiTokens: r.list('API_TOKENS'),
+    scheduleMinIntervalMs: r.int('SCHEDULE_MIN_INTERVAL_MS', 60_000, 1000, 86_400_000),
+    metricsToken: r.secret('METRICS_TOKEN', 16),
     logLevel,
     workerConcurrency: r.int('WORKER_CONCURRENCY', 50, 1, 10_000),
     workerLockMs: r.int('WORKER_LOCK_MS', 30_000, 1000, 3_600_000),
@@ -356,5 +382,6 @@ export function describeConfig(c: Config): Record<string, unknown> {
     webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
     notify: { ...c.notify, secret: c.notify.secret ? '***' : undefined },
     apiTokens: c.apiTokens.map(() => '***'),
+    metricsToken: c.metricsToken ? '***' : undefined,
   };
 }

@@ -34,6 +34,7 @@ export function newCounters(keys: readonly string[]): SimCounters {
       createThenGarbled: 0,
       linkRefreshRefused: 0,
       cutBody: 0,
+      noContentLength: 0,
       failedTasks: 0,
       insufficientCredits: 0,
     },

@@ -19,7 +19,7 @@ export interface SimOptions {
   generationMs?: number | [number, number];
   /** Lifetime of a video link (default 20 min); an expired link answers 403. */
   linkTtlMs?: number;
-  /** Size of every video file (default 256 KiB, at least 24: the ftyp box). */
+  /** Size of every video file (default 256 KiB, at least 148: ftyp, moov and the mdat header). */
   videoBytes?: number;
   /** A prompt containing one (case-insensitive) is refused: 1001 (sora) / 422 (jobs). Default ['forbidden']. */
   bannedWords?: string[];
@@ -56,6 +56,11 @@ export interface SimFaults {
   linkRefreshRefusedRate: number;
   /** A video download sends its Content-Length, then the socket is destroyed about halfway. */
   cutBodyRate: number;
+  /**
+   * A video download comes without Content-Length, its end marked only by the connection closing
+   * (as an HTTP/1.0-style server sends it); with cutBodyRate, the cut then looks like a clean end.
+   */
+  noContentLengthRate: number;
   /** A task ends failed: status 2 (sora) / state fail (jobs). */
   failRate: number;
   /** Keys whose creates answer 1002 (sora) / 402 (jobs). */
@@ -139,6 +144,7 @@ export interface SimCounters {
     createThenGarbled: number;
     linkRefreshRefused: number;
     cutBody: number;
+    noContentLength: number;
     failedTasks: number;
     insufficientCredits: number;
   };

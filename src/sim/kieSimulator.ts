@@ -49,6 +49,7 @@ const NO_FAULTS: SimFaults = {
   createThenGarbledRate: 0,
   linkRefreshRefusedRate: 0,
   cutBodyRate: 0,
+  noContentLengthRate: 0,
   failRate: 0,
   insufficientCredits: [],
   dropCallbacks: false,
@@ -169,8 +170,16 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const size = settings.videoBytes;
     const cut = engine.roll(faults.cutBodyRate);
     if (cut) counters.faults.cutBody++;
-    res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
-    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined);
+    const unannounced = engine.roll(faults.noContentLengthRate);
+    if (unannounced) {
+      counters.faults.noContentLength++;
+      // Neither a length nor chunks: the body ends when the connection does.
+      res.useChunkedEncodingByDefault = false;
+      res.writeHead(200, { 'Content-Type': 'video/mp4', Connection: 'close' });
+    } else {
+      res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
+    }
+    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined, unannounced);
   }
 
   async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
@@ -230,13 +239,17 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Streams with backpressure; with `cutAt`, sends that many bytes and then destroys the socket. */
-async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number): Promise<void> {
+/**
+ * Streams with backpressure; with `cutAt`, sends that many bytes and then ends the connection: a
+ * reset, or with `closeEnds` (no length announced: only the close marks the end) a clean close.
+ */
+async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number, closeEnds = false): Promise<void> {
   let sent = 0;
   for (const chunk of chunks) {
     if (cutAt !== undefined && sent + chunk.length >= cutAt) {
       await new Promise((resolve) => res.write(chunk.subarray(0, cutAt - sent), resolve));
-      res.destroy();
+      if (closeEnds) res.end();
+      else res.destroy();
       return;
     }
     sent += chunk.length;

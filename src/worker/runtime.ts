@@ -116,7 +116,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   logger.info({ config: describeConfig(config) }, 'worker started');
 
   const http = config.workerHttp ? await startWebhookServer({ config, redis, logger, metrics: metrics.registry }) : undefined;
-  if (http) logger.info({ url: http.url, callbacks: Boolean(config.webhook) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));
+  if (http) logger.info({ host: http.host, port: http.port, callbacks: Boolean(config.webhook), metricsToken: Boolean(config.metricsToken) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -38,6 +38,10 @@ it('enqueue adds one validated job and prints its id; bad input exits 2 naming t
   const bad = await cli('enqueue', 'a kite', '--seed', '5');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('seed');
+
+  const late = await cli('enqueue', 'a kite next year', '--delay', '31536000000');
+  expect(late.code).toBe(2);
+  expect(late.stderr).toContain('delay: must be a whole number of milliseconds from 0 to 2592000000 (30 days) (got 31536000000)');
 });
 
 it('enqueue --file refuses a notifyUrl into a private network, naming the field', async () => {
@@ -65,6 +69,9 @@ it('schedules add, list and remove', async () => {
   const bad = await cli('schedules', 'add', 'hourly', 'x', '--every', '10');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('everyMs');
+  const flood = await cli('schedules', 'add', 'flood', 'x', '--cron', '* * * * * *');
+  expect(flood.code).toBe(2);
+  expect(flood.stderr).toContain('cron: fires 1 s apart');
 
   expect((await cli('schedules', 'remove', 'nightly')).code).toBe(0);
   expect(await queue.getJobSchedulers()).toEqual([]);

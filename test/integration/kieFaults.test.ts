@@ -145,9 +145,13 @@ describe('a create whose answer does not prove that nothing was created is never
 });
 
 describe('downloads', () => {
-  it('a video body cut off mid-stream leaves no object behind at any moment, and the job recovers', async () => {
+  it.each([
+    ['after announcing its Content-Length (a reset)', 0, 'broke off'],
+    // The cut looks like a clean end of the body: only the MP4's own boxes tell.
+    ['without Content-Length (a clean close)', 1, 'came without Content-Length and its mdat box declares'],
+  ])('a video body cut off mid-stream %s leaves no object behind at any moment, and the job recovers', async (_how, noContentLengthRate, logged) => {
     const videoBytes = 11 * MiB; // the cut at half comes after the first 5 MiB part is full: inside a multipart upload
-    const s = await startStack({ sim: { videoBytes, faults: { cutBodyRate: 1 } } });
+    const s = await startStack({ sim: { videoBytes, faults: { cutBodyRate: 1, noContentLengthRate } } });
     const bucket = s.config.s3.bucket;
     const { prompts, jobIds } = await enqueuePrompts(s, 'a river cut short', 3);
 
@@ -180,7 +184,8 @@ describe('downloads', () => {
     expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(results.sort());
     const uploads = await s.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     expect(uploads.Uploads ?? []).toEqual([]);
-    expect(s.logs.join('\n')).toContain('broke off');
+    expect(s.logs.join('\n')).toContain(logged);
+    expect(s.sim.counters.faults.noContentLength).toBe(noContentLengthRate ? s.sim.counters.downloads.requests : 0);
   });
 
   it('an expired link is refreshed through record-info at once and the job succeeds', async () => {

@@ -508,6 +508,30 @@ describe('fault knobs', () => {
     expect(s.counters.faults.cutBody).toBe(1);
   });
 
+  it('noContentLengthRate sends neither a length nor chunks; cut off too, the body ends as cleanly as a whole one', async () => {
+    const s = await sim({ videoBytes: 1_000_000 });
+    const { taskId, videoUrl } = await finishedSoraTask(s);
+    const fetchRaw = () =>
+      new Promise<{ length: string | undefined; chunked: boolean; bytes: Buffer; error: boolean }>((resolve) => {
+        http.get(videoUrl, (res) => {
+          const parts: Buffer[] = [];
+          const done = (error: boolean) => resolve({ length: res.headers['content-length'], chunked: res.headers['transfer-encoding'] === 'chunked', bytes: Buffer.concat(parts), error });
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('error', () => done(true));
+          res.on('end', () => done(false));
+        });
+      });
+    s.setFaults({ noContentLengthRate: 1 });
+    const whole = await fetchRaw();
+    expect(whole).toMatchObject({ length: undefined, chunked: false, error: false });
+    expect(createHash('sha256').update(whole.bytes).digest('hex')).toBe(s.expectedVideo(taskId).sha256);
+    s.setFaults({ cutBodyRate: 1 });
+    const cut = await fetchRaw();
+    expect(cut).toMatchObject({ length: undefined, error: false });
+    expect(cut.bytes.length).toBe(500_000);
+    expect(s.counters.faults).toMatchObject({ noContentLength: 2, cutBody: 1 });
+  });
+
   it('failRate ends tasks with status 2 and an errorMessage', async () => {
     const s = await sim({ faults: { failRate: 1 } });
     const created = await generate(s, { prompt: 'doomed' });

@@ -81,6 +81,12 @@ describe('configuration from the environment', () => {
     expect(err.issues.map((i) => i.field).sort()).toEqual(['NOTIFY_ALLOW_PRIVATE', 'NOTIFY_ATTEMPTS', 'NOTIFY_TIMEOUT_MS']);
   });
 
+  it('schedules fire at least a minute apart unless SCHEDULE_MIN_INTERVAL_MS (1 s .. 1 day) says otherwise', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' }).scheduleMinIntervalMs).toBe(60_000);
+    expect(loadConfig({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '5000' }).scheduleMinIntervalMs).toBe(5000);
+    expect(configError({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '500' }).message).toContain('SCHEDULE_MIN_INTERVAL_MS="500": must be a whole number from 1000 to 86400000');
+  });
+
   it('a producer needs no KIE account', () => {
     expect(loadConfig({}, { accountsRequired: false }).kie.accounts).toEqual([]);
   });

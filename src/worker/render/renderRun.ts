@@ -18,6 +18,7 @@ import { parseRenderState } from '../../shared/renderState';
 import type { AccountCredits } from '../../pool/accountCredits';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
+import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
 import { checkDelayMs } from '../statusPoller';
@@ -141,18 +142,21 @@ export class RenderRun {
   }
 
   /**
-   * Hands the task to the status poller (the slot is the task's; its checks are scheduled against
-   * the account's pacer). A slot lost meanwhile (lease ran out) is taken again: the task generates.
+   * Hands the task to the status poller: binds it to its slot (the slot is the task's; a slot lost
+   * meanwhile, its lease run out, is taken again: the task generates) and schedules its next check
+   * against the account's pacer, `delayMs` from now. Always both, so a job resumed between
+   * persisting its taskId and binding it is polled like any other.
    */
-  async watchTask(account: string, taskId: string, { newTask }: { newTask: boolean }): Promise<void> {
-    const { limiter, config } = this.deps;
-    const delay = checkDelayMs(config);
-    if (!newTask && (await limiter.scheduleCheck(account, this.member, delay))) return;
+  async watchTask(account: string, taskId: string, delayMs = checkDelayMs(this.deps.config)): Promise<void> {
+    const { limiter } = this.deps;
     await limiter.bindTask(account, this.member, taskId);
-    await limiter.scheduleCheck(account, this.member, delay);
+    await limiter.scheduleCheck(account, this.member, delayMs);
   }
 
-  /** The poller wakes a job whose task finished; this only covers a poller fleet that is gone. */
+  /**
+   * The poller wakes a job whose task finished; this only covers a wake-up that never came (the
+   * job then hands its task to the poller again, see checkTask).
+   */
   generationFailsafeMs(): number {
     return Math.max(this.deps.config.pollIntervalMs * 10, GENERATION_FAILSAFE_MIN_MS);
   }
@@ -199,6 +203,8 @@ export class RenderRun {
   async delay(ms: number, why: string): Promise<never> {
     this.log.debug({ ms: Math.round(ms), why }, 'job delayed');
     await this.job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), this.token);
+    // A wake that came while this step still ran (a slot freed, the task seen done) is not lost.
+    if (await takeWakePending(this.deps.redis, this.job)) await this.job.promote().catch(() => undefined);
     throw new DelayedError();
   }
 

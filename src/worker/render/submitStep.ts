@@ -8,6 +8,7 @@ import { InsufficientCreditsError, KieError } from '../../shared/errors';
 import { callbackUrl } from '../../shared/callbackToken';
 import { callKie } from '../../pool/kieCall';
 import { callbackTaskFor, clearCallbackTask } from '../callbackInbox';
+import type { TaskConfirmation } from '../../kie/types';
 import type { RenderRun } from './renderRun';
 
 /** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
@@ -46,7 +47,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   ]);
 
   const kie = run.client(account);
-  const callBack = config.webhook ? callbackUrl(config.webhook.baseUrl, config.webhook.secret, run.job.queueName, jobId) : undefined;
+  const callBack = jobCallbackUrl(run);
   let taskId: string;
   try {
     taskId = await callKie(limiter, config, account, 'retry', () => kie.createTask(run.request, callBack), {
@@ -60,7 +61,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   const submittedAt = Date.now();
   await run.persist({ ...run.state, step: 'generating', taskId, submittedAt, submits: run.state.submits + 1, setbacks: 0 });
   await limiter.confirmSubmit(account, run.member);
-  await run.watchTask(account, taskId, { newTask: true });
+  await run.watchTask(account, taskId);
   run.log.info({ account, taskId }, 'task submitted');
   return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
 }
@@ -92,20 +93,32 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   return run.setback(err, 'submit');
 }
 
+/** The callBackUrl this job's create requests carry (none without webhooks). */
+function jobCallbackUrl(run: RenderRun): string | undefined {
+  const { webhook } = run.deps.config;
+  return webhook ? callbackUrl(webhook.baseUrl, webhook.secret, run.job.queueName, run.job.id!) : undefined;
+}
+
 /**
  * A create request was sent and no answer came (or the worker died before writing the taskId).
- * A callback naming this job adopts the task it reports; otherwise, after the grace period, the
- * configured policy applies (resubmit and flag a possible duplicate charge, or fail).
+ * A callback naming this job announces the task it reports; the task is adopted once KIE confirms
+ * it is this job's. Otherwise, after the grace period, the configured policy applies (resubmit and
+ * flag a possible duplicate charge, or fail).
  */
 export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
   const { config, redis } = run.deps;
   const account = run.state.account!;
-  const adopted = await callbackTaskFor(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
-  if (adopted) {
-    run.log.info({ account, taskId: adopted }, 'adopted the task a callback reported for an ambiguous submit');
-    await run.persist({ ...run.state, step: 'generating', taskId: adopted, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
-    await run.watchTask(account, adopted, { newTask: true });
-    return;
+  const announced = await callbackTaskFor(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
+  if (announced) {
+    const confirmation = await confirmAnnouncedTask(run, account, announced);
+    if (confirmation.confirmed) {
+      run.log.info({ account, taskId: announced }, 'adopted the task a callback reported for an ambiguous submit');
+      // The generating step hands it to the status poller next.
+      await run.persist({ ...run.state, step: 'generating', taskId: announced, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
+      return;
+    }
+    run.log.warn({ account, taskId: announced, reason: confirmation.reason }, 'a callback announced a task KIE does not confirm as this job\'s: not adopted');
+    await clearCallbackTask(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
   }
   const since = run.state.submitStartedAt ?? Date.now();
   const waited = Date.now() - since;
@@ -122,4 +135,18 @@ export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
   // The unknown task may exist and count at KIE: its quota unit stays spent.
   await run.freeSlot(account);
   await run.persist({ ...run.state, step: undefined, account: undefined, possibleDuplicate: true, submits: run.state.submits + 1 });
+}
+
+/**
+ * One paced record read on the job's account: a task KIE does not know there, or whose create
+ * parameters are another job's, is not this submit's. Transient trouble backs the job off and
+ * keeps the announcement for the next try.
+ */
+async function confirmAnnouncedTask(run: RenderRun, account: string, taskId: string): Promise<TaskConfirmation> {
+  try {
+    return await run.paced(account, 'poll', () => run.client(account).confirmTask(taskId, run.request, jobCallbackUrl(run)));
+  } catch (err) {
+    if (err instanceof KieError && !err.retryable) return { confirmed: false, reason: err.message };
+    return run.setback(err, 'confirming an announced task');
+  }
 }
