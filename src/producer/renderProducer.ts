@@ -10,6 +10,7 @@ import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared
 import { ValidationError } from '../shared/errors';
 import { checkDialectSupport } from '../kie/dialectSupport';
 import type { ApiStyle } from '../shared/config';
+import { logQueueErrors, TroubleLog } from '../shared/redis';
 
 export interface EnqueueOptions {
   /** Same key, same job: a second enqueue with it returns the first job and adds nothing. */
@@ -35,6 +36,8 @@ export interface RenderProducerOptions {
   apiStyle?: ApiStyle;
   /** Jobs per addBulk call. */
   chunkSize?: number;
+  /** Where the queue's errors other than connection trouble go (default: stderr). */
+  logger?: Pick<TroubleLog, 'error'>;
 }
 
 /** Defaults every job gets: the worker handles KIE's transient trouble itself; attempts cover crashes and bugs. */
@@ -56,6 +59,7 @@ export class RenderProducer {
 
   constructor(private readonly options: RenderProducerOptions) {
     this.queue = new Queue<RenderJobData>(options.queueName, { connection: options.connection });
+    logQueueErrors(this.queue, options.logger);
     this.chunkSize = options.chunkSize ?? 500;
   }
 

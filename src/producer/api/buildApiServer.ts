@@ -57,9 +57,8 @@ function enqueueOptions(request: FastifyRequest<EnqueueRoute>): EnqueueOptions {
 export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
-  // Without a listener BullMQ prints connection errors to the console; healthz reports the outage.
-  producer.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  // The connection reports its own outages; healthz answers 503 meanwhile.
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, logger });
   const isKnownToken = tokenChecker(config.apiTokens);
 
   // No fastify request logger: requests carry the caller's token.
