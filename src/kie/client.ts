@@ -65,15 +65,21 @@ class HttpKieClient implements KieClient {
   }
 
   private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const endpoint = `${method} ${this.http.defaults.baseURL ?? ''}${path.split('?')[0]}`;
     let answer: HttpAnswer;
     try {
       const res = await this.http.request({ method, url: path, data: body });
       answer = { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
     } catch (err) {
-      throw transportError(err, `${method} ${path.split('?')[0]}`);
+      const error = transportError(err, `${method} ${path.split('?')[0]}`);
+      error.endpoint = endpoint;
+      throw error;
     }
     const error = errorForAnswer(answer);
-    if (error) throw error;
+    if (error) {
+      error.endpoint = endpoint;
+      throw error;
+    }
     return answer.body;
   }
 }

@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import type { Config } from '../shared/config';
 import { KieError, TransientKieError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
 import type { AccountLimiter, TurnKind } from './limiter/accountLimiter';
 
 export type { TurnKind };
@@ -10,7 +11,8 @@ export type { TurnKind };
  * connection trouble) with exponential backoff and jitter, honouring Retry-After. Every attempt
  * takes its own turn from the fleet-wide limiter, so retries never break the request interval.
  * An ambiguous failure (sent, no answer) is retried only when `retryAmbiguous` says the request
- * is safe to repeat (reads are; creates are not).
+ * is safe to repeat (reads are; creates are not). Every retry is logged (warn) with its attempt,
+ * endpoint, account and error, so a KIE that cannot be reached is visible at once.
  */
 export async function callKie<T>(
   limiter: AccountLimiter,
@@ -18,8 +20,9 @@ export async function callKie<T>(
   account: string,
   kind: TurnKind,
   request: () => Promise<T>,
-  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal },
+  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal; logger: Logger },
 ): Promise<T> {
+  const retryable = (error: Error): boolean => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous);
   return pRetry(
     async (attempt) => {
       if (attempt > 1 || !opts.firstTurnTaken) {
@@ -35,8 +38,14 @@ export async function callKie<T>(
       factor: 2,
       randomize: true,
       signal: opts.signal,
-      shouldRetry: ({ error }) => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous),
-      onFailedAttempt: async ({ error }) => {
+      shouldRetry: ({ error }) => retryable(error),
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        // The last failure, or one not retried, is the caller's to report (a setback, a failed job).
+        if (retriesLeft === 0 || !retryable(error) || opts.signal?.aborted) return;
+        opts.logger.warn(
+          { account, attempt: attemptNumber, attempts: config.kie.retries + 1, endpoint: (error as KieError).endpoint, err: error.message },
+          `KIE request failed (attempt ${attemptNumber} of ${config.kie.retries + 1}); retrying`,
+        );
         const wait = error instanceof TransientKieError ? error.retryAfterMs : undefined;
         if (wait) await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
       },
