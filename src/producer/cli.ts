@@ -168,7 +168,7 @@ withJsonOption(
       if (prompt !== undefined) throw new UsageError('give a prompt or --file, not both');
       const perRequest: string[] = Object.entries(REQUEST_OPTIONS).filter(([field]) => o[field] !== undefined).map(([, flag]) => flag);
       if (o.idempotencyKey !== undefined) perRequest.push('--idempotency-key');
-      if (perRequest.length) throw new UsageError(`${perRequest.join(', ')} apply to a prompt; with --file each request carries its own fields`);
+      if (perRequest.length) throw new UsageError(`${perRequest.join(', ')} ${perRequest.length === 1 ? 'applies' : 'apply'} to a prompt; with --file each request carries its own fields`);
       requests = readRequests(o.file as string);
     } else if (prompt !== undefined) requests = [requestFrom(prompt, o)];
     else throw new UsageError('give a prompt, or --file with render requests');
