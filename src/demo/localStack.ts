@@ -9,11 +9,10 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { startKieSimulator, type KieSimulator, type SimOptions } from '../sim/kieSimulator';
 import { startLocalS3, type LocalS3 } from '../sim/localS3';
 import { connectRedis } from '../shared/redis';
+import { removeRunKeys } from '../shared/removeRunKeys';
 import { LocalRedis, useLocalRedis } from './localRedis';
 
 export const SIM_API_KEY = 'sim-key';
@@ -95,19 +94,6 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   } catch (err) {
     await stopStarted();
     throw err;
-  }
-}
-
-/** Everything a run left in Redis: its queue (jobs, events, meta) and its account pool's keys. */
-export async function removeRunKeys(redis: Redis, queueName: string, limiterPrefix: string): Promise<void> {
-  const queue = new Queue(queueName, { connection: redis });
-  try {
-    await queue.obliterate({ force: true });
-  } finally {
-    await queue.close();
-  }
-  for await (const keys of redis.scanStream({ match: `${limiterPrefix}:*`, count: 500 }) as AsyncIterable<string[]>) {
-    if (keys.length) await redis.del(...keys);
   }
 }
 

@@ -8,6 +8,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { version } from '../../package.json';
 import { registerAccounts } from '../../src/pool/accountRegistry';
+import { removeRunKeys } from '../../src/shared/removeRunKeys';
 import { REDIS_URL } from '../support/renderStack';
 
 jest.setTimeout(60_000);
@@ -25,10 +26,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await queue.obliterate({ force: true });
   await queue.close();
-  const keys = await redis.keys(`${LIMITER_PREFIX}:*`);
-  if (keys.length) await redis.del(...keys);
+  await removeRunKeys(redis, QUEUE_NAME, LIMITER_PREFIX);
   await redis.quit();
   await rm(dir, { recursive: true, force: true });
 });
