@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'bullmq';
 import { connectRedis, logQueueErrors, waitForRedis } from '../../src/shared/redis';
 import { startRedisServer } from '../chaos/support/redisServer';
+import { waitUntil } from '../support/fleet';
 
 jest.setTimeout(60_000);
 
@@ -79,6 +80,8 @@ it('a connection lost after a start is retried until Redis is back, reported at 
     await worker.waitUntilReady();
     await server.restart(3500);
     await expect(redis.ping()).resolves.toBe('PONG');
+    // The worker's blocking connection (BullMQ's copy) reconnects on its own backoff, up to 2 s later.
+    await waitUntil(() => lines.at(-1)?.level === 'info', 'every connection to answer again', 10_000);
 
     const warnings = lines.filter((l) => l.level === 'warn');
     const where = `127.0.0.1:${server.port}`;
