@@ -4,6 +4,7 @@ const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/test/support/jestSetup.ts'],
   // mp4box declares its types under package.json "exports" only, which node10 resolution does not read.
   transform: {
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', paths: { mp4box: ['./node_modules/mp4box/dist/mp4box.all.d.cts'] } }, diagnostics: { ignoreCodes: [151001] } }],

@@ -13,11 +13,9 @@ import { connectRedis } from '../shared/redis';
 import type { RenderResult } from '../shared/renderJob';
 import { RenderProducer } from '../producer/renderProducer';
 import { watchJobs } from '../producer/watchJobs';
-import { startKieSimulator } from '../sim/kieSimulator';
-import { startLocalS3 } from '../sim/localS3';
 import { startWorker } from '../worker/runtime';
 import { createS3Client } from '../worker/storage/s3Client';
-import { useLocalRedis } from './localRedis';
+import { copyVideoOut, startLocalStack } from './localStack';
 
 const PROMPTS = [
   'A paper boat drifting down a rain-soaked street at dusk, neon reflections',
@@ -33,34 +31,17 @@ async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
-  const redis = await useLocalRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const run = Date.now().toString(36);
+  const local = await startLocalStack({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', queueName: `sora-demo-${run}`, limiterPrefix: `sora-demo-${run}`, workDir, sim: { seed: 1 } });
+  const { redis, sim, s3 } = local;
   say(`redis      ${redis.url}${redis.startedHere ? ' (a private redis-server started for the demo)' : ''}`);
-  const apiKey = 'demo-key';
-  const sim = await startKieSimulator({ apiKeys: [apiKey], generationMs: [1500, 4000], minIntervalMs: 100, videoBytes: 1024 * 1024, seed: 1 });
   say(`KIE        ${sim.url} (simulator: caps enforced, 100 ms min interval, 1.5-4 s generation)`);
-  const s3 = await startLocalS3({ directory: path.join(workDir, 's3'), buckets: ['sora-renders'] });
   say(`S3         ${s3.endpoint} (s3rver, files under ${s3.directory})`);
 
-  const run = Date.now().toString(36);
-  process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
-  const config = loadConfig({
-    REDIS_URL: redis.url,
-    QUEUE_NAME: `sora-demo-${run}`,
-    LIMITER_PREFIX: `sora-demo-${run}`,
-    KIE_BASE_URL: sim.url,
-    KIE_API_KEY: apiKey,
-    KIE_MIN_INTERVAL_MS: '100',
-    // The simulator, S3 server and worker share one event loop here, which delays requests by tens
-    // of ms; a worker on its own process needs only the default few percent.
-    KIE_INTERVAL_MARGIN_MS: '40',
-    POLL_INTERVAL_MS: '1000',
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: 'sora-renders',
-    VIDEO_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    WORKER_CONCURRENCY: '10',
-  });
+  // The AWS SDK reads its credentials from the environment, as in production.
+  process.env.AWS_ACCESS_KEY_ID ??= local.env.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY ??= local.env.AWS_SECRET_ACCESS_KEY;
+  const config = loadConfig({ ...local.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' });
   const logFile = path.join(workDir, 'worker.log');
   const { default: pino } = await import('pino');
   const worker = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
@@ -72,24 +53,26 @@ async function main(): Promise<void> {
   const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
 
   const s3Client = createS3Client(config);
+  const videos = path.join(workDir, 'videos');
   const rows = [];
   let verified = 0;
   for (const { jobId } of jobs) {
     const job = await producer.queue.getJob(jobId);
     const result = job?.returnvalue as RenderResult | undefined;
     if (!result) {
-      rows.push({ job: jobId, key: '-', bytes: 0, sha256: job?.failedReason ?? 'not finished', verified: 'no' });
+      rows.push({ job: jobId, key: '-', bytes: 0, sha256: job?.failedReason ?? 'not finished', verified: 'no', 'on disk': '' });
       continue;
     }
     const head = await s3Client.send(new HeadObjectCommand({ Bucket: result.bucket, Key: result.key }));
     const ok = head.Metadata?.sha256 === result.sha256 && sim.expectedVideo(result.taskId).sha256 === result.sha256 && head.ContentLength === result.size;
     if (ok) verified++;
-    rows.push({ job: jobId, key: result.key, bytes: result.size, sha256: `${result.sha256.slice(0, 16)}…`, verified: ok ? 'yes' : 'NO' });
+    const file = await copyVideoOut(s3Client, result.bucket, result.key, videos);
+    rows.push({ job: jobId, key: result.key, bytes: result.size, sha256: `${result.sha256.slice(0, 16)}…`, verified: ok ? 'yes' : 'NO', 'on disk': path.relative(process.cwd(), file) });
   }
   say('');
   console.table(rows);
-  say(`\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served) in s3://sora-renders/demo-${run}/`);
-  say(`on disk: ${path.join(s3.directory, 'sora-renders', `demo-${run}`)}`);
+  say(`\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served) in s3://${config.s3.bucket}/demo-${run}/`);
+  say(`copies to open in a video player: ${path.join(videos, `demo-${run}`)}`);
   say(`KIE simulator: ${sim.counters.tasks.length} tasks created, ${sim.counters.requests.total} API requests, cap violations ${JSON.stringify(sim.counters.violations)}`);
   for (const f of outcome.failed) say(`failed ${f.jobId}: ${f.reason}`);
 
@@ -97,9 +80,8 @@ async function main(): Promise<void> {
   await producer.close();
   await connection.quit();
   await worker.close();
-  await s3.close();
-  await sim.close();
-  await redis.stop();
+  // The demo's queue and account keys go with it: nothing is left in a shared Redis.
+  await local.close();
   process.exit(verified === jobs.length ? 0 : 1);
 }
 

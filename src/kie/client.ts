@@ -43,12 +43,14 @@ class HttpKieClient implements KieClient {
     const what = `POST ${path}`;
     const answer = await this.exchange('POST', path, body);
     const error = errorForAnswer(answer);
-    if (error && isKieRefusal(answer)) throw error;
-    if (error) throw new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`);
+    if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
+    if (error) {
+      throw this.located(new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+    }
     try {
       return this.dialect.parseCreated(answer.body);
     } catch (err) {
-      throw new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`);
+      throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
     }
   }
 
@@ -100,7 +102,7 @@ class HttpKieClient implements KieClient {
   private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const answer = await this.exchange(method, path, body);
     const error = errorForAnswer(answer);
-    if (error) throw error;
+    if (error) throw this.located(error, method, path);
     return answer.body;
   }
 
@@ -110,8 +112,14 @@ class HttpKieClient implements KieClient {
       const res = await this.http.request({ method, url: path, data: body });
       return { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
     } catch (err) {
-      throw transportError(err, `${method} ${path.split('?')[0]}`);
+      throw this.located(transportError(err, `${method} ${path.split('?')[0]}`), method, path);
     }
+  }
+
+  /** Names the endpoint on the error (for retry logs): method and URL without its query. */
+  private located(error: KieError, method: 'GET' | 'POST', path: string): KieError {
+    error.endpoint = `${method} ${this.http.defaults.baseURL ?? ''}${path.split('?')[0]}`;
+    return error;
   }
 }
 

@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '../shared/config';
+import type { AccountCaps, Config } from '../shared/config';
 import { AccountLimiter } from './limiter/accountLimiter';
 
-/** The fleet-wide limiter for the configured accounts and caps. */
-export function createLimiter(redis: Redis, config: Config): AccountLimiter {
+/** The fleet-wide limiter for the configured accounts and caps (or the given ones, for operator commands). */
+export function createLimiter(redis: Redis, config: Config, accounts: readonly AccountCaps[] = config.kie.accounts): AccountLimiter {
   return new AccountLimiter(redis, {
     prefix: config.limiterPrefix,
-    accounts: config.kie.accounts,
+    accounts,
     minIntervalMs: config.kie.minIntervalMs,
     intervalMarginMs: config.kie.intervalMarginMs,
     dailyWindowMs: config.kie.dailyWindowMs,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import type { Config } from '../shared/config';
 import { KieError, TransientKieError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
 import type { AccountLimiter, TurnKind } from './limiter/accountLimiter';
 
 export type { TurnKind };
@@ -11,7 +12,9 @@ export type { TurnKind };
  * connection trouble) with exponential backoff and jitter, honouring Retry-After. Every attempt
  * takes its own turn from the fleet-wide limiter, so retries never break the request interval.
  * An ambiguous failure (sent, and no answer proves it did nothing) is retried only when
- * `retryAmbiguous` says the request is safe to repeat (reads are; creates are not).
+ * `retryAmbiguous` says the request is safe to repeat (reads are; creates are not). Every retry is
+ * logged (warn) with its attempt, endpoint, account and error, so a KIE that cannot be reached is
+ * visible at once.
  */
 export async function callKie<T>(
   limiter: AccountLimiter,
@@ -19,8 +22,9 @@ export async function callKie<T>(
   account: string,
   kind: TurnKind,
   request: () => Promise<T>,
-  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal },
+  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal; logger: Logger },
 ): Promise<T> {
+  const retryable = (error: Error): boolean => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous);
   return pRetry(
     async (attempt) => {
       if (attempt > 1 || !opts.firstTurnTaken) {
@@ -36,12 +40,18 @@ export async function callKie<T>(
       factor: 2,
       randomize: true,
       signal: opts.signal,
-      shouldRetry: ({ error }) => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous),
-      onFailedAttempt: async ({ error, retriesLeft }) => {
+      shouldRetry: ({ error }) => retryable(error),
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        // The last failure, or one not retried, is the caller's to report (a setback, a failed job).
+        if (retriesLeft === 0 || !retryable(error) || opts.signal?.aborted) return;
+        opts.logger.warn(
+          { account, attempt: attemptNumber, attempts: config.kie.retries + 1, endpoint: (error as KieError).endpoint, err: error.message },
+          `KIE request failed (attempt ${attemptNumber} of ${config.kie.retries + 1}); retrying`,
+        );
         const wait = error instanceof TransientKieError ? error.retryAfterMs : undefined;
         // KIE's own pause before the next attempt (none after the last). Shutdown ends it: pRetry
         // then stops with the signal's reason and the caller parks the job.
-        if (wait && retriesLeft > 0) await sleep(Math.min(wait, 60_000), undefined, { signal: opts.signal }).catch(() => undefined);
+        if (wait) await sleep(Math.min(wait, 60_000), undefined, { signal: opts.signal }).catch(() => undefined);
       },
     },
   );

@@ -1,5 +1,6 @@
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { logQueueErrors } from '../shared/redis';
 import { parseSlotMember } from './slotMember';
 
 /**
@@ -51,7 +52,10 @@ export class JobWaker {
     for (const member of members) {
       const { queueName, jobId } = parseSlotMember(member);
       let queue = this.queues.get(queueName);
-      if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.connection })));
+      if (!queue) {
+        this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.connection })));
+        logQueueErrors(queue);
+      }
       await wakeJobs(this.connection, queue, [jobId]);
     }
   }

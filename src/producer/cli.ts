@@ -1,14 +1,30 @@
-/** The `sora-batch` command: enqueue renders, watch them, look at the queue and the accounts. */
+/**
+ * The `sora-batch` command: enqueue renders, watch them, look at the queue and the accounts.
+ * Exit codes: 0 done, 1 failed (Redis unreachable, a job failed under --wait), 2 usage or
+ * configuration (a bad option, a bad request, a bad variable).
+ */
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../shared/config';
-import { ConfigError, ValidationError } from '../shared/errors';
-import { connectRedis } from '../shared/redis';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { version } from '../../package.json';
+import { Config, loadConfig } from '../shared/config';
+import { ConfigError, UnknownAccountError, ValidationError } from '../shared/errors';
+import { connectRedis, TroubleLog, waitForRedis } from '../shared/redis';
 import { readBalances } from '../pool/accountCredits';
-import { accountStatus, pauseAccount, resumeAccount } from '../pool/accountControl';
+import { accountStatus, fleetAccounts, pauseAccount, resumeAccount } from '../pool/accountControl';
+import { count, printResult, withJsonOption } from './cliOutput';
 import { RenderProducer } from './renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+/** A command a person waits for gives up on an unreachable Redis after this long (or REDIS_CONNECT_TIMEOUT_MS if shorter). */
+const CLI_REDIS_TIMEOUT_MS = 5000;
+/** Job ids printed inline after an enqueue; --json lists them all. */
+const IDS_SHOWN = 10;
+
+/** A mistake in how the command was called (exit 2), found after commander parsed it. */
+class UsageError extends Error {}
 
 const int = (v: string): number => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number');
@@ -17,33 +33,56 @@ const int = (v: string): number => {
 
 /** One JSON request per line (JSON Lines), or one JSON array. */
 function readRequests(file: string): unknown[] {
-  const text = readFileSync(file, 'utf8').trim();
-  if (text.startsWith('[')) return JSON.parse(text) as unknown[];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`cannot read --file: ${(err as Error).message}`);
+  }
+  if (text.startsWith('[')) {
+    try {
+      return JSON.parse(text) as unknown[];
+    } catch (err) {
+      throw new ValidationError([{ field: file, value: undefined, rule: `must be JSON Lines or one JSON array: ${(err as Error).message}` }]);
+    }
+  }
   return text
     .split('\n')
-    .filter((line) => line.trim())
-    .map((line, i) => {
+    .map((line, i) => [line, i + 1] as const)
+    .filter(([line]) => line.trim())
+    .map(([line, n]) => {
       try {
         return JSON.parse(line) as unknown;
       } catch {
-        throw new ValidationError([{ field: `${file}:${i + 1}`, value: line, rule: 'must be one JSON object per line' }]);
+        throw new ValidationError([{ field: `${file}:${n}`, value: line, rule: 'must be one JSON object per line' }]);
       }
     });
 }
 
-async function withRedis<T>(fn: (redis: ReturnType<typeof connectRedis>, config: ReturnType<typeof loadConfig>) => Promise<T>, accountsRequired = false): Promise<T> {
-  const config = loadConfig(process.env, { accountsRequired });
-  const redis = connectRedis(config.redisUrl);
+/** Redis trouble as plain lines on stderr: stdout holds the command's data. */
+const stderrTrouble: TroubleLog = {
+  warn: (_fields, message) => void process.stderr.write(`sora-batch: ${message}\n`),
+  info: (_fields, message) => void process.stderr.write(`sora-batch: ${message}\n`),
+  error: (_fields, message) => void process.stderr.write(`sora-batch: ${message}\n`),
+};
+
+type Redis = ReturnType<typeof connectRedis>;
+
+/** No command needs a KIE key: they read and write Redis only. */
+async function withRedis<T>(fn: (redis: Redis, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env, { accountsRequired: false });
+  const redis = connectRedis(config.redisUrl, { logger: stderrTrouble });
   try {
+    await waitForRedis(redis, config.redisUrl, Math.min(config.redisConnectTimeoutMs, CLI_REDIS_TIMEOUT_MS));
     return await fn(redis, config);
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
 }
 
-async function withProducer<T>(fn: (producer: RenderProducer, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
+async function withProducer<T>(fn: (producer: RenderProducer, config: Config) => Promise<T>): Promise<T> {
   return withRedis(async (redis, config) => {
-    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, notifyAllowPrivate: config.notify.allowPrivate });
+    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, notifyAllowPrivate: config.notify.allowPrivate, logger: stderrTrouble });
     try {
       return await fn(producer, config);
     } finally {
@@ -51,6 +90,8 @@ async function withProducer<T>(fn: (producer: RenderProducer, config: ReturnType
     }
   });
 }
+
+const REQUEST_OPTIONS = { aspectRatio: '--aspect-ratio', duration: '--duration', quality: '--quality', seed: '--seed', key: '--key' } as const;
 
 /** The render request the request options describe (validated by the producer). */
 function requestFrom(prompt: string, o: Record<string, unknown>): Record<string, unknown> {
@@ -61,42 +102,93 @@ function requestFrom(prompt: string, o: Record<string, unknown>): Record<string,
 /** The options every render request takes, on `enqueue` and `schedules add`. */
 function withRequestOptions(command: Command): Command {
   return command
-    .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1')
-    .option('--duration <seconds>', '10 | 15', int)
-    .option('--quality <quality>', 'standard | high')
-    .option('--seed <seed>', '10000..99999', int)
+    .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1 (default 16:9)')
+    .option('--duration <seconds>', '10 | 15 (default 10)', int)
+    .option('--quality <quality>', 'standard | high (default standard)')
+    .option('--seed <seed>', '10000..99999 (KIE_API_STYLE=sora only)', int)
     .option('--batch <batchId>', 'batch id (also the S3 folder of the videos)');
 }
 
-const program = new Command('sora-batch').description('Render Sora 2 prompts in bulk through KIE.ai into S3');
+/** Help text after a command's options: examples, then the environment it reads. */
+function helpAfter(examples: string[], env: string[]): string {
+  return `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n\nEnvironment:\n${env.map((e) => `  ${e}`).join('\n')}\n`;
+}
 
-withRequestOptions(
-  program
-    .command('enqueue')
-    .description('enqueue one prompt, or every request in --file (JSON Lines or a JSON array)')
-    .argument('[prompt]', 'the prompt text')
-    .option('-f, --file <path>', 'requests to enqueue, one JSON object per line'),
+const REDIS_ENV = [
+  'REDIS_URL                  Redis of the queue (default redis://127.0.0.1:6379)',
+  `REDIS_CONNECT_TIMEOUT_MS   give up on an unreachable Redis after this long (the CLI waits at most ${CLI_REDIS_TIMEOUT_MS / 1000} s)`,
+];
+const QUEUE_ENV = 'QUEUE_NAME                 the queue (default sora-renders)';
+const STYLE_ENV = 'KIE_API_STYLE              sora | jobs: requests the workers\' KIE API cannot render are refused here';
+const ACCOUNT_ENV = [
+  'LIMITER_PREFIX             prefix of the account pool\'s keys (default sora-batch)',
+  'KIE_ACCOUNTS, KIE_API_KEY  optional: without them, the accounts the fleet\'s workers registered',
+];
+
+const program = new Command('sora-batch')
+  .description('Render video prompts in bulk through KIE.ai into S3: enqueue, watch, and look at the queue and the accounts')
+  .version(version, '-V, --version', 'print the version')
+  .showHelpAfterError('(add --help for usage)')
+  // Usage errors exit 2 (not commander's 1): see the catch at the end.
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `\nExit codes: 0 done, 1 failed (Redis unreachable, a job failed under --wait), 2 usage or configuration.\n` +
+      `Every command reads REDIS_URL and QUEUE_NAME; none needs a KIE key. "sora-batch <command> --help" shows examples.\n`,
+  );
+
+withJsonOption(
+  withRequestOptions(
+    program
+      .command('enqueue')
+      .description('enqueue one prompt, or every render request in --file')
+      .argument('[prompt]', 'the prompt text (or use --file)')
+      .option('-f, --file <path>', 'render requests as JSON Lines (one JSON object per line) or one JSON array; each carries its own fields (prompt, duration, ...)'),
+  ),
 )
-  .option('--key <key>', 'S3 key for the video (relative to S3_PREFIX)')
-  .option('--idempotency-key <key>', 'same key, same job: never two')
-  .option('--priority <n>', '1 (highest) ..', int)
-  .option('--delay <ms>', 'start no earlier than this many ms from now (at most 30 days)', int)
-  .option('--wait', 'show progress until every job is stored or failed')
+  .option('--key <key>', 'S3 key for the video (relative to S3_PREFIX; one prompt only)')
+  .option('--idempotency-key <key>', 'same key, same job: never two (one prompt only)')
+  .option('--priority <n>', '1 (highest) to 2097152, for every job', int)
+  .option('--delay <ms>', 'start no earlier than this many ms from now (at most 30 days), for every job', int)
+  .option('--wait', 'show progress (on stderr) until every job is stored or failed; exit 1 if one failed')
+  .addHelpText(
+    'after',
+    helpAfter(
+      [
+        'sora-batch enqueue "a cat in a tiny astronaut suit" --duration 15 --wait',
+        'sora-batch enqueue --file prompts.jsonl --batch nightly',
+        'sora-batch enqueue "a paper boat at dusk" --idempotency-key order-42 --json',
+      ],
+      [...REDIS_ENV, QUEUE_ENV, STYLE_ENV],
+    ),
+  )
   .action(async (prompt: string | undefined, o) => {
     let requests: unknown[];
-    if (o.file) requests = readRequests(o.file as string);
-    else if (prompt) requests = [requestFrom(prompt, o)];
-    else throw new InvalidArgumentError('give a prompt or --file');
+    if (o.file) {
+      if (prompt !== undefined) throw new UsageError('give a prompt or --file, not both');
+      const perRequest: string[] = Object.entries(REQUEST_OPTIONS).filter(([field]) => o[field] !== undefined).map(([, flag]) => flag);
+      if (o.idempotencyKey !== undefined) perRequest.push('--idempotency-key');
+      if (perRequest.length) throw new UsageError(`${perRequest.join(', ')} ${perRequest.length === 1 ? 'applies' : 'apply'} to a prompt; with --file each request carries its own fields`);
+      requests = readRequests(o.file as string);
+    } else if (prompt !== undefined) requests = [requestFrom(prompt, o)];
+    else throw new UsageError('give a prompt, or --file with render requests');
     await withProducer(async (producer, config) => {
       const jobs = await producer.enqueueMany(requests, { batchId: o.batch, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay });
       const created = jobs.filter((j) => j.created).length;
-      process.stdout.write(`enqueued ${created} job(s) on ${config.queueName}${created < jobs.length ? ` (${jobs.length - created} already existed)` : ''}\n`);
-      for (const j of jobs) process.stdout.write(`${j.jobId}\n`);
-      if (o.wait) {
-        const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId));
-        for (const f of outcome.failed) process.stdout.write(`failed ${f.jobId}: ${f.reason}\n`);
-        process.exitCode = outcome.failed.length ? 1 : 0;
+      if (!o.json) {
+        const existed = jobs.length - created;
+        const ids = jobs.slice(0, IDS_SHOWN).map((j) => j.jobId).join(', ') + (jobs.length > IDS_SHOWN ? ` and ${jobs.length - IDS_SHOWN} more (--json lists all)` : '');
+        process.stdout.write(
+          `enqueued ${count(created, 'job')} on ${config.queueName}${existed ? ` (${existed} already existed)` : ''}: job id${jobs.length === 1 ? '' : 's'} ${ids}\n`,
+        );
       }
+      const outcome = o.wait ? await watchJobs(producer.queue, jobs.map((j) => j.jobId)) : undefined;
+      printResult({ queue: config.queueName, jobs, ...(outcome ? { outcome } : {}) }, o.json, () => {
+        if (!outcome) return;
+        process.stdout.write(`stored ${outcome.stored.length} of ${count(jobs.length, 'job')}\n`);
+        for (const f of outcome.failed) process.stdout.write(`failed job ${f.jobId}: ${f.reason}\n`);
+      });
+      if (outcome?.failed.length) process.exitCode = EXIT_FAILURE;
     });
   });
 
@@ -109,90 +201,124 @@ withRequestOptions(
     .argument('<prompt>', 'the prompt text')
     .option('--cron <pattern>', 'cron pattern, e.g. "0 3 * * *" (03:00 daily)')
     .option('--tz <zone>', 'time zone of --cron, e.g. Europe/Berlin (default UTC)')
-    .option('--every <ms>', 'or a fixed period in milliseconds', int),
-).action(async (id: string, prompt: string, o) => {
-  await withProducer(async (producer, config) => {
-    const timing = { cron: o.cron, tz: o.tz, everyMs: o.every };
-    const s = await scheduleRender(producer, id, timing, requestFrom(prompt, o), { minIntervalMs: config.scheduleMinIntervalMs });
-    process.stdout.write(`schedule ${s.id} saved; next render at ${s.next ?? 'unknown'}\n`);
+    .option('--every <ms>', 'or a fixed period in milliseconds (at least SCHEDULE_MIN_INTERVAL_MS, default 60000)', int),
+)
+  .addHelpText(
+    'after',
+    helpAfter(
+      [
+        'sora-batch schedules add harbour "the harbour at night" --cron "0 3 * * *" --tz Europe/Lisbon',
+        'sora-batch schedules add clock "a clock tower" --every 3600000 --quality high',
+      ],
+      [...REDIS_ENV, QUEUE_ENV, STYLE_ENV],
+    ),
+  )
+  .action(async (id: string, prompt: string, o) => {
+    await withProducer(async (producer, config) => {
+      const timing = { cron: o.cron, tz: o.tz, everyMs: o.every };
+      const s = await scheduleRender(producer, id, timing, requestFrom(prompt, o), { minIntervalMs: config.scheduleMinIntervalMs });
+      process.stdout.write(`schedule ${s.id} saved; next render at ${s.next ?? 'unknown'}\n`);
+    });
   });
-});
-schedules
-  .command('list')
-  .description('every schedule with its timing, next run and request')
-  .action(() =>
-    withProducer(async (producer) => {
-      console.table(
-        (await listRenderSchedules(producer)).map((s) => ({
-          id: s.id,
-          when: s.cron ? `${s.cron}${s.tz ? ` (${s.tz})` : ''}` : `every ${s.everyMs} ms`,
-          next: s.next ?? '',
-          prompt: s.request.type === 'text' ? s.request.prompt : `storyboard, ${s.request.shots.length} shots`,
-        })),
-      );
+withJsonOption(schedules.command('list').description('every schedule with its timing, next run and prompt'))
+  .addHelpText('after', helpAfter(['sora-batch schedules list', 'sora-batch schedules list --json'], [...REDIS_ENV, QUEUE_ENV]))
+  .action((o) =>
+    withProducer(async (producer, config) => {
+      printResult(await listRenderSchedules(producer), o.json, (list) => {
+        if (!list.length) return void process.stdout.write(`no schedules on ${config.queueName}\n`);
+        process.stdout.write(`schedules on ${config.queueName}:\n`);
+        console.table(
+          list.map((s) => ({
+            id: s.id,
+            when: s.cron ? `${s.cron}${s.tz ? ` (${s.tz})` : ''}` : `every ${s.everyMs} ms`,
+            next: s.next ?? '',
+            prompt: s.request.type === 'text' ? s.request.prompt : `storyboard, ${s.request.shots.length} shots`,
+          })),
+        );
+      });
     }),
   );
 schedules
-  .command('remove <id>')
+  .command('remove')
   .description('stop a schedule (renders it already enqueued still run)')
+  .argument('<id>', 'the schedule')
+  .addHelpText('after', helpAfter(['sora-batch schedules remove harbour'], [...REDIS_ENV, QUEUE_ENV]))
   .action((id: string) =>
-    withProducer(async (producer) => {
-      if (!(await removeRenderSchedule(producer, id))) throw new InvalidArgumentError(`no schedule ${id}`);
+    withProducer(async (producer, config) => {
+      if (!(await removeRenderSchedule(producer, id))) throw new UsageError(`no schedule ${id} on ${config.queueName}`);
       process.stdout.write(`schedule ${id} removed\n`);
     }),
   );
 
-program
-  .command('status')
-  .description('job counts of the queue and the state of every KIE account')
-  .action(async () => {
+withJsonOption(program.command('status').description('job counts of the queue and the state of every KIE account'))
+  .addHelpText(
+    'after',
+    helpAfter(['sora-batch status', 'sora-batch status --json | jq .accounts'], [...REDIS_ENV, QUEUE_ENV, ...ACCOUNT_ENV, 'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with']),
+  )
+  .action(async (o) => {
     await withRedis(async (redis, config) => {
-      const producer = new RenderProducer({ connection: redis, queueName: config.queueName });
+      const producer = new RenderProducer({ connection: redis, queueName: config.queueName, logger: stderrTrouble });
+      let counts: Record<string, number>;
       try {
-        const counts = await producer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-        process.stdout.write(`queue ${config.queueName}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+        counts = await producer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
       } finally {
         await producer.close();
       }
-      const balances = new Map(
-        (await readBalances(redis, config.limiterPrefix, config.kie.accounts.map((a) => a.name))).map((b) => [b.account, b]),
-      );
-      console.table(
-        (await accountStatus(redis, config)).map((a) => ({
-          account: a.account,
-          'in flight': `${a.inFlight}/${a.maxConcurrent}`,
-          'submits in window': `${a.submitsInWindow}/${a.dailyLimit}`,
-          'quota back at': a.nextQuotaAt ? new Date(a.nextQuotaAt).toISOString() : '',
-          paused: a.paused ?? '',
-          // Known balance: the last reading less what submits spent since (KIE_API_STYLE=jobs only).
-          credits: balances.has(a.account) ? `${balances.get(a.account)!.credits} (read ${new Date(balances.get(a.account)!.readAt).toISOString()})` : '',
-          waiters: a.waiters,
-        })),
-      );
-    }, true);
+      const fleet = await fleetAccounts(redis, config);
+      const balances = new Map((await readBalances(redis, config.limiterPrefix, fleet.accounts.map((a) => a.name))).map((b) => [b.account, b]));
+      const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
+      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts }, o.json, () => {
+        process.stdout.write(`queue ${config.queueName}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+        if (!accounts.length) {
+          process.stdout.write(`accounts: none configured in this shell, and no worker has registered any under LIMITER_PREFIX=${config.limiterPrefix}\n`);
+          return;
+        }
+        process.stdout.write(`accounts (${fleet.source === 'configured' ? 'configured in this shell' : "as the fleet's workers registered them"}):\n`);
+        console.table(
+          accounts.map((a) => ({
+            account: a.account,
+            'in flight': `${a.inFlight}/${a.maxConcurrent}`,
+            'submits in window': `${a.submitsInWindow}/${a.dailyLimit}`,
+            'quota back at': a.nextQuotaAt ? new Date(a.nextQuotaAt).toISOString() : '',
+            paused: a.paused ?? '',
+            // Known balance: the last reading less what submits spent since (KIE_API_STYLE=jobs only).
+            credits: a.credits ? `${a.credits.credits} (read ${new Date(a.credits.readAt).toISOString()})` : '',
+            waiters: a.waiters,
+          })),
+        );
+      });
+    });
   });
 
 const accounts = program.command('accounts').description('operator actions on KIE accounts');
 accounts
-  .command('pause <name>')
+  .command('pause')
   .description('take an account out of rotation fleet-wide (its tasks in flight still finish)')
+  .argument('<name>', 'the account')
   .option('--reason <text>', 'shown in status', 'paused by an operator')
-  .action((name: string, o) => withRedis((redis, config) => pauseAccount(redis, config, name, o.reason as string), true));
+  .addHelpText('after', helpAfter(['sora-batch accounts pause acme --reason "billing"'], [...REDIS_ENV, ...ACCOUNT_ENV]))
+  .action((name: string, o) =>
+    withRedis(async (redis, config) => {
+      await pauseAccount(redis, config, name, o.reason as string);
+      process.stdout.write(`account ${name} paused: ${o.reason as string}\n`);
+    }),
+  );
 accounts
-  .command('resume <name>')
+  .command('resume')
   .description('put a paused account (e.g. after "insufficient credits") back into rotation')
+  .argument('<name>', 'the account')
+  .addHelpText('after', helpAfter(['sora-batch accounts resume acme'], [...REDIS_ENV, ...ACCOUNT_ENV]))
   .action((name: string) =>
     withRedis(async (redis, config) => {
       const woken = await resumeAccount(redis, config, name);
-      process.stdout.write(`account ${name} resumed; ${woken} waiting job(s) woken\n`);
-    }, true),
+      process.stdout.write(`account ${name} resumed; ${count(woken, 'waiting job')} woken\n`);
+    }),
   );
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof ValidationError || err instanceof InvalidArgumentError) {
-    process.stderr.write(`sora-batch: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
+  // Commander has printed its own message (or the help, or the version) already.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   process.stderr.write(`sora-batch: ${(err as Error).message}\n`);
-  process.exit(1);
+  const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof ValidationError || err instanceof UnknownAccountError;
+  process.exit(usage ? EXIT_USAGE : EXIT_FAILURE);
 });

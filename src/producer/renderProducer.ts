@@ -11,6 +11,7 @@ import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { checkDialectSupport } from '../kie/dialectSupport';
 import type { ApiStyle } from '../shared/config';
+import { logQueueErrors, TroubleLog } from '../shared/redis';
 
 export interface EnqueueOptions {
   /** Same key, same job: a second enqueue with it returns the first job and adds nothing. */
@@ -41,6 +42,8 @@ export interface RenderProducerOptions {
   notifyAllowPrivate?: boolean;
   /** Jobs per addBulk call. */
   chunkSize?: number;
+  /** Where the queue's errors other than connection trouble go (default: stderr). */
+  logger?: Pick<TroubleLog, 'error'>;
 }
 
 /** Defaults every job gets: the worker handles KIE's transient trouble itself; attempts cover crashes and bugs. */
@@ -69,6 +72,7 @@ export class RenderProducer {
 
   constructor(private readonly options: RenderProducerOptions) {
     this.queue = new Queue<RenderJobData>(options.queueName, { connection: options.connection });
+    logQueueErrors(this.queue, options.logger);
     this.chunkSize = options.chunkSize ?? 500;
   }
 

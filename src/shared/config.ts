@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { ConfigError, FieldIssue } from './errors';
 import { DEFAULT_JOBS_MODELS, type JobsModels } from '../kie/jobsModels';
+import { maskRedisUrl } from './redis';
 
 export type ApiStyle = 'sora' | 'jobs';
 export type DailyWindow = 'rolling' | 'utc-day';
@@ -17,8 +18,13 @@ export interface AccountConfig {
   readonly dailyLimit: number;
 }
 
+/** What the limiter and `sora-batch status` need of an account: its name and caps, never its key. */
+export type AccountCaps = Pick<AccountConfig, 'name' | 'maxConcurrent' | 'dailyLimit'>;
+
 export interface Config {
   readonly redisUrl: string;
+  /** A process that has never reached Redis gives up after this long (exit 1); a lost connection is retried forever. */
+  readonly redisConnectTimeoutMs: number;
   readonly queueName: string;
   /** Prefix of the limiter's Redis keys (shared by every queue using the same accounts). */
   readonly limiterPrefix: string;
@@ -115,18 +121,41 @@ type Env = Record<string, string | undefined>;
 const KIE_FILE_HOSTS = ['storage.kie.ai', 'tempfile.aiquickdraw.com', 'file.aiquickdraw.com', 'tempfile.redpandaai.co'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/**
+ * Where an empty value means "not set": optional features that are off or empty by default, which
+ * docker-compose passes as `${VAR:-}` when the .env file leaves them out. Any other variable set to
+ * nothing is a mistake (`S3_BUCKET=`), reported rather than silently replaced by its default.
+ */
+export const EMPTY_MEANS_UNSET: ReadonlySet<string> = new Set([
+  'KIE_API_KEY',
+  'KIE_ACCOUNTS',
+  'KIE_ACCOUNT_LIMITS',
+  'KIE_WEBHOOK_HMAC_KEY',
+  'WEBHOOK_BASE_URL',
+  'WEBHOOK_SECRET',
+  'S3_PREFIX',
+  'S3_ENDPOINT',
+  'API_TOKENS',
+  'NOTIFY_SECRET',
+  'METRICS_TOKEN',
+]);
+
 /** Collects every problem before failing, so one start shows all of them. */
 class EnvReader {
   readonly issues: FieldIssue[] = [];
   constructor(private readonly env: Env) {}
 
+  /** The trimmed value; undefined when unset, or empty where that means unset (else an issue). */
   raw(name: string): string | undefined {
     const v = this.env[name]?.trim();
-    return v === '' ? undefined : v;
+    if (v !== '') return v;
+    if (!EMPTY_MEANS_UNSET.has(name)) this.bad(name, v, 'is empty: give it a value, or unset it to use the default');
+    return undefined;
   }
 
   bad(field: string, value: unknown, rule: string): void {
-    this.issues.push({ field, value, rule });
+    // A variable read twice (raw, then list) reports its problem once.
+    if (!this.issues.some((i) => i.field === field && i.rule === rule)) this.issues.push({ field, value, rule });
   }
 
   string(name: string, fallback: string): string {
@@ -292,6 +321,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
 
   const config: Config = {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
+    redisConnectTimeoutMs: r.int('REDIS_CONNECT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     queueName: r.name('QUEUE_NAME', 'sora-renders'),
     limiterPrefix: r.string('LIMITER_PREFIX', 'sora-batch'),
     kie: {
@@ -373,11 +403,9 @@ function deepFreeze<T>(o: T): T {
 
 /** The configuration without secrets, for logs and status pages. */
 export function describeConfig(c: Config): Record<string, unknown> {
-  const redisUrl = new URL(c.redisUrl);
-  if (redisUrl.password) redisUrl.password = '***';
   return {
     ...c,
-    redisUrl: redisUrl.toString(),
+    redisUrl: maskRedisUrl(c.redisUrl),
     kie: { ...c.kie, accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a), webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined },
     webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
     notify: { ...c.notify, secret: c.notify.secret ? '***' : undefined },

@@ -11,10 +11,28 @@ export interface FieldIssue {
   rule: string;
 }
 
+/** Echoed values longer than this are cut: an answer or a log line need not repeat a whole prompt. */
+export const ECHO_MAX_CHARS = 60;
+
+/** An issue as an answer echoes it back. */
+export interface EchoedIssue extends FieldIssue {
+  /** Set when `value` was cut: characters in the whole value (as JSON, for anything but a string). */
+  valueLength?: number;
+}
+
+/** The issue with its value cut to ECHO_MAX_CHARS, and the full length stated, when it is longer. */
+export function echoIssue(issue: FieldIssue): EchoedIssue {
+  const { value } = issue;
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+  if (text.length <= ECHO_MAX_CHARS) return issue;
+  return { ...issue, value: `${text.slice(0, ECHO_MAX_CHARS - 1)}…`, valueLength: text.length };
+}
+
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  if (text.length <= ECHO_MAX_CHARS) return text;
+  return `${text.slice(0, ECHO_MAX_CHARS - 1)}… (${typeof value === 'string' ? value.length : text.length} characters)`;
 }
 
 export function formatIssues(issues: FieldIssue[]): string {
@@ -41,12 +59,36 @@ export class ConfigError extends Error {
   }
 }
 
+/** Redis never answered at start; the process gives up (a lost connection later is retried forever). */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+  constructor(
+    /** REDIS_URL with its password masked. */
+    readonly url: string,
+    readonly waitedMs: number,
+    /** The last connection error (ECONNREFUSED, ENOTFOUND, ...), when there was one. */
+    readonly reason?: string,
+  ) {
+    super(
+      `cannot reach Redis at ${url} within ${waitedMs / 1000} s${reason ? ` (${reason})` : ''}; giving up. ` +
+        'Is redis-server running there, and is REDIS_URL right? (REDIS_CONNECT_TIMEOUT_MS sets how long to wait)',
+    );
+  }
+}
+
+/** An operator command named a KIE account that neither this process nor the fleet knows. */
+export class UnknownAccountError extends Error {
+  override name = 'UnknownAccountError';
+}
+
 /** What KIE (or the way to it) did wrong. */
 export abstract class KieError extends Error {
   /** Retrying the same request later may succeed. */
   abstract readonly retryable: boolean;
   /** The request may have reached KIE and created a task although we got no answer. */
   readonly ambiguous: boolean = false;
+  /** The request that failed, as `METHOD base-url/path` without its query; set by the KIE client. */
+  endpoint?: string;
   constructor(
     message: string,
     readonly code?: number,

@@ -1,4 +1,4 @@
-/** What every long-running entry point (worker, webhook receiver) does at start and at stop. */
+/** What every long-running entry point (worker, webhook receiver, API) does at start and at stop. */
 import { Config, loadConfig } from './config';
 import { ConfigError } from './errors';
 import type { Logger } from './logger';
@@ -37,5 +37,18 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
         },
       );
     });
+  }
+}
+
+/**
+ * Runs a process's start. A start that fails (Redis never answered, a port is taken) logs why, in
+ * one line without a stack, and exits 1: a supervisor restarts it, a person reads the reason.
+ */
+export async function startOrExit<T>(logger: Logger, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    logger.error({ error: (err as Error).name }, (err as Error).message);
+    process.exit(1);
   }
 }

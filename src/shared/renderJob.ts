@@ -6,6 +6,11 @@ import type { RenderRequestInput } from './renderRequest';
 
 export const RENDER_JOB_NAME = 'render';
 
+/** The queue the worker delivers a job's notifyUrl notifications from (one per render queue). */
+export function notificationQueueName(queueName: string): string {
+  return `${queueName}-notifications`;
+}
+
 /**
  * The worker's own progress, kept on the job so any worker can resume it. Never set by producers;
  * parsed by parseRenderState (renderState.ts) before a run trusts it.

@@ -8,9 +8,10 @@ import type { Redis } from 'ioredis';
 import { Config, describeConfig } from '../shared/config';
 import { createKieClient, dialectFor } from '../kie/client';
 import type { Logger } from '../shared/logger';
-import { connectRedis } from '../shared/redis';
+import { connectRedis, logQueueErrors, waitForRedis } from '../shared/redis';
 import { RenderJobData, RenderResult } from '../shared/renderJob';
 import { AccountCredits } from '../pool/accountCredits';
+import { registerAccounts } from '../pool/accountRegistry';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
 import { warnAboutRedisSettings } from './redisSettings';
@@ -38,10 +39,14 @@ export interface WorkerRuntime {
 const SWEEP_INTERVAL_MS = 60_000;
 
 export async function startWorker(config: Config, logger: Logger): Promise<WorkerRuntime> {
-  const redis = connectRedis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl, { logger });
+  await waitForRedis(redis, config.redisUrl, config.redisConnectTimeoutMs);
   await warnAboutRedisSettings(redis, logger);
+  // So that `sora-batch status` in a shell without keys shows this fleet's accounts.
+  await registerAccounts(redis, config.limiterPrefix, config.kie.accounts);
   const limiter = createLimiter(redis, config);
   const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
+  logQueueErrors(queue, logger);
   const shutdown = new AbortController();
   // Every job waiting in-process listens for shutdown; there may be as many as the concurrency.
   setMaxListeners(0, shutdown.signal);
@@ -94,7 +99,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
     if (final && typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message });
   });
-  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  logQueueErrors(worker, logger, 'worker');
 
   // Failsafe for slots whose job vanished (removed by hand, or its worker and every retry lost):
   // their lease runs out, and this sweep hands the freed slots to waiting jobs.

@@ -68,7 +68,7 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
       await deps.wakeJobs([member]);
     } catch (err) {
       if (err instanceof KieError && err.retryable) {
-        logger.warn({ account, taskId, err: err.message }, 'status check failed; checking again later');
+        logger.warn({ account, taskId, endpoint: err.endpoint, err: err.message }, 'status check failed; checking again later');
         await limiter.scheduleCheck(account, member, config.pollIntervalMs);
         return;
       }

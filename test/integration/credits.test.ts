@@ -66,7 +66,8 @@ describe('credit balances (jobs dialect)', () => {
     const waiting = ids.find((id) => !done.has(id))!;
     for (const id of done.keys()) expect(((await stack.queue.getJob(id))!.returnvalue as RenderResult).account).toBe('b');
     await waitFor(() => stack.logs.some((l) => l.includes('"alert":"insufficient-credits"')));
-    expect(await stack.queue.getJobState(waiting)).toBe('delayed');
+    // The alert is logged just before the job moves to delayed: it must get there, and not fail.
+    await waitFor(async () => (await stack.queue.getJobState(waiting)) === 'delayed');
     expect((await stack.queue.getJob(waiting))!.data.render?.step).toBeUndefined();
     expect(stack.sim.counters.faults.insufficientCredits).toBe(0);
     expect(stack.sim.counters.perKey[keyA]!.tasksCreated).toBe(0);

@@ -145,6 +145,16 @@ describe('POST /renders', () => {
     expect(await stack.queue.count()).toBe(before);
   });
 
+  it('a 900-character prompt is echoed cut to 60 characters, its length stated', async () => {
+    const prompt = `${'a quiet harbour at dawn, '.repeat(36)}`;
+    expect(prompt).toHaveLength(900);
+    const res = await post('/renders', { prompt });
+    expect(res.status).toBe(400);
+    expect(res.body.issues).toEqual([{ field: 'prompt', value: `${prompt.slice(0, 59)}…`, valueLength: 900, rule: expect.stringContaining('800') }]);
+    expect(res.body.error).toContain('(900 characters)');
+    expect(JSON.stringify(res.body).length).toBeLessThan(600);
+  });
+
   it('malformed JSON and other content types are refused', async () => {
     expect((await post('/renders', '{"prompt": ')).status).toBe(400);
     const res = await fetch(`${base}/renders`, { method: 'POST', headers: { ...bearer(), 'content-type': 'text/plain' }, body: 'a cat' });
@@ -208,7 +218,7 @@ describe('a render through the API, end to end', () => {
     const status = await get(`/renders/${body.jobId}`);
     expect(status.status).toBe(200);
     const job = status.json();
-    expect(job).toMatchObject({ jobId: body.jobId, state: 'completed', step: 'storing', failedReason: null, possibleDuplicate: false });
+    expect(job).toMatchObject({ jobId: body.jobId, state: 'completed', step: 'stored', failedReason: null, possibleDuplicate: false });
     expect(job.request.prompt).toBe('a paper boat on a river');
     const stored = await stack.readObject(job.result.key);
     expect(job.result.sha256).toBe(stored.metadata.sha256);
@@ -226,6 +236,13 @@ describe('a render through the API, end to end', () => {
     const apiKey = stack.config.kie.accounts[0]!.apiKey;
     expect(status.text).not.toContain(apiKey);
     expect(queues.text).not.toContain(apiKey);
+  });
+
+  it('a failed job reads as failed, state and step', async () => {
+    // Added past the API's validation, as a foreign backend could: the worker fails it at once.
+    const bad = await stack.queue.add('render', { prompt: 'a bad seed', seed: 5 } as never);
+    expect((await stack.waitForJobs([bad.id!])).get(bad.id!)).toBe('failed');
+    expect((await get(`/renders/${bad.id}`)).json()).toMatchObject({ state: 'failed', step: 'failed', failedReason: expect.stringContaining('seed') });
   });
 });
 

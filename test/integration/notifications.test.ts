@@ -9,7 +9,7 @@ import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { ValidationError } from '../../src/shared/errors';
 import type { RenderResult } from '../../src/shared/renderJob';
-import { notificationQueueName } from '../../src/worker/notify/startNotifier';
+import { notificationQueueName } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(60_000);

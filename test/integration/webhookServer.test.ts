@@ -9,6 +9,7 @@ import { callbackToken, callbackUrl } from '../../src/shared/callbackToken';
 import { Config, loadConfig } from '../../src/shared/config';
 import { createLogger } from '../../src/shared/logger';
 import type { RenderJobData, RenderState } from '../../src/shared/renderJob';
+import { removeRunKeys } from '../../src/shared/removeRunKeys';
 import { callbackTaskFor } from '../../src/worker/callbackInbox';
 import { accountKeys } from '../../src/pool/limiter/limiterKeys';
 import { slotMember } from '../../src/pool/slotMember';
@@ -72,10 +73,8 @@ async function receiver(env: Record<string, string> = {}, kieHmacKey?: string): 
   const queue = new Queue<RenderJobData>(config.queueName, { connection: redis });
   cleanups.push(async () => {
     await server.close();
-    await queue.obliterate({ force: true });
     await queue.close();
-    const keys = await redis.keys(`${config.limiterPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await removeRunKeys(redis, config.queueName, config.limiterPrefix);
   });
   return {
     url: server.url,
@@ -384,9 +383,12 @@ describe('running the receiver', () => {
   }, 30_000);
 
   test('npm run webhooks: serves healthz on loopback only (HTTP_HOST default) and stops cleanly on SIGTERM', async () => {
+    const queueName = `test-webhooks-${randomUUID()}`;
+    // The receiver's queue writes its meta key: gone with the test.
+    cleanups.push(() => removeRunKeys(redis, queueName, queueName));
     const { code, port, host } = await runMain(
       WEBHOOKS_MAIN,
-      { REDIS_URL, HTTP_PORT: '0', WEBHOOK_BASE_URL: 'http://127.0.0.1:1', WEBHOOK_SECRET: SECRET, QUEUE_NAME: `test-webhooks-${randomUUID()}`, LOG_LEVEL: 'info' },
+      { REDIS_URL, HTTP_PORT: '0', WEBHOOK_BASE_URL: 'http://127.0.0.1:1', WEBHOOK_SECRET: SECRET, QUEUE_NAME: queueName, LOG_LEVEL: 'info' },
       async (port, child) => {
         const res = await fetch(`http://127.0.0.1:${port}/healthz`);
         expect(res.status).toBe(200);

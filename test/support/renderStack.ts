@@ -13,12 +13,12 @@ import type { Redis } from 'ioredis';
 import { Config, loadConfig } from '../../src/shared/config';
 import { createLogger } from '../../src/shared/logger';
 import { connectRedis } from '../../src/shared/redis';
+import { removeRunKeys } from '../../src/shared/removeRunKeys';
 import type { RenderJobData, RenderResult } from '../../src/shared/renderJob';
 import { RenderProducer } from '../../src/producer/renderProducer';
 import { startKieSimulator } from '../../src/sim/kieSimulator';
 import type { KieSimulator, SimOptions } from '../../src/sim/kieSimulator';
 import { LocalS3, startLocalS3 } from '../../src/sim/localS3';
-import { notificationQueueName } from '../../src/worker/notify/startNotifier';
 import { startWorker, WorkerRuntime } from '../../src/worker/runtime';
 import { createS3Client } from '../../src/worker/storage/s3Client';
 
@@ -95,10 +95,6 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
   const config = loadConfig(env);
-  const redis = connectRedis(REDIS_URL);
-  const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, notifyAllowPrivate: config.notify.allowPrivate });
-  const s3Client = createS3Client(config);
   const logs: string[] = [];
   const workers: WorkerRuntime[] = [];
   const children: ChildProcess[] = [];
@@ -109,6 +105,11 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
       done();
     },
   });
+  // The stack's own connection reports a Redis outage (the chaos suite restarts Redis) into the logs.
+  const redis = connectRedis(REDIS_URL, { logger: createLogger('warn', 'test-stack', logSink) });
+  const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, notifyAllowPrivate: config.notify.allowPrivate });
+  const s3Client = createS3Client(config);
 
   return {
     sim,
@@ -164,13 +165,8 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
       for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();
-      await queue.obliterate({ force: true }).catch(() => undefined);
-      const notifications = new Queue(notificationQueueName(config.queueName), { connection: redis });
-      await notifications.obliterate({ force: true }).catch(() => undefined);
-      await notifications.close();
-      const keys = await redis.keys(`${env.LIMITER_PREFIX}:*`);
-      if (keys.length) await redis.del(...keys);
       await queue.close();
+      await removeRunKeys(redis, config.queueName, config.limiterPrefix);
       await redis.quit();
       s3Client.destroy();
       await s3.close();

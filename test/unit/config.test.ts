@@ -87,6 +87,30 @@ describe('configuration from the environment', () => {
     expect(configError({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '500' }).message).toContain('SCHEDULE_MIN_INTERVAL_MS="500": must be a whole number from 1000 to 86400000');
   });
 
+  it('an empty value is an error in the same list, except where empty means unset', () => {
+    const err = configError({ KIE_API_KEY: 'k', S3_BUCKET: '', QUEUE_NAME: ' ', KIE_MAX_CONCURRENT: '', LOG_LEVEL: '', VIDEO_HOSTS: '' });
+    expect(err.issues.map((i) => i.field).sort()).toEqual(['KIE_MAX_CONCURRENT', 'LOG_LEVEL', 'QUEUE_NAME', 'S3_BUCKET', 'VIDEO_HOSTS']);
+    expect(err.message).toContain('S3_BUCKET="": is empty: give it a value, or unset it to use the default');
+
+    // What docker-compose passes as ${VAR:-} for a feature left off, or the one of two account forms not used.
+    const c = loadConfig({ KIE_API_KEY: 'k', KIE_ACCOUNTS: '', WEBHOOK_BASE_URL: '', WEBHOOK_SECRET: '', S3_PREFIX: '', S3_ENDPOINT: '', API_TOKENS: '', KIE_WEBHOOK_HMAC_KEY: '', KIE_ACCOUNT_LIMITS: '', NOTIFY_SECRET: '', METRICS_TOKEN: '' });
+    expect(c.webhook).toBeUndefined();
+    expect([c.notify.secret, c.metricsToken]).toEqual([undefined, undefined]);
+    expect(c.s3).toMatchObject({ prefix: '', endpoint: undefined, bucket: 'sora-renders' });
+    expect(c.kie.accounts.map((a) => a.name)).toEqual(['default']);
+  });
+
+  it('REDIS_CONNECT_TIMEOUT_MS: 30 s by default, validated', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' }).redisConnectTimeoutMs).toBe(30_000);
+    expect(loadConfig({ KIE_API_KEY: 'k', REDIS_CONNECT_TIMEOUT_MS: '2500' }).redisConnectTimeoutMs).toBe(2500);
+    expect(configError({ KIE_API_KEY: 'k', REDIS_CONNECT_TIMEOUT_MS: '5s' }).message).toContain('REDIS_CONNECT_TIMEOUT_MS="5s": must be a whole number from 100');
+  });
+
+  it('a long value is echoed cut, with its length', () => {
+    const err = configError({ KIE_API_KEY: 'k', KIE_API_STYLE: 'x'.repeat(300) });
+    expect(err.message).toContain(`KIE_API_STYLE="${'x'.repeat(58)}… (300 characters): must be one of sora, jobs`);
+  });
+
   it('a producer needs no KIE account', () => {
     expect(loadConfig({}, { accountsRequired: false }).kie.accounts).toEqual([]);
   });

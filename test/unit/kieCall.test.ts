@@ -2,10 +2,12 @@ import { callKie } from '../../src/pool/kieCall';
 import type { AccountLimiter } from '../../src/pool/limiter/accountLimiter';
 import { loadConfig } from '../../src/shared/config';
 import { TransientKieError } from '../../src/shared/errors';
+import { createLogger } from '../../src/shared/logger';
 
 // Every turn is granted at once: the pacing is not what these tests are about.
 const limiter = { waitForRequestTurn: async () => undefined, fenceTurn: async () => 0 } as unknown as AccountLimiter;
 const config = loadConfig({ KIE_API_KEY: 'k', KIE_RETRY_BASE_MS: '1', KIE_RETRIES: '3' });
+const logger = createLogger('silent');
 
 /** A request KIE answers 429 with Retry-After until `okAfter` attempts have failed. */
 function rateLimited(retryAfterMs: number, okAfter = Infinity) {
@@ -21,7 +23,7 @@ function rateLimited(retryAfterMs: number, okAfter = Infinity) {
 describe('callKie honours Retry-After, and shutdown ends the wait', () => {
   it('waits what KIE asked before the next attempt', async () => {
     const { request, sentAt } = rateLimited(300, 1);
-    await expect(callKie(limiter, config, 'default', 'poll', request, { retryAmbiguous: true })).resolves.toBe('ok');
+    await expect(callKie(limiter, config, 'default', 'poll', request, { retryAmbiguous: true, logger })).resolves.toBe('ok');
     expect(sentAt).toHaveLength(2);
     expect(sentAt[1]! - sentAt[0]!).toBeGreaterThanOrEqual(290);
   });
@@ -31,7 +33,7 @@ describe('callKie honours Retry-After, and shutdown ends the wait', () => {
     const shutdown = new AbortController();
     const started = Date.now();
     setTimeout(() => shutdown.abort(new Error('worker shutting down')), 100);
-    await expect(callKie(limiter, config, 'default', 'poll', request, { retryAmbiguous: true, signal: shutdown.signal })).rejects.toThrow('worker shutting down');
+    await expect(callKie(limiter, config, 'default', 'poll', request, { retryAmbiguous: true, signal: shutdown.signal, logger })).rejects.toThrow('worker shutting down');
     expect(Date.now() - started).toBeLessThan(2000);
     expect(sentAt).toHaveLength(1);
   });
@@ -40,7 +42,7 @@ describe('callKie honours Retry-After, and shutdown ends the wait', () => {
     const { request, sentAt } = rateLimited(30_000);
     const once = loadConfig({ KIE_API_KEY: 'k', KIE_RETRIES: '0' });
     const started = Date.now();
-    await expect(callKie(limiter, once, 'default', 'poll', request, { retryAmbiguous: true })).rejects.toThrow('KIE 429');
+    await expect(callKie(limiter, once, 'default', 'poll', request, { retryAmbiguous: true, logger })).rejects.toThrow('KIE 429');
     expect(Date.now() - started).toBeLessThan(2000);
     expect(sentAt).toHaveLength(1);
   });

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../src/shared/errors';
+import { echoIssue, ValidationError } from '../../src/shared/errors';
 import { checkDialectSupport } from '../../src/kie/dialectSupport';
 import { estimateCostUsd, parseRenderRequest } from '../../src/shared/renderRequest';
 
@@ -64,6 +64,22 @@ describe('render request schema', () => {
     const issues = issuesOf({ prompt: '', duration: 5, seed: 1 });
     expect(issues.map((i) => i.field).sort()).toEqual(['duration', 'prompt', 'seed']);
     expect(issues.find((i) => i.field === 'duration')?.value).toBe(5);
+  });
+
+  it('echoes a long value cut, with its full length, in the message and in echoIssue', () => {
+    const prompt = 'p'.repeat(900);
+    let message = '';
+    try {
+      parseRenderRequest({ prompt });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(`invalid render request: prompt: must be at most 800 characters (got "${'p'.repeat(58)}… (900 characters))`);
+    const [issue] = issuesOf({ prompt });
+    expect(echoIssue(issue!)).toEqual({ field: 'prompt', value: `${'p'.repeat(59)}…`, valueLength: 900, rule: 'must be at most 800 characters' });
+    const metadata = { note: 'm'.repeat(5000) };
+    expect(echoIssue({ field: 'metadata', value: metadata, rule: 'r' })).toMatchObject({ value: `${JSON.stringify(metadata).slice(0, 59)}…`, valueLength: JSON.stringify(metadata).length });
+    expect(echoIssue({ field: 'seed', value: 5, rule: 'r' })).toEqual({ field: 'seed', value: 5, rule: 'r' });
   });
 
   it('ignores the worker-owned progress field', () => {

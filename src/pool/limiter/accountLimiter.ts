@@ -5,14 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { AccountConfig, DailyWindow } from '../../shared/config';
+import type { AccountCaps, DailyWindow } from '../../shared/config';
 import { ConfigError, FieldIssue } from '../../shared/errors';
 import { accountKeys, waitersKey, AccountKeys } from './limiterKeys';
 import { loadLimiterScripts, LimiterScripts, ScriptArg } from './limiterScripts';
 
 export interface LimiterOptions {
   prefix: string;
-  accounts: readonly AccountConfig[];
+  accounts: readonly AccountCaps[];
   /** Grants are spaced minIntervalMs + intervalMarginMs apart. */
   minIntervalMs: number;
   intervalMarginMs: number;
@@ -91,7 +91,7 @@ const pinned = (nowMs: number | undefined): ScriptArg => nowMs ?? '';
 
 export class AccountLimiter {
   private readonly scripts: LimiterScripts;
-  private readonly accounts: ReadonlyMap<string, { config: AccountConfig; keys: AccountKeys }>;
+  private readonly accounts: ReadonlyMap<string, { config: AccountCaps; keys: AccountKeys }>;
   private readonly waiters: string;
   private readonly spacingMs: number;
 
@@ -270,7 +270,7 @@ export class AccountLimiter {
     return { expired, wake };
   }
 
-  private account(name: string): { config: AccountConfig; keys: AccountKeys } {
+  private account(name: string): { config: AccountCaps; keys: AccountKeys } {
     const found = this.accounts.get(name);
     if (!found) throw new RangeError(`account ${JSON.stringify(name)} is not configured (known: ${[...this.accounts.keys()].join(', ')})`);
     return found;

@@ -40,3 +40,8 @@ export function accountKeys(prefix: string, account: string): AccountKeys {
 export function waitersKey(prefix: string): string {
   return `${prefix}:waiters`;
 }
+
+/** HASH account name -> its caps as JSON, written by every worker at start (names and caps, never keys). */
+export function registeredAccountsKey(prefix: string): string {
+  return `${prefix}:accounts`;
+}

@@ -9,9 +9,10 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
-import { ValidationError } from '../../shared/errors';
+import { echoIssue, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
+import type { RenderState } from '../../shared/renderJob';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
 import { presentedToken, tokenChecker } from '../../shared/httpTokens';
@@ -35,6 +36,7 @@ type EnqueueRoute = {
 };
 type JobRoute = { Params: { jobId: string } };
 type ScheduleRoute = { Params: { id: string }; Body: unknown };
+type RenderStep = NonNullable<RenderState['step']>;
 type ScheduleBody = { cron?: string; tz?: string; everyMs?: number; request?: unknown };
 
 function wholeNumber(field: string, raw: string | undefined): number | undefined {
@@ -54,12 +56,18 @@ function enqueueOptions(request: FastifyRequest<EnqueueRoute>): EnqueueOptions {
   return { priority: wholeNumber('priority', priority), delay: wholeNumber('delay', delay), batchId, idempotencyKey };
 }
 
+/** A finished job's step says it is finished; otherwise the last step it reached (null before its submit). */
+function stepOf(state: string, step: RenderStep | undefined): RenderStep | 'stored' | 'failed' | null {
+  if (state === 'completed') return 'stored';
+  if (state === 'failed') return 'failed';
+  return step ?? null;
+}
+
 export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, notifyAllowPrivate: config.notify.allowPrivate });
-  // Without a listener BullMQ prints connection errors to the console; healthz reports the outage.
-  producer.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  // The connection reports its own outages; healthz answers 503 meanwhile.
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle, notifyAllowPrivate: config.notify.allowPrivate, logger });
   const isKnownToken = tokenChecker(config.apiTokens);
 
   // No fastify request logger: requests carry the caller's token.
@@ -78,7 +86,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof ValidationError) return reply.code(400).send({ error: err.message, issues: err.issues });
+    if (err instanceof ValidationError) return reply.code(400).send({ error: err.message, issues: err.issues.map(echoIssue) });
     // Body errors (413 too large, 400 malformed JSON, 415 not JSON) come from the parser.
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     logger.error({ method: request.method, route: request.routeOptions.url, err: err.message }, 'API request failed');
@@ -111,10 +119,11 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const job = await producer.queue.getJob(request.params.jobId);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.jobId} in queue ${config.queueName}` });
     const { render, ...renderRequest } = job.data;
+    const state = await job.getState();
     return {
       jobId: job.id,
-      state: await job.getState(),
-      step: render?.step ?? null,
+      state,
+      step: stepOf(state, render?.step),
       request: renderRequest,
       result: job.returnvalue ?? null,
       failedReason: job.failedReason || null,

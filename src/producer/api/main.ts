@@ -1,15 +1,16 @@
 /** `npm run api`: the HTTP API and the queue dashboard on HTTP_HOST:HTTP_PORT, guarded by API_TOKENS. */
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../shared/logger';
-import { loadConfigOrExit, stopOnSignals } from '../../shared/processLifecycle';
-import { connectRedis } from '../../shared/redis';
+import { loadConfigOrExit, startOrExit, stopOnSignals } from '../../shared/processLifecycle';
+import { connectRedis, waitForRedis } from '../../shared/redis';
 import { requireApiTokens } from './apiAuth';
 import { buildApiServer, DASHBOARD_PATH } from './buildApiServer';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('sora-batch api', { accountsRequired: false }, requireApiTokens);
   const logger = createLogger(config.logLevel, 'api');
-  const redis = connectRedis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl, { logger });
+  await startOrExit(logger, () => waitForRedis(redis, config.redisUrl, config.redisConnectTimeoutMs));
   const app = buildApiServer({ config, redis, logger });
   try {
     await app.listen({ port: config.httpPort, host: config.httpHost });

@@ -8,6 +8,7 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import type { Config } from '../../shared/config';
+import { notificationQueueName } from '../../shared/renderJob';
 import { NotificationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { WorkerMetrics } from '../metrics';
@@ -35,9 +36,6 @@ const NOTIFICATION_JOB_NAME = 'notify';
 const DELIVERY_CONCURRENCY = 16;
 const MAX_BACKOFF_MS = 6 * 3_600_000;
 
-export function notificationQueueName(queueName: string): string {
-  return `${queueName}-notifications`;
-}
 
 /**
  * The `webhook-id` of an outcome: the same for every attempt and every worker, so receivers can

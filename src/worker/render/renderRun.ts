@@ -59,6 +59,13 @@ const MAX_SETBACK_DELAY_MS = 5 * 60_000;
  */
 const MAX_STEPS_PER_RUN = 25;
 
+/** "850 ms", "12 s", "4 min 30 s": a wait as a person reads it. */
+function formatWait(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+}
+
 export class RenderRun {
   state!: RenderState;
   request!: RenderRequest;
@@ -138,7 +145,7 @@ export class RenderRun {
   }
 
   paced<T>(account: string, kind: TurnKind, request: () => Promise<T>): Promise<T> {
-    return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal });
+    return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal, logger: this.log });
   }
 
   /**
@@ -216,8 +223,12 @@ export class RenderRun {
     const message = err instanceof Error ? err.message : String(err);
     if (setbacks > MAX_SETBACKS) throw new UnrecoverableError(`${what} kept failing (${MAX_SETBACKS} setbacks); last error: ${message}`);
     await this.persist({ ...this.state, setbacks });
-    const ms = Math.min(this.deps.config.kie.retryBaseMs * 2 ** setbacks, MAX_SETBACK_DELAY_MS) * (0.75 + Math.random() * 0.5);
-    this.log.warn({ what, setbacks, err: message }, `${what} failed; trying again later`);
+    const ms = Math.round(Math.min(this.deps.config.kie.retryBaseMs * 2 ** setbacks, MAX_SETBACK_DELAY_MS) * (0.75 + Math.random() * 0.5));
+    const retryAt = new Date(Date.now() + ms).toISOString();
+    this.log.warn(
+      { what, setbacks, maxSetbacks: MAX_SETBACKS, retryInMs: ms, retryAt, err: message },
+      `${what} failed; the job backs off and tries again in ${formatWait(ms)} (at ${retryAt}, setback ${setbacks} of ${MAX_SETBACKS}): ${message}`,
+    );
     return this.delay(ms, `${what} setback`);
   }
 }

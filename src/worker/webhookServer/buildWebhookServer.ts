@@ -16,7 +16,7 @@ import { verifyKieCallbackSignature } from '../../kie/callbackSignature';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
 import { presentedToken, tokenChecker } from '../../shared/httpTokens';
-import { redisAnswers } from '../../shared/redis';
+import { logQueueErrors, redisAnswers } from '../../shared/redis';
 import { applyCallback } from './applyCallback';
 
 export interface WebhookServerDeps {
@@ -50,8 +50,8 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
   const hmacKey = deps.kieHmacKey ?? config.kie.webhookHmacKey;
   const logger = deps.logger.child({ component: 'webhooks' });
   const queue = new Queue<RenderJobData>(config.queueName, { connection: redis });
-  // Without a listener BullMQ prints connection errors to the console; healthz reports the outage.
-  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  // The connection reports its own outages; healthz answers 503 meanwhile.
+  logQueueErrors(queue, logger);
   const target = { queue, redis, prefix: config.limiterPrefix, logger };
 
   // No fastify logger: its request logs carry the URL, and the URL carries the job's token.

@@ -1,14 +1,15 @@
 /** `npm run webhooks`: the KIE callback receiver on HTTP_HOST:HTTP_PORT, for workers whose WEBHOOK_BASE_URL points here. */
 import { createLogger } from '../../shared/logger';
-import { loadConfigOrExit, stopOnSignals } from '../../shared/processLifecycle';
-import { connectRedis } from '../../shared/redis';
+import { loadConfigOrExit, startOrExit, stopOnSignals } from '../../shared/processLifecycle';
+import { connectRedis, waitForRedis } from '../../shared/redis';
 import { requireWebhookSecret } from './buildWebhookServer';
 import { startWebhookServer } from './startWebhookServer';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('sora-batch webhooks', { accountsRequired: false }, requireWebhookSecret);
   const logger = createLogger(config.logLevel, 'webhooks');
-  const redis = connectRedis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl, { logger });
+  await startOrExit(logger, () => waitForRedis(redis, config.redisUrl, config.redisConnectTimeoutMs));
   let server;
   try {
     server = await startWebhookServer({ config, redis, logger });
