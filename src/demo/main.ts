@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   say(`worker     queue ${config.queueName}, logs in ${logFile}\n`);
 
   const connection = connectRedis(redis.url);
-  const producer = new RenderProducer({ connection, queueName: config.queueName, apiStyle: config.kie.apiStyle });
+  const producer = new RenderProducer({ connection, queueName: config.queueName, models: config.kie.models });
   const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: i % 2 ? 15 : 10, batchId: `demo-${run}` })));
   const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
 

@@ -1,50 +1,79 @@
 /**
- * The only code that talks HTTP to KIE. One instance per account; the dialect decides the wire
- * format. Requests are not paced here: callers take a turn from the account limiter first.
+ * The only code that talks HTTP to KIE. One instance per account; each request's model decides
+ * its family, and the family's dialect the wire format. Requests are not paced here: callers take
+ * a turn from the account limiter first.
  */
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import type { AccountConfig, Config } from '../shared/config';
-import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, UnexpectedResponseError } from '../shared/errors';
+import {
+  AuthenticationError,
+  KieAmbiguousError,
+  KieConnectionError,
+  KieError,
+  ModelUnavailableError,
+  TransientKieError,
+  UnexpectedResponseError,
+} from '../shared/errors';
+import type { RenderRequest } from '../shared/renderRequest';
+import { familyOf, modeOf, type ModelCatalog } from './catalog/modelCatalog';
+import type { Family } from './catalog/modelEntry';
 import { errorForAnswer } from './errorForAnswer';
-import { createJobsDialect } from './jobsDialect';
+import { jobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';
-import type { HttpAnswer, KieClient, KieDialect } from './types';
+import type { HttpAnswer, KieClient, KieDialect, WireOrder } from './types';
+import { veoDialect } from './veoDialect';
 
 /** Failures that happen before any byte of the request reached KIE. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-export function dialectFor(kie: Pick<Config['kie'], 'apiStyle' | 'jobsModels'>): KieDialect {
-  switch (kie.apiStyle) {
-    case 'sora':
-      return soraDialect;
-    case 'jobs':
-      return createJobsDialect(kie.jobsModels);
-  }
+const DIALECTS: Record<Family, KieDialect> = { sora: soraDialect, jobs: jobsDialect, veo: veoDialect };
+
+/** The adapter of an endpoint family. */
+export function dialectOf(family: Family): KieDialect {
+  return DIALECTS[family];
+}
+
+/** The dialect of KIE_API_STYLE: the one whose account-wide endpoints (the credit balance) the worker uses. */
+export function dialectFor(kie: Pick<Config['kie'], 'apiStyle'>): KieDialect {
+  return DIALECTS[kie.apiStyle];
 }
 
 class HttpKieClient implements KieClient {
   constructor(
     readonly account: string,
     private readonly http: AxiosInstance,
-    private readonly dialect: KieDialect,
+    private readonly catalog: ModelCatalog,
+    private readonly accountDialect: KieDialect,
   ) {}
 
-  async createTask(req: Parameters<KieClient['createTask']>[0], callBackUrl?: string): Promise<string> {
-    const { path, body } = this.dialect.createTask(req, callBackUrl);
-    return this.dialect.parseCreated(await this.send('POST', path, body));
+  async createTask(req: RenderRequest, callBackUrl?: string): Promise<string> {
+    const order = this.orderFor(req);
+    const dialect = dialectOf(order.entry.family);
+    const { path, body } = dialect.createTask(order, callBackUrl);
+    return dialect.parseCreated(await this.send('POST', path, body, { create: true }));
   }
 
-  async getTaskRecord(taskId: string) {
-    return this.dialect.parseRecord(await this.send('GET', this.dialect.recordPath(taskId)), taskId);
+  async getTaskRecord(taskId: string, model?: string) {
+    const dialect = dialectOf(familyOf(this.catalog, model));
+    return dialect.parseRecord(await this.send('GET', dialect.recordPath(taskId)), taskId);
   }
 
-  async refreshVideoUrl(taskId: string, staleUrl: string): Promise<string> {
-    if (staleUrl !== '' && this.dialect.refreshLink && this.dialect.parseRefreshedLink) {
-      const { path, body } = this.dialect.refreshLink(taskId, staleUrl);
+  recordLinkServes(req: RenderRequest): boolean {
+    const order = this.orderFor(req);
+    return dialectOf(order.entry.family).resultPath?.(order, '') === undefined;
+  }
+
+  async refreshVideoUrl(taskId: string, staleUrl: string, req?: RenderRequest): Promise<string> {
+    const order = req && this.orderFor(req);
+    const dialect = dialectOf(familyOf(this.catalog, req?.model));
+    const resultPath = order && dialect.resultPath?.(order, taskId);
+    if (resultPath && dialect.parseResultLink) return dialect.parseResultLink(await this.send('GET', resultPath));
+    if (staleUrl !== '' && dialect.refreshLink && dialect.parseRefreshedLink) {
+      const { path, body } = dialect.refreshLink(taskId, staleUrl);
       try {
-        return this.dialect.parseRefreshedLink(await this.send('POST', path, body));
+        return dialect.parseRefreshedLink(await this.send('POST', path, body));
       } catch (err) {
         // A refused link (foreign, malformed, too old) can still be re-minted by reading the record.
         // That is a second request inside the caller's one limiter turn; a strictly paced caller
@@ -52,7 +81,7 @@ class HttpKieClient implements KieClient {
         if (!(err instanceof KieError) || err.retryable || err instanceof AuthenticationError) throw err;
       }
     }
-    const record = await this.getTaskRecord(taskId);
+    const record = await this.getTaskRecord(taskId, req?.model);
     if (record.state !== 'success' || !record.videoUrl) {
       throw new UnexpectedResponseError(`task ${taskId} has no video link to refresh (state ${record.state})`);
     }
@@ -60,11 +89,16 @@ class HttpKieClient implements KieClient {
   }
 
   async getCredits(): Promise<number | undefined> {
-    if (!this.dialect.creditsPath || !this.dialect.parseCredits) return undefined;
-    return this.dialect.parseCredits(await this.send('GET', this.dialect.creditsPath()));
+    const dialect = this.accountDialect;
+    if (!dialect.creditsPath || !dialect.parseCredits) return undefined;
+    return dialect.parseCredits(await this.send('GET', dialect.creditsPath()));
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  private orderFor(request: RenderRequest): WireOrder {
+    return { request, ...modeOf(this.catalog, request) };
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, body?: unknown, { create = false } = {}): Promise<unknown> {
     let answer: HttpAnswer;
     try {
       const res = await this.http.request({ method, url: path, data: body });
@@ -73,6 +107,9 @@ class HttpKieClient implements KieClient {
       throw transportError(err, `${method} ${path.split('?')[0]}`);
     }
     const error = errorForAnswer(answer);
+    // A paused model's interface may refuse reads too: for a task that exists that is an outage to
+    // wait out, not a reason to pause the model again.
+    if (error instanceof ModelUnavailableError && !create) throw new TransientKieError(error.message, error.code, error.httpStatus);
     if (error) throw error;
     return answer.body;
   }
@@ -98,5 +135,5 @@ export function createKieClient(config: Config, account: AccountConfig): KieClie
     maxRedirects: 0,
     ...agents,
   });
-  return new HttpKieClient(account.name, instance, dialectFor(config.kie));
+  return new HttpKieClient(account.name, instance, config.kie.models, dialectFor(config.kie));
 }

@@ -13,7 +13,7 @@ export async function wakeJobs(queue: Queue, jobIds: readonly string[]): Promise
   }
 }
 
-/** Wakes jobs named by limiter members, whichever queue sharing the accounts they are on. */
+/** Wakes (or reads) jobs named by limiter members, whichever queue sharing the accounts they are on. */
 export class JobWaker {
   private readonly queues = new Map<string, Queue>();
 
@@ -22,10 +22,20 @@ export class JobWaker {
   async wake(members: readonly string[]): Promise<void> {
     for (const member of members) {
       const { queueName, jobId } = parseSlotMember(member);
-      let queue = this.queues.get(queueName);
-      if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.connection })));
-      await wakeJobs(queue, [jobId]);
+      await wakeJobs(this.queueFor(queueName), [jobId]);
     }
+  }
+
+  /** The job a member names, if it still exists. */
+  async jobOf(member: string): Promise<Job | undefined> {
+    const { queueName, jobId } = parseSlotMember(member);
+    return Job.fromId(this.queueFor(queueName), jobId);
+  }
+
+  private queueFor(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) this.queues.set(name, (queue = new Queue(name, { connection: this.connection })));
+    return queue;
   }
 
   async close(): Promise<void> {

@@ -43,7 +43,7 @@ async function withRedis<T>(fn: (redis: ReturnType<typeof connectRedis>, config:
 
 async function withProducer<T>(fn: (producer: RenderProducer, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
   return withRedis(async (redis, config) => {
-    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
+    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models });
     try {
       return await fn(producer, config);
     } finally {

@@ -53,7 +53,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const waker = new JobWaker(redis);
   const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
-  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs });
+  // A job without a model (added before the catalog, or by a backend that names none) renders the default.
+  const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf });
 
   const processor = createRenderProcessor({
     config,

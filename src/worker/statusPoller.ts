@@ -22,6 +22,8 @@ export interface StatusPollerDeps {
   kie: ReadonlyMap<string, KieClient>;
   logger: Logger;
   wakeJobs(members: readonly string[]): Promise<void>;
+  /** The catalog model of the job behind a member: its family decides where the task's record is read. */
+  modelOf(member: string): Promise<string | undefined>;
 }
 
 export interface StatusPoller {
@@ -51,7 +53,8 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
   async function check(account: string, member: string, taskId: string): Promise<void> {
     const kie = deps.kie.get(account)!;
     try {
-      const record = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId));
+      const model = await deps.modelOf(member);
+      const record = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId, model));
       if (record.state === 'generating') {
         await limiter.scheduleCheck(account, member, checkDelayMs(config));
         return;

@@ -86,7 +86,7 @@ describe('POST /renders', () => {
     expect(res.body.created).toBe(true);
     const job = (await stack.queue.getJob(res.body.jobId))!;
     expect(job.name).toBe('render');
-    expect(job.data).toEqual({ type: 'text', prompt: 'a lighthouse at dusk', duration: 15, aspectRatio: '16:9', quality: 'standard', metadata: { order: 7 } });
+    expect(job.data).toEqual({ type: 'text', model: 'sora-2', prompt: 'a lighthouse at dusk', duration: 15, aspectRatio: '16:9', quality: 'standard', metadata: { order: 7 } });
     expect(job.opts.priority).toBe(3);
     expect(job.opts.delay).toBe(60_000);
     await job.remove();

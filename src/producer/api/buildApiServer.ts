@@ -57,7 +57,7 @@ function enqueueOptions(request: FastifyRequest<EnqueueRoute>): EnqueueOptions {
 export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, apiStyle: config.kie.apiStyle });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models });
   // Without a listener BullMQ prints connection errors to the console; healthz reports the outage.
   producer.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const isKnownToken = tokenChecker(config.apiTokens);

@@ -17,7 +17,7 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
   const { account, taskId } = run.task;
   let record = await takeFinishedTask(run.deps.redis, run.deps.config.limiterPrefix, run.member);
   try {
-    record ??= await run.paced(account, 'poll', () => run.client(account).getTaskRecord(taskId));
+    record ??= await run.paced(account, 'poll', () => run.client(account).getTaskRecord(taskId, run.request.model));
   } catch (err) {
     if (err instanceof TaskNotFoundError) {
       await run.freeSlot(account);
@@ -44,7 +44,7 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
         checks,
         setbacks: 0,
         completedAt: record.completedAt ?? new Date().toISOString(),
-        durationSeconds: record.durationSeconds,
+        durationSeconds: record.durationSeconds ?? run.request.duration,
         resolution: record.resolution,
       });
       return record;

@@ -8,7 +8,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
 import type { Logger } from '../../shared/logger';
-import { checkDialectSupport } from '../../kie/dialectSupport';
 import { ValidationError, formatIssues } from '../../shared/errors';
 import type { KieClient } from '../../kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
@@ -77,8 +76,9 @@ export class RenderRun {
           break;
         case 'generating': {
           const record = await checkTask(this);
-          if (record) return storeVideoStep(this, record.videoUrl!);
-          break;
+          if (!record) break;
+          // A request for another version of the video (Veo 1080p) fetches its link in the store step.
+          return storeVideoStep(this, this.client(this.task.account).recordLinkServes(this.request) ? record.videoUrl : undefined);
         }
         case 'storing':
           return storeVideoStep(this, undefined);
@@ -89,10 +89,7 @@ export class RenderRun {
   /** Bad data from any producer fails here, before KIE is ever asked. */
   private validate(): RenderRequest {
     try {
-      const request = parseRenderRequest(this.job.data);
-      const issues = checkDialectSupport(request, this.deps.config.kie.apiStyle);
-      if (issues.length) throw new ValidationError(issues);
-      return request;
+      return parseRenderRequest(this.job.data, this.deps.config.kie.models);
     } catch (err) {
       if (err instanceof ValidationError) throw new UnrecoverableError(`invalid render request: ${formatIssues(err.issues)}`);
       throw err;
