@@ -6,6 +6,9 @@ import { ConfigError, ValidationError } from '../shared/errors';
 import { connectRedis } from '../shared/redis';
 import { readBalances } from '../pool/accountCredits';
 import { accountStatus, pauseAccount, resumeAccount } from '../pool/accountControl';
+import { modelStatus, pauseModel, resumeModel } from '../pool/modelControl';
+import { modelsMarkdown } from '../kie/catalog/modelsTable';
+import { listOf } from '../kie/catalog/resolveRequest';
 import { RenderProducer } from './renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
@@ -52,23 +55,46 @@ async function withProducer<T>(fn: (producer: RenderProducer, config: ReturnType
   });
 }
 
+/** `--option name=value` (repeatable): true/false and numbers are read as such. */
+function collectOption(v: string, previous: Record<string, string | number | boolean> = {}): Record<string, string | number | boolean> {
+  const at = v.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError('must be name=value, e.g. sound=true');
+  const raw = v.slice(at + 1);
+  const value = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  return { ...previous, [v.slice(0, at)]: value };
+}
+
 /** The render request the request options describe (validated by the producer). */
 function requestFrom(prompt: string, o: Record<string, unknown>): Record<string, unknown> {
-  const fields = { prompt, aspectRatio: o.aspectRatio, duration: o.duration, quality: o.quality, seed: o.seed, key: o.key, batchId: o.batch };
+  const fields = {
+    prompt,
+    model: o.model,
+    images: o.image,
+    options: o.option,
+    aspectRatio: o.aspectRatio,
+    duration: o.duration,
+    quality: o.quality,
+    seed: o.seed,
+    key: o.key,
+    batchId: o.batch,
+  };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
 /** The options every render request takes, on `enqueue` and `schedules add`. */
 function withRequestOptions(command: Command): Command {
   return command
-    .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1')
-    .option('--duration <seconds>', '10 | 15', int)
-    .option('--quality <quality>', 'standard | high')
-    .option('--seed <seed>', '10000..99999', int)
+    .option('--model <id>', 'catalog model (see `sora-batch models`; default KIE_DEFAULT_MODEL)')
+    .option('--image <url>', 'an image for image-to-video, first frame first (repeatable)', (v: string, all: string[] = []) => [...all, v])
+    .option('--option <name=value>', "one of the model's options, e.g. sound=true (repeatable)", collectOption)
+    .option('--aspect-ratio <ratio>', "16:9, 9:16, 1:1 ... (the model's)")
+    .option('--duration <seconds>', "clip length (the model's; Sora 2: 10 | 15)", int)
+    .option('--quality <quality>', 'standard | high (Sora 2 only)')
+    .option('--seed <seed>', "the model's seed range (Sora 2, Veo: 10000..99999)", int)
     .option('--batch <batchId>', 'batch id (also the S3 folder of the videos)');
 }
 
-const program = new Command('sora-batch').description('Render Sora 2 prompts in bulk through KIE.ai into S3');
+const program = new Command('sora-batch').description('Render video prompts in bulk through KIE.ai (Sora 2, Veo 3.1, Kling, ...) into S3');
 
 withRequestOptions(
   program
@@ -168,6 +194,10 @@ program
           waiters: a.waiters,
         })),
       );
+      const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
+      for (const m of pausedModels) {
+        process.stdout.write(`model ${m.model} paused by ${m.paused!.by} since ${new Date(m.paused!.since).toISOString()}: ${m.paused!.reason} (${m.waiters} job(s) waiting)\n`);
+      }
     }, true);
   });
 
@@ -185,6 +215,65 @@ accounts
       const woken = await resumeAccount(redis, config, name);
       process.stdout.write(`account ${name} resumed; ${woken} waiting job(s) woken\n`);
     }, true),
+  );
+
+const models = program
+  .command('models')
+  .description('the model catalog: status at KIE when checked, runtime pause, prices (KIE_DEFAULT_MODEL, KIE_MODELS_FILE)')
+  .option('--json', 'every entry as JSON, with its runtime pause')
+  .option('--markdown', "the README's table of the catalog (reads no Redis)")
+  .action(async (o: { json?: boolean; markdown?: boolean }) => {
+    if (o.markdown) {
+      const config = loadConfig(process.env, { accountsRequired: false });
+      process.stdout.write(`${modelsMarkdown(config.kie.models)}\n`);
+      return;
+    }
+    await withRedis(async (redis, config) => {
+      const pauses = new Map((await modelStatus(redis, config)).map((m) => [m.model, m]));
+      const entries = Object.values(config.kie.models.entries);
+      if (o.json) {
+        const list = entries.map((e) => ({ ...e, default: e.id === config.kie.models.defaultModel, paused: pauses.get(e.id)?.paused ?? null, waiters: pauses.get(e.id)?.waiters ?? 0 }));
+        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      console.table(
+        entries.map((e) => {
+          const pause = pauses.get(e.id);
+          const modes = Object.keys(e.modes).map((m) => ({ text: 't2v', image: 'i2v', storyboard: 'storyboard' })[m]);
+          const main = e.modes.text ?? e.modes.storyboard ?? e.modes.image!;
+          return {
+            model: e.id + (e.id === config.kie.models.defaultModel ? ' (default)' : ''),
+            family: e.family,
+            status: e.status + (e.unavailable ? `: ${e.unavailable}` : ''),
+            paused: pause?.paused ? `${pause.paused.by}: ${pause.paused.reason} (${pause.waiters} waiting)` : '',
+            modes: modes.join(', '),
+            seconds: listOf(main.duration.seconds),
+            credits: `${main.price.credits}/${main.price.per}${main.price.verified ? '' : ' (unverified)'}`,
+          };
+        }),
+      );
+    });
+  });
+models
+  .command('resume <id>')
+  .description('put a paused model back (KIE serves it again) and wake the jobs waiting for it')
+  .action((id: string) =>
+    withRedis(async (redis, config) => {
+      if (!Object.hasOwn(config.kie.models.entries, id)) throw new InvalidArgumentError(`no model ${id} in the catalog (known: ${Object.keys(config.kie.models.entries).join(', ')})`);
+      const woken = await resumeModel(redis, config, id);
+      process.stdout.write(`model ${id} resumed; ${woken} waiting job(s) woken\n`);
+    }),
+  );
+models
+  .command('pause <id>')
+  .description('take a model out of rotation fleet-wide until resumed (no probes; tasks in flight still finish)')
+  .option('--reason <text>', 'shown in status', 'paused by an operator')
+  .action((id: string, o) =>
+    withRedis(async (redis, config) => {
+      if (!Object.hasOwn(config.kie.models.entries, id)) throw new InvalidArgumentError(`no model ${id} in the catalog (known: ${Object.keys(config.kie.models.entries).join(', ')})`);
+      await pauseModel(redis, config, id, o.reason as string);
+      process.stdout.write(`model ${id} paused\n`);
+    }),
   );
 
 program.parseAsync().catch((err: unknown) => {

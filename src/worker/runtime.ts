@@ -13,6 +13,7 @@ import { RenderJobData, RenderResult } from '../shared/renderJob';
 import { AccountCredits } from '../pool/accountCredits';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
+import { createModelPauses } from '../pool/modelControl';
 import { notifyCaller } from './notifyCaller';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
@@ -57,19 +58,21 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
   const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf });
 
+  const models = createModelPauses(redis, config);
   const processor = createRenderProcessor({
     config,
     logger,
     redis,
     limiter,
     credits,
+    models,
     kie,
     s3: createS3Client(config),
     wakeJobs,
     signal: shutdown.signal,
   });
 
-  const metrics = createWorkerMetrics(queue, limiter);
+  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries));
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
     concurrency: config.workerConcurrency,

@@ -13,6 +13,7 @@ import type { KieClient } from '../../kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
 import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
 import type { AccountCredits } from '../../pool/accountCredits';
+import type { ModelPauses } from '../../pool/modelPauses';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
@@ -29,6 +30,8 @@ export interface RenderDeps {
   limiter: AccountLimiter;
   /** Set where the dialect keeps a credit balance: accounts that cannot pay get no new work. */
   credits?: AccountCredits;
+  /** Models KIE paused: their jobs wait, one probe create at a time. */
+  models: ModelPauses;
   kie: ReadonlyMap<string, KieClient>;
   s3: S3Client;
   /** Wakes delayed jobs named by limiter members (waiters for a slot). */
