@@ -2,8 +2,9 @@
  * `npm run demo`: the whole path on this machine. A KIE simulator, an embedded S3 server and Redis
  * (the local one, or a private one), a worker, a small batch of prompts, a progress bar, and a
  * table of the verified objects. Exits 0 only when every video was stored and its SHA-256 matches
- * what the simulator served.
+ * what the simulator served. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
  */
+import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -29,6 +30,7 @@ const PROMPTS = [
 ];
 
 async function main(): Promise<void> {
+  const { values: args } = parseArgs({ options: { model: { type: 'string' } } });
   const workDir = path.resolve('.demo');
   mkdirSync(workDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -36,7 +38,8 @@ async function main(): Promise<void> {
   const redis = await useLocalRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   say(`redis      ${redis.url}${redis.startedHere ? ' (a private redis-server started for the demo)' : ''}`);
   const apiKey = 'demo-key';
-  const sim = await startKieSimulator({ apiKeys: [apiKey], generationMs: [1500, 4000], minIntervalMs: 100, videoBytes: 1024 * 1024, seed: 1 });
+  // Credits enough for any model (a Veo clip costs about 170-250).
+  const sim = await startKieSimulator({ apiKeys: [apiKey], generationMs: [1500, 4000], minIntervalMs: 100, videoBytes: 1024 * 1024, seed: 1, credits: { [apiKey]: 100_000 } });
   say(`KIE        ${sim.url} (simulator: caps enforced, 100 ms min interval, 1.5-4 s generation)`);
   const s3 = await startLocalS3({ directory: path.join(workDir, 's3'), buckets: ['sora-renders'] });
   say(`S3         ${s3.endpoint} (s3rver, files under ${s3.directory})`);
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
   process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
   const config = loadConfig({
+    ...(args.model ? { KIE_DEFAULT_MODEL: args.model } : {}),
     REDIS_URL: redis.url,
     QUEUE_NAME: `sora-demo-${run}`,
     LIMITER_PREFIX: `sora-demo-${run}`,
@@ -68,7 +72,11 @@ async function main(): Promise<void> {
 
   const connection = connectRedis(redis.url);
   const producer = new RenderProducer({ connection, queueName: config.queueName, models: config.kie.models });
-  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: i % 2 ? 15 : 10, batchId: `demo-${run}` })));
+  // Two of the model's clip lengths, alternately (Sora 2: 10 and 15 s; Veo: 8 s only).
+  const model = config.kie.models.entries[config.kie.models.defaultModel]!;
+  const seconds = (model.modes.text ?? model.modes.image)?.duration.seconds ?? [];
+  say(`model      ${model.id} (${model.title}, ${model.family} API; at KIE: ${model.status})\n`);
+  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: seconds[i % Math.min(2, seconds.length)], batchId: `demo-${run}` })));
   const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
 
   const s3Client = createS3Client(config);
