@@ -4,7 +4,9 @@
  * each model's entry maps a request to, Veo's 1080p fetch, and a model added by KIE_MODELS_FILE
  * rendering without a code change. Each job is one KIE task and one verified object.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelEntryInput } from '../../src/kie/catalog/modelEntry';
@@ -105,6 +107,30 @@ describe('families side by side with the default KIE_API_STYLE=sora', () => {
     ]);
     expect(rendered[0]!.result).toMatchObject({ durationSeconds: 15, estimatedCostUsd: 0.225 });
     expect(rendered[1]!.task.params).toMatchObject({ generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', imageUrls: [FIRST] });
+  });
+});
+
+describe('callbacks in each family\'s shape', () => {
+  it('Veo and jobs callbacks wake their jobs long before the next status check', async () => {
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as { port: number };
+    await new Promise((r) => server.close(r));
+    const pollMs = 45_000;
+    stack = await startRenderStack({
+      // Generation outlasts the submit step, so every callback finds its job parked.
+      sim: { generationMs: [1200, 1500] },
+      env: { POLL_INTERVAL_MS: String(pollMs), WEBHOOK_BASE_URL: `http://127.0.0.1:${port}`, WEBHOOK_SECRET: `secret-${randomUUID()}` },
+    });
+    await stack.startWorker({ WORKER_HTTP: 'true', HTTP_PORT: String(port) });
+    const started = Date.now();
+    const rendered = await render(stack, [
+      { model: 'veo-3.1', prompt: 'a callback from veo' },
+      { model: 'kling-2.6', prompt: 'a callback from kling' },
+    ]);
+    expect(Date.now() - started).toBeLessThan(pollMs / 2);
+    expect(stack.sim.counters.callbacks).toEqual({ delivered: 2, failed: 0 });
+    expect(rendered.map(({ task }) => task.dialect)).toEqual(['veo', 'jobs']);
   });
 });
 
