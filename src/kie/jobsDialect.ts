@@ -21,7 +21,7 @@
  */
 import { UnexpectedResponseError } from '../shared/errors';
 import type { KieDialect, TaskRecord, TaskState } from './types';
-import { envelopeData, envelopeObject, isObject, str } from './envelope';
+import { createdTaskId, envelopeData, envelopeObject, failReason, isObject, str } from './envelope';
 import { wireFields } from './wireFields';
 
 const STATES: Record<string, TaskState> = {
@@ -74,13 +74,6 @@ function requestedSeconds(param: unknown): number | undefined {
   return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
-function failReasonOf(data: Record<string, unknown>): string | undefined {
-  const parts = [data.failCode, data.failMsg]
-    .map((v) => (typeof v === 'number' ? String(v) : str(v)))
-    .filter((v): v is string => v !== undefined);
-  return parts.length ? parts.join(' ') : undefined;
-}
-
 /** A recordInfo answer (or a callback body, which has the same envelope) as a TaskRecord. */
 export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
   const data = envelopeObject(body);
@@ -93,7 +86,7 @@ export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
     durationSeconds: requestedSeconds(data.param),
     createdAt: isoTime(data.createTime),
     completedAt: isoTime(data.completeTime),
-    failReason: state === 'failed' ? failReasonOf(data) : undefined,
+    failReason: state === 'failed' ? failReason(data.failCode, data.failMsg) : undefined,
   };
 }
 
@@ -113,11 +106,7 @@ export const jobsDialect: KieDialect = {
     return { path: '/api/v1/jobs/createTask', body };
   },
 
-  parseCreated(body) {
-    const taskId = str(envelopeObject(body).taskId);
-    if (!taskId) throw new UnexpectedResponseError('KIE createTask answer has no taskId');
-    return taskId;
-  },
+  parseCreated: (body) => createdTaskId(body, 'createTask'),
 
   recordPath(taskId) {
     return `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(taskId)}`;

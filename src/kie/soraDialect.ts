@@ -4,7 +4,7 @@
  * quality, seed), as the catalog maps them.
  */
 import { InvalidParametersError, UnexpectedResponseError } from '../shared/errors';
-import { envelopeObject, str } from './envelope';
+import { createdTaskId, envelopeObject, str } from './envelope';
 import type { KieDialect, TaskRecord } from './types';
 import { wireFields } from './wireFields';
 
@@ -34,11 +34,7 @@ export const soraDialect: KieDialect = {
     return { path: '/api/v1/sora/generate', body };
   },
 
-  parseCreated(body) {
-    const taskId = str(envelopeObject(body).taskId);
-    if (!taskId) throw new UnexpectedResponseError('KIE create answer has no taskId');
-    return taskId;
-  },
+  parseCreated: (body) => createdTaskId(body, 'create'),
 
   recordPath(taskId) {
     return `/api/v1/sora/record-info?taskId=${encodeURIComponent(taskId)}`;

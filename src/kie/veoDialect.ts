@@ -16,7 +16,7 @@
  * | duration                              | nothing sent: Veo clips are 8 s                          |
  */
 import { UnexpectedResponseError } from '../shared/errors';
-import { envelopeObject, isObject, str } from './envelope';
+import { createdTaskId, envelopeObject, failReason, isObject, str } from './envelope';
 import type { KieDialect, TaskRecord, TaskState, WireOrder } from './types';
 import { wireFields } from './wireFields';
 
@@ -31,13 +31,6 @@ function generationType({ request }: WireOrder): string {
 }
 
 const wantsHd = ({ request }: WireOrder): boolean => request.options?.resolution === '1080p';
-
-function failReasonOf(data: Record<string, unknown>): string | undefined {
-  const parts = [data.errorCode, data.errorMessage]
-    .map((v) => (typeof v === 'number' ? String(v) : str(v)))
-    .filter((v): v is string => v !== undefined);
-  return parts.length ? parts.join(' ') : undefined;
-}
 
 /** A record-info answer as a TaskRecord. KIE's times here are zone-less strings, so they are not used. */
 export function parseVeoRecord(body: unknown, taskId: string): TaskRecord {
@@ -56,7 +49,7 @@ export function parseVeoRecord(body: unknown, taskId: string): TaskRecord {
     state,
     videoUrl: state === 'success' ? videoUrl : undefined,
     resolution: str(response.resolution),
-    failReason: state === 'failed' ? failReasonOf(data) : undefined,
+    failReason: state === 'failed' ? failReason(data.errorCode, data.errorMessage) : undefined,
   };
 }
 
@@ -77,11 +70,7 @@ export const veoDialect: KieDialect = {
     return { path: '/api/v1/veo/generate', body };
   },
 
-  parseCreated(body) {
-    const taskId = str(envelopeObject(body).taskId);
-    if (!taskId) throw new UnexpectedResponseError('KIE veo generate answer has no taskId');
-    return taskId;
-  },
+  parseCreated: (body) => createdTaskId(body, 'veo generate'),
 
   recordPath(taskId) {
     return `/api/v1/veo/record-info?taskId=${encodeURIComponent(taskId)}`;

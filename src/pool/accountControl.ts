@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
 import { createLimiter } from './createLimiter';
-import { JobWaker } from './wakeJobs';
+import { wakeMembers } from './wakeJobs';
 import type { AccountStatus } from './limiter/accountLimiter';
 
 function knownAccount(config: Config, name: string): void {
@@ -16,12 +16,7 @@ function knownAccount(config: Config, name: string): void {
 export async function resumeAccount(redis: Redis, config: Config, name: string): Promise<number> {
   knownAccount(config, name);
   const waiters = await createLimiter(redis, config).resume(name);
-  const waker = new JobWaker(redis);
-  try {
-    await waker.wake(waiters);
-  } finally {
-    await waker.close();
-  }
+  await wakeMembers(redis, waiters);
   return waiters.length;
 }
 

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
 import { modelEntry } from '../kie/catalog/modelCatalog';
 import { ModelPauses, type ModelPauseStatus } from './modelPauses';
-import { JobWaker } from './wakeJobs';
+import { wakeMembers } from './wakeJobs';
 
 export function createModelPauses(redis: Redis, config: Config): ModelPauses {
   return new ModelPauses(redis, { prefix: config.limiterPrefix, probeMs: config.kie.modelProbeMs });
@@ -13,12 +13,7 @@ export function createModelPauses(redis: Redis, config: Config): ModelPauses {
 export async function resumeModel(redis: Redis, config: Config, id: string): Promise<number> {
   modelEntry(config.kie.models, id);
   const waiters = await createModelPauses(redis, config).resume(id);
-  const waker = new JobWaker(redis);
-  try {
-    await waker.wake(waiters);
-  } finally {
-    await waker.close();
-  }
+  await wakeMembers(redis, waiters);
   return waiters.length;
 }
 

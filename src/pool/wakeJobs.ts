@@ -42,3 +42,13 @@ export class JobWaker {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }
+
+/** Wakes the members once, with a waker of its own (operator commands, which hold no worker). */
+export async function wakeMembers(connection: Redis, members: readonly string[]): Promise<void> {
+  const waker = new JobWaker(connection);
+  try {
+    await waker.wake(members);
+  } finally {
+    await waker.close();
+  }
+}

@@ -9,9 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ModelEntryInput } from '../../src/kie/catalog/modelEntry';
 import type { RenderRequestInput } from '../../src/shared/renderRequest';
 import { expectStoredAsServed } from '../support/expectStored';
+import { KLING_MASTER } from '../support/modelFixtures';
 import { RenderStack, StackOptions, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(120_000);
@@ -136,27 +136,7 @@ describe('callbacks in each family\'s shape', () => {
 
 describe('KIE_MODELS_FILE', () => {
   it('a jobs-family model added through the file renders end to end, with no code change', async () => {
-    const entry: ModelEntryInput = {
-      id: 'kling-2.1-master',
-      title: 'Kling 2.1 Master',
-      family: 'jobs',
-      status: 'live',
-      docs: ['https://docs.kie.ai/market/kling/v2-1-master-text-to-video'],
-      checked: '2026-12-02',
-      modes: {
-        text: {
-          kieModel: 'kling/v2-1-master-text-to-video',
-          prompt: { field: 'prompt', maxChars: 5000 },
-          duration: { field: 'duration', seconds: [5, 10], default: 5 },
-          aspectRatio: { field: 'aspect_ratio', values: { '16:9': '16:9', '9:16': '9:16', '1:1': '1:1' } },
-          options: {
-            negativePrompt: { type: 'string', field: 'negative_prompt', maxChars: 500, about: 'what to avoid' },
-            cfgScale: { type: 'number', field: 'cfg_scale', min: 0, max: 1, about: 'how closely to follow the prompt' },
-          },
-          price: { per: 'clip', credits: 160, verified: false },
-        },
-      },
-    };
+    const entry = KLING_MASTER;
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'models-file-')), 'models.json');
     writeFileSync(file, JSON.stringify([entry]));
     // KIE knows the model; sora-batch learns it from the file only.

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { loadConfig } from '../../src/shared/config';
 import { ConfigError } from '../../src/shared/errors';
 import { buildCatalog, parseModelEntries } from '../../src/kie/catalog/modelCatalog';
-import { type ModelEntryInput, modelEntrySchema } from '../../src/kie/catalog/modelEntry';
+import { modelEntrySchema } from '../../src/kie/catalog/modelEntry';
 import { creditsFor, usdFor } from '../../src/kie/catalog/modelPrice';
 import { parseRenderRequest } from '../../src/shared/renderRequest';
+import { KLING_MASTER } from '../support/modelFixtures';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'models-'));
 let files = 0;
@@ -25,29 +26,6 @@ function configError(env: Record<string, string>): ConfigError {
   }
   throw new Error('expected a ConfigError');
 }
-
-/** A jobs-family entry as a user would write it in KIE_MODELS_FILE. */
-const klingMaster: ModelEntryInput = {
-  id: 'kling-2.1-master',
-  title: 'Kling 2.1 Master',
-  family: 'jobs',
-  status: 'live',
-  docs: ['https://docs.kie.ai/market/kling/v2-1-master-text-to-video'],
-  checked: '2026-12-02',
-  modes: {
-    text: {
-      kieModel: 'kling/v2-1-master-text-to-video',
-      prompt: { field: 'prompt', maxChars: 5000 },
-      duration: { field: 'duration', seconds: [5, 10], default: 5 },
-      aspectRatio: { field: 'aspect_ratio', values: { '16:9': '16:9', '9:16': '9:16', '1:1': '1:1' } },
-      options: {
-        negativePrompt: { type: 'string', field: 'negative_prompt', maxChars: 500, about: 'what to avoid' },
-        cfgScale: { type: 'number', field: 'cfg_scale', min: 0, max: 1, about: 'how closely to follow the prompt' },
-      },
-      price: { per: 'clip', credits: 160, verified: false },
-    },
-  },
-};
 
 describe('the built-in catalog', () => {
   it.each(['sora', 'jobs'] as const)('is valid with KIE_API_STYLE=%s and holds the contract ids', (apiStyle) => {
@@ -109,7 +87,7 @@ describe('prices', () => {
 
 describe('KIE_MODELS_FILE', () => {
   it('adds a model, which requests may then name', () => {
-    const c = loadConfig({ KIE_API_KEY: 'k', KIE_MODELS_FILE: modelsFile([klingMaster]) });
+    const c = loadConfig({ KIE_API_KEY: 'k', KIE_MODELS_FILE: modelsFile([KLING_MASTER]) });
     expect(c.kie.models.entries['kling-2.1-master']).toMatchObject({ family: 'jobs', modes: { text: { kieModel: 'kling/v2-1-master-text-to-video' } } });
     expect(parseRenderRequest({ model: 'kling-2.1-master', prompt: 'x', options: { cfgScale: 0.5 } }, c.kie.models)).toMatchObject({ duration: 5, aspectRatio: '16:9' });
   });
@@ -124,8 +102,8 @@ describe('KIE_MODELS_FILE', () => {
 
   it('stops the process with one message naming each bad entry field, beside the other bad variables', () => {
     const bad = [
-      { ...klingMaster, id: 'Kling Master' },
-      { ...klingMaster, id: 'k2', family: 'rest', modes: { text: { ...klingMaster.modes.text!, duration: { field: 'duration', seconds: [5], default: 7 } } } },
+      { ...KLING_MASTER, id: 'Kling Master' },
+      { ...KLING_MASTER, id: 'k2', family: 'rest', modes: { text: { ...KLING_MASTER.modes.text!, duration: { field: 'duration', seconds: [5], default: 7 } } } },
     ];
     const err = configError({ KIE_MODELS_FILE: modelsFile(bad), KIE_MAX_CONCURRENT: 'ten' });
     expect(err.issues.map((i) => i.field)).toEqual(expect.arrayContaining(['KIE_MODELS_FILE', 'KIE_MAX_CONCURRENT']));
@@ -137,8 +115,8 @@ describe('KIE_MODELS_FILE', () => {
   it.each([
     ['not JSON', '{ nope', 'must be a readable JSON file'],
     ['not a list', { id: 'x' }, 'must be a JSON array of model entries'],
-    ['an unknown field', [{ ...klingMaster, colour: 'red' }], 'Unrecognized key: "colour"'],
-    ['a duplicate id', [klingMaster, klingMaster], 'the id appears twice'],
+    ['an unknown field', [{ ...KLING_MASTER, colour: 'red' }], 'Unrecognized key: "colour"'],
+    ['a duplicate id', [KLING_MASTER, KLING_MASTER], 'the id appears twice'],
   ])('refuses a file that is %s', (_case, content, message) => {
     expect(configError({ KIE_MODELS_FILE: modelsFile(content) }).message).toContain(message);
   });
@@ -156,7 +134,7 @@ describe('KIE_DEFAULT_MODEL and the other settings', () => {
 
   it('must name a catalog model that is not retired', () => {
     expect(configError({ KIE_DEFAULT_MODEL: 'sora-3' }).message).toContain('KIE_DEFAULT_MODEL="sora-3": must be a catalog id (known: sora-2, sora-2-pro');
-    const retired = { ...klingMaster, status: 'retired' };
+    const retired = { ...KLING_MASTER, status: 'retired' };
     expect(configError({ KIE_DEFAULT_MODEL: 'kling-2.1-master', KIE_MODELS_FILE: modelsFile([retired]) }).message).toContain('KIE_DEFAULT_MODEL="kling-2.1-master": names a retired model');
   });
 
@@ -171,13 +149,13 @@ describe('KIE_DEFAULT_MODEL and the other settings', () => {
 
 describe('the entry schema', () => {
   it('names what is wrong with an entry, path by path', () => {
-    const parsed = parseModelEntries([{ ...klingMaster, modes: { image: klingMaster.modes.text } }]);
+    const parsed = parseModelEntries([{ ...KLING_MASTER, modes: { image: KLING_MASTER.modes.text } }]);
     expect(parsed.entries).toEqual([]);
     expect(parsed.issues).toEqual(['[0] (kling-2.1-master) modes.image: needs a prompt and images']);
   });
 
   it('keeps the defaults explicit: a duration sent as a string, no fixed fields, no rules', () => {
-    const entry = modelEntrySchema.parse(klingMaster);
+    const entry = modelEntrySchema.parse(KLING_MASTER);
     expect(entry.modes.text).toMatchObject({ duration: { as: 'string' }, fixed: {}, price: { rules: [] } });
   });
 });
