@@ -12,17 +12,19 @@ import {
   KieAmbiguousError,
   KieConnectionError,
   KieError,
+  LinkRefusedError,
   ModelUnavailableError,
+  TaskNotFoundError,
   TransientKieError,
   UnexpectedResponseError,
 } from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
 import { familyOf, modeOf, type ModelCatalog } from './catalog/modelCatalog';
 import type { Family } from './catalog/modelEntry';
-import { errorForAnswer } from './errorForAnswer';
+import { errorForAnswer, isKieRefusal } from './errorForAnswer';
 import { jobsDialect } from './jobsDialect';
 import { soraDialect } from './soraDialect';
-import type { HttpAnswer, KieClient, KieDialect, WireOrder } from './types';
+import type { HttpAnswer, KieClient, KieDialect, TaskConfirmation, TaskParams, TaskRecord, WireOrder } from './types';
 import { veoDialect } from './veoDialect';
 
 /** Failures that happen before any byte of the request reached KIE. */
@@ -48,16 +50,48 @@ class HttpKieClient implements KieClient {
     private readonly accountDialect: KieDialect,
   ) {}
 
+  /**
+   * Only KIE's own refusal proves that no task was created; it is thrown as its typed error. Any
+   * other answer that is not a taskId (a gateway's page, a 5xx without KIE's envelope, a success
+   * without a taskId, a body that does not parse) may stand for a task KIE made and charged:
+   * KieAmbiguousError, never to be resent blindly.
+   */
   async createTask(req: RenderRequest, callBackUrl?: string): Promise<string> {
     const order = this.orderFor(req);
     const dialect = dialectOf(order.entry.family);
     const { path, body } = dialect.createTask(order, callBackUrl);
-    return dialect.parseCreated(await this.send('POST', path, body, { create: true }));
+    const what = `POST ${path}`;
+    const answer = await this.exchange('POST', path, body);
+    const error = errorForAnswer(answer);
+    if (error && isKieRefusal(answer)) throw error;
+    if (error) throw new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`);
+    try {
+      return dialect.parseCreated(answer.body);
+    } catch (err) {
+      throw new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`);
+    }
   }
 
   async getTaskRecord(taskId: string, model?: string) {
     const dialect = dialectOf(familyOf(this.catalog, model));
     return dialect.parseRecord(await this.send('GET', dialect.recordPath(taskId)), taskId);
+  }
+
+  async confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation> {
+    let record: TaskRecord;
+    try {
+      record = await this.getTaskRecord(taskId, req.model);
+    } catch (err) {
+      if (err instanceof TaskNotFoundError) return { confirmed: false, reason: `account ${this.account} has no task ${taskId} (${err.message})` };
+      throw err;
+    }
+    const order = this.orderFor(req);
+    const dialect = dialectOf(order.entry.family);
+    const expected = dialect.taskParams?.(dialect.createTask(order, callBackUrl).body);
+    if (!expected || !record.params) return { confirmed: true, record };
+    const differing = (Object.keys(expected) as Array<keyof TaskParams>).filter((field) => expected[field] !== record.params![field]);
+    if (differing.length) return { confirmed: false, reason: `task ${taskId} was created with another ${differing.join(', ')} than this job's` };
+    return { confirmed: true, record };
   }
 
   recordLinkServes(req: RenderRequest): boolean {
@@ -75,10 +109,11 @@ class HttpKieClient implements KieClient {
       try {
         return dialect.parseRefreshedLink(await this.send('POST', path, body));
       } catch (err) {
-        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record.
-        // That is a second request inside the caller's one limiter turn; a strictly paced caller
-        // passes staleUrl '' instead. A transient failure or a bad key is the caller's to handle.
+        // A refused link (foreign, malformed, too old) can still be re-minted by reading the record,
+        // but that is a second request: it needs a limiter turn of its own, which only the caller
+        // can take. A transient failure or a bad key is the caller's to handle as it is.
         if (!(err instanceof KieError) || err.retryable || err instanceof AuthenticationError) throw err;
+        throw new LinkRefusedError(`KIE would not refresh the link of task ${taskId}: ${err.message}`, err.code, err.httpStatus);
       }
     }
     const record = await this.getTaskRecord(taskId, req?.model);
@@ -98,21 +133,34 @@ class HttpKieClient implements KieClient {
     return { request, ...modeOf(this.catalog, request) };
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown, { create = false } = {}): Promise<unknown> {
-    let answer: HttpAnswer;
-    try {
-      const res = await this.http.request({ method, url: path, data: body });
-      answer = { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
-    } catch (err) {
-      throw transportError(err, `${method} ${path.split('?')[0]}`);
-    }
+  /**
+   * One request whose answer must be a success: any other answer is thrown as its typed error. A
+   * paused model's interface may refuse these reads (records, links) too: for a task that exists
+   * that is an outage to wait out, not a reason to pause the model again.
+   */
+  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const answer = await this.exchange(method, path, body);
     const error = errorForAnswer(answer);
-    // A paused model's interface may refuse reads too: for a task that exists that is an outage to
-    // wait out, not a reason to pause the model again.
-    if (error instanceof ModelUnavailableError && !create) throw new TransientKieError(error.message, error.code, error.httpStatus);
+    if (error instanceof ModelUnavailableError) throw new TransientKieError(error.message, error.code, error.httpStatus);
     if (error) throw error;
     return answer.body;
   }
+
+  /** One HTTP request and whatever came back; a failure in transport is a typed error. */
+  private async exchange(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer> {
+    try {
+      const res = await this.http.request({ method, url: path, data: body });
+      return { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
+    } catch (err) {
+      throw transportError(err, `${method} ${path.split('?')[0]}`);
+    }
+  }
+}
+
+/** A short view of an answer's body for error messages (a gateway's page can be long). */
+function describeBody(body: unknown): string {
+  const text = JSON.stringify(body) ?? String(body);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** Rebuilds axios' error without its request config, which holds the Authorization header. */

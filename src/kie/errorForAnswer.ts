@@ -16,6 +16,8 @@ import {
   TransientKieError,
   UnexpectedResponseError,
 } from '../shared/errors';
+import { retryAfterMs } from '../shared/retryAfter';
+import { isObject } from './envelope';
 import type { HttpAnswer } from './types';
 
 const SUCCESS_CODES = new Set([0, 200]);
@@ -23,15 +25,6 @@ const MODEL_PAUSED = /interface is temporarily paused/i;
 const MODEL_UNKNOWN = /model name you specified is not supported/i;
 /** Veo's 1080p (and 4K) fetch while the upscale runs: "1080P is processing. It should be ready in 1-2 minutes." */
 const RESULT_PROCESSING = /\bis processing\b/i;
-
-function retryAfterMs(headers: HttpAnswer['headers']): number | undefined {
-  const v = headers['retry-after'];
-  if (v === undefined) return undefined;
-  const seconds = Number(v);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 /** Returns the error an answer stands for, or undefined when it is a success envelope. */
 export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
@@ -46,7 +39,7 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   if (MODEL_PAUSED.test(text)) return new ModelUnavailableError(message, 'paused', code, status);
   if (MODEL_UNKNOWN.test(text)) return new ModelUnavailableError(message, 'unknown', code, status);
   if (RESULT_PROCESSING.test(text)) return new ResultNotReadyError(message, code, status);
-  if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+  if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status === 401 || code === 401) return new AuthenticationError(message, code, status);
   switch (code) {
     case 1001:
@@ -63,7 +56,7 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
     case 502:
     case 503:
     case 504:
-      return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+      return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
     case 1004:
     case 400:
     case 422:
@@ -72,7 +65,17 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
     case 404:
       return new TaskNotFoundError(message, code, status);
   }
-  if (status >= 500) return new TransientKieError(message, code, status, retryAfterMs(answer.headers));
+  if (status >= 500) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status >= 400) return new InvalidParametersError(message, code, status);
   return new UnexpectedResponseError(`unexpected KIE answer: HTTP ${status}, ${message}`, code, status);
+}
+
+/**
+ * Whether the answer is KIE's own refusal: its envelope (a JSON object with a numeric `code`)
+ * carrying an error code. Only such an answer proves that a create made nothing; a gateway's page,
+ * a success without a taskId or a body that does not parse may stand for a task KIE made.
+ */
+export function isKieRefusal(answer: HttpAnswer): boolean {
+  const body = answer.body;
+  return isObject(body) && typeof body.code === 'number' && !SUCCESS_CODES.has(body.code);
 }

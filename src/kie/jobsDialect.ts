@@ -20,7 +20,7 @@
  * What a model cannot express never gets here: validation refuses it against the catalog.
  */
 import { UnexpectedResponseError } from '../shared/errors';
-import type { KieDialect, TaskRecord, TaskState } from './types';
+import type { KieDialect, TaskParams, TaskRecord, TaskState } from './types';
 import { createdTaskId, envelopeData, envelopeObject, failReason, isObject, str } from './envelope';
 import { wireFields } from './wireFields';
 
@@ -74,6 +74,15 @@ function requestedSeconds(param: unknown): number | undefined {
   return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
+/** Model, prompt (a storyboard's scenes joined by newlines) and callBackUrl of a createTask body. */
+function taskParams(createBody: unknown): TaskParams {
+  const body = nestedJson(createBody);
+  if (!isObject(body)) return {};
+  const input = isObject(body.input) ? body.input : {};
+  const scenes = Array.isArray(input.shots) ? input.shots.map((s) => (isObject(s) ? str(s.Scene) : undefined)) : undefined;
+  return { model: str(body.model), prompt: str(input.prompt) ?? scenes?.join('\n'), callBackUrl: str(body.callBackUrl) };
+}
+
 /** A recordInfo answer (or a callback body, which has the same envelope) as a TaskRecord. */
 export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
   const data = envelopeObject(body);
@@ -87,6 +96,7 @@ export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
     createdAt: isoTime(data.createTime),
     completedAt: isoTime(data.completeTime),
     failReason: state === 'failed' ? failReason(data.failCode, data.failMsg) : undefined,
+    params: data.param === undefined ? undefined : taskParams(data.param),
   };
 }
 
@@ -113,6 +123,8 @@ export const jobsDialect: KieDialect = {
   },
 
   parseRecord: parseJobsRecord,
+
+  taskParams,
 
   refreshLink(_taskId, staleUrl) {
     return { path: '/api/v1/common/download-url', body: { url: staleUrl } };

@@ -17,7 +17,7 @@
  */
 import { UnexpectedResponseError } from '../shared/errors';
 import { createdTaskId, envelopeObject, failReason, isObject, str } from './envelope';
-import type { KieDialect, TaskRecord, TaskState, WireOrder } from './types';
+import type { KieDialect, TaskParams, TaskRecord, TaskState, WireOrder } from './types';
 import { wireFields } from './wireFields';
 
 const STATES: Record<number, TaskState> = { 0: 'generating', 1: 'success', 2: 'failed', 3: 'failed' };
@@ -31,6 +31,22 @@ function generationType({ request }: WireOrder): string {
 }
 
 const wantsHd = ({ request }: WireOrder): boolean => request.options?.resolution === '1080p';
+
+/**
+ * The prompt of a generate body (or of the `paramJson` a record echoes). Only the prompt: KIE's
+ * documented `paramJson` carries it, and nothing says it echoes the model or the callBackUrl.
+ */
+function taskParams(createBody: unknown): TaskParams {
+  let body = createBody;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return {};
+    }
+  }
+  return isObject(body) ? { prompt: str(body.prompt) } : {};
+}
 
 /** A record-info answer as a TaskRecord. KIE's times here are zone-less strings, so they are not used. */
 export function parseVeoRecord(body: unknown, taskId: string): TaskRecord {
@@ -50,6 +66,7 @@ export function parseVeoRecord(body: unknown, taskId: string): TaskRecord {
     videoUrl: state === 'success' ? videoUrl : undefined,
     resolution: str(response.resolution),
     failReason: state === 'failed' ? failReason(data.errorCode, data.errorMessage) : undefined,
+    params: data.paramJson === undefined ? undefined : taskParams(data.paramJson),
   };
 }
 
@@ -77,6 +94,8 @@ export const veoDialect: KieDialect = {
   },
 
   parseRecord: parseVeoRecord,
+
+  taskParams,
 
   resultPath(order, taskId) {
     return wantsHd(order) ? `/api/v1/veo/get-1080p-video?taskId=${encodeURIComponent(taskId)}&index=0` : undefined;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import type { Config } from '../shared/config';
 import { KieError, TransientKieError } from '../shared/errors';
@@ -9,8 +10,8 @@ export type { TurnKind };
  * Runs one KIE request under the account's pacing, retrying transient failures (1003, 429, 5xx,
  * connection trouble) with exponential backoff and jitter, honouring Retry-After. Every attempt
  * takes its own turn from the fleet-wide limiter, so retries never break the request interval.
- * An ambiguous failure (sent, no answer) is retried only when `retryAmbiguous` says the request
- * is safe to repeat (reads are; creates are not).
+ * An ambiguous failure (sent, and no answer proves it did nothing) is retried only when
+ * `retryAmbiguous` says the request is safe to repeat (reads are; creates are not).
  */
 export async function callKie<T>(
   limiter: AccountLimiter,
@@ -36,9 +37,11 @@ export async function callKie<T>(
       randomize: true,
       signal: opts.signal,
       shouldRetry: ({ error }) => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous),
-      onFailedAttempt: async ({ error }) => {
+      onFailedAttempt: async ({ error, retriesLeft }) => {
         const wait = error instanceof TransientKieError ? error.retryAfterMs : undefined;
-        if (wait) await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
+        // KIE's own pause before the next attempt (none after the last). Shutdown ends it: pRetry
+        // then stops with the signal's reason and the caller parks the job.
+        if (wait && retriesLeft > 0) await sleep(Math.min(wait, 60_000), undefined, { signal: opts.signal }).catch(() => undefined);
       },
     },
   );

@@ -46,7 +46,7 @@ async function withRedis<T>(fn: (redis: ReturnType<typeof connectRedis>, config:
 
 async function withProducer<T>(fn: (producer: RenderProducer, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
   return withRedis(async (redis, config) => {
-    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models });
+    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate });
     try {
       return await fn(producer, config);
     } finally {
@@ -106,7 +106,7 @@ withRequestOptions(
   .option('--key <key>', 'S3 key for the video (relative to S3_PREFIX)')
   .option('--idempotency-key <key>', 'same key, same job: never two')
   .option('--priority <n>', '1 (highest) ..', int)
-  .option('--delay <ms>', 'start no earlier than this many ms from now', int)
+  .option('--delay <ms>', 'start no earlier than this many ms from now (at most 30 days)', int)
   .option('--wait', 'show progress until every job is stored or failed')
   .action(async (prompt: string | undefined, o) => {
     let requests: unknown[];
@@ -137,8 +137,9 @@ withRequestOptions(
     .option('--tz <zone>', 'time zone of --cron, e.g. Europe/Berlin (default UTC)')
     .option('--every <ms>', 'or a fixed period in milliseconds', int),
 ).action(async (id: string, prompt: string, o) => {
-  await withProducer(async (producer) => {
-    const s = await scheduleRender(producer, id, { cron: o.cron, tz: o.tz, everyMs: o.every }, requestFrom(prompt, o));
+  await withProducer(async (producer, config) => {
+    const timing = { cron: o.cron, tz: o.tz, everyMs: o.every };
+    const s = await scheduleRender(producer, id, timing, requestFrom(prompt, o), { minIntervalMs: config.scheduleMinIntervalMs });
     process.stdout.write(`schedule ${s.id} saved; next render at ${s.next ?? 'unknown'}\n`);
   });
 });

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
 import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
+import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
 import type { ApiStyle } from '../shared/config';
 
@@ -16,7 +17,7 @@ export interface EnqueueOptions {
   idempotencyKey?: string;
   /** 1 (highest) .. 2_097_152; BullMQ's meaning. */
   priority?: number;
-  /** Milliseconds before the job may start. */
+  /** Milliseconds before the job may start, at most MAX_ENQUEUE_DELAY_MS (30 days). */
   delay?: number;
   /** Overrides the request's batchId. */
   batchId?: string;
@@ -38,6 +39,11 @@ export interface RenderProducerOptions {
   models?: ModelCatalog;
   /** KIE_API_STYLE, which decides how the Sora 2 models are served; used when `models` is not given. */
   apiStyle?: ApiStyle;
+  /**
+   * Accept a notifyUrl whose host is a literal private, loopback or link-local address
+   * (NOTIFY_ALLOW_PRIVATE; default false). Metadata addresses are refused either way.
+   */
+  notifyAllowPrivate?: boolean;
   /** Jobs per addBulk call. */
   chunkSize?: number;
 }
@@ -49,6 +55,13 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: 14 * 24 * 3600, count: 100_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };
+
+/**
+ * Longest start delay of an enqueued render. A render wanted later than this belongs in a schedule;
+ * a delay of years is a unit mistake (seconds for ms), and past about 2^53 / 4096 ms from now
+ * BullMQ's delayed-job scores lose precision.
+ */
+export const MAX_ENQUEUE_DELAY_MS = 30 * 24 * 3_600_000;
 
 /** BullMQ job ids may not contain ':' and may not look like integers; a hash avoids both. */
 export function jobIdForIdempotencyKey(key: string): string {
@@ -70,11 +83,13 @@ export class RenderProducer {
   /** Validates and normalises; throws ValidationError naming field, value and rule. */
   validate(input: unknown, opts: EnqueueOptions = {}): RenderRequest {
     const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input, this.models);
+    const issues = checkNotifyUrl(request.notifyUrl, this.options.notifyAllowPrivate ?? false);
+    if (issues.length) throw new ValidationError(issues);
     if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
       throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);
     }
-    if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0)) {
-      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: 'must be a whole number of milliseconds, 0 or more' }]);
+    if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0 && opts.delay <= MAX_ENQUEUE_DELAY_MS)) {
+      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: `must be a whole number of milliseconds from 0 to ${MAX_ENQUEUE_DELAY_MS} (30 days)` }]);
     }
     return request;
   }

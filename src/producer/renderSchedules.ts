@@ -8,6 +8,7 @@ import { ValidationError, FieldIssue } from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
 import { DEFAULT_JOB_OPTIONS, RenderProducer } from './renderProducer';
+import { shortestCronGap } from './shortestCronGap';
 
 export interface ScheduleTiming {
   /** A cron pattern (with seconds optional), e.g. "0 3 * * *" for 03:00 every day. */
@@ -28,17 +29,26 @@ export interface RenderSchedule {
   request: RenderRequest;
 }
 
-const SCHEDULE_ID = /^[A-Za-z0-9._-]{1,100}$/;
-export const MIN_SCHEDULE_EVERY_MS = 1000;
+export interface ScheduleOptions {
+  /**
+   * Least time between two renders of a schedule (SCHEDULE_MIN_INTERVAL_MS), for cron patterns and
+   * everyMs alike: each render is a paid KIE task, and `* * * * * *` would enqueue one a second.
+   */
+  minIntervalMs?: number;
+}
 
-function checkTiming(id: string, timing: ScheduleTiming): FieldIssue[] {
+const SCHEDULE_ID = /^[A-Za-z0-9._-]{1,100}$/;
+export const DEFAULT_SCHEDULE_MIN_INTERVAL_MS = 60_000;
+
+function checkTiming(id: string, timing: ScheduleTiming, minIntervalMs: number): FieldIssue[] {
   const issues: FieldIssue[] = [];
+  const atLeast = `at least SCHEDULE_MIN_INTERVAL_MS (${minIntervalMs} ms) between renders`;
   if (!SCHEDULE_ID.test(id)) issues.push({ field: 'id', value: id, rule: 'letters, digits, ".", "_" or "-", 1 to 100 characters' });
   if ((timing.cron === undefined) === (timing.everyMs === undefined)) {
     issues.push({ field: 'cron', value: timing.cron, rule: 'give exactly one of cron or everyMs' });
   }
-  if (timing.everyMs !== undefined && !(Number.isInteger(timing.everyMs) && timing.everyMs >= MIN_SCHEDULE_EVERY_MS)) {
-    issues.push({ field: 'everyMs', value: timing.everyMs, rule: `must be a whole number of milliseconds, at least ${MIN_SCHEDULE_EVERY_MS}` });
+  if (timing.everyMs !== undefined && !(Number.isInteger(timing.everyMs) && timing.everyMs >= minIntervalMs)) {
+    issues.push({ field: 'everyMs', value: timing.everyMs, rule: `must be a whole number of milliseconds, ${atLeast}` });
   }
   if (timing.tz !== undefined && timing.cron === undefined) issues.push({ field: 'tz', value: timing.tz, rule: 'applies to a cron schedule only' });
   else if (timing.tz !== undefined && !isTimeZone(timing.tz)) issues.push({ field: 'tz', value: timing.tz, rule: 'must be an IANA time zone, e.g. Europe/Berlin' });
@@ -46,6 +56,10 @@ function checkTiming(id: string, timing: ScheduleTiming): FieldIssue[] {
     // The parser BullMQ itself schedules with.
     try {
       getNextMillis(Date.now(), { pattern: timing.cron, tz: timing.tz });
+      const gap = shortestCronGap(timing.cron);
+      if (gap.ms < minIntervalMs) {
+        issues.push({ field: 'cron', value: timing.cron, rule: `fires ${gap.ms / 1000} s apart (at ${gap.between.join(' and ')}); a schedule needs ${atLeast}` });
+      }
     } catch (err) {
       issues.push({ field: 'cron', value: timing.cron, rule: `not a cron pattern: ${(err as Error).message}` });
     }
@@ -66,8 +80,14 @@ function isTimeZone(tz: string): boolean {
  * Creates or replaces the schedule `id`. The timing and the request are validated (like any
  * enqueue) before Redis is touched; a fixed `key` is refused, since every iteration stores a new video.
  */
-export async function scheduleRender(producer: RenderProducer, id: string, timing: ScheduleTiming, input: unknown): Promise<RenderSchedule> {
-  const issues = checkTiming(id, timing);
+export async function scheduleRender(
+  producer: RenderProducer,
+  id: string,
+  timing: ScheduleTiming,
+  input: unknown,
+  opts: ScheduleOptions = {},
+): Promise<RenderSchedule> {
+  const issues = checkTiming(id, timing, opts.minIntervalMs ?? DEFAULT_SCHEDULE_MIN_INTERVAL_MS);
   let request: RenderRequest | undefined;
   try {
     request = producer.validate(input);

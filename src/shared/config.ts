@@ -3,6 +3,7 @@
  * that is passed to whatever needs it; no other module reads process.env.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { ConfigError, FieldIssue } from './errors';
 import { DEFAULT_JOBS_MODELS, type JobsModels } from '../kie/jobsModels';
 import { buildCatalog, DEFAULT_MODEL, type ModelCatalog, parseModelEntries } from '../kie/catalog/modelCatalog';
@@ -42,6 +43,12 @@ export interface Config {
     readonly retries: number;
     /** Failsafe: a slot whose job vanished is freed after this long. Longer than any generation. */
     readonly slotLeaseMs: number;
+    /**
+     * A task KIE still reports generating this long after its submit is treated as failed (its
+     * slot freed, KIE_FAILED_TASK_POLICY applied): every "still generating" answer renews the
+     * slot's lease, so a stuck task would otherwise hold its slot for good.
+     */
+    readonly taskTimeoutMs: number;
     /** KIE status 2: submit a new task once more, or fail the job with KIE's reason. */
     readonly failedTaskPolicy: 'resubmit-once' | 'fail';
     /** Without webhooks, how long an ambiguous submit waits before it is resubmitted. */
@@ -83,11 +90,29 @@ export interface Config {
     readonly forcePathStyle: boolean;
     readonly partSizeBytes: number;
   };
+  /** Delivery of job outcomes to a job's `notifyUrl` (Standard Webhooks, from a queue of its own). */
+  readonly notify: {
+    /** Signing secret, `whsec_` + base64 as the spec serialises it; notifications go unsigned without one. */
+    readonly secret?: string;
+    /** Notify private, loopback and link-local addresses too (metadata addresses stay refused). */
+    readonly allowPrivate: boolean;
+    /** Per delivery attempt, DNS to answer headers. */
+    readonly timeoutMs: number;
+    /** Tries per notification, with exponential backoff from retryBaseMs (capped at 6 h). */
+    readonly attempts: number;
+    readonly retryBaseMs: number;
+  };
   readonly videoHosts: readonly string[];
   readonly videoMaxBytes: number;
   readonly downloadTimeoutMs: number;
   readonly httpPort: number;
+  /** The address every HTTP server of the project listens on (HTTP_HOST; loopback unless told). */
+  readonly httpHost: string;
   readonly apiTokens: readonly string[];
+  /** When set, the worker's GET /metrics needs it as a Bearer token (/healthz stays open). */
+  readonly metricsToken?: string;
+  /** Least time between two renders of a schedule, for cron patterns and everyMs alike. */
+  readonly scheduleMinIntervalMs: number;
   readonly logLevel: string;
   readonly workerConcurrency: number;
   /**
@@ -188,12 +213,42 @@ class EnvReader {
     return fallback;
   }
 
+  /** An IP address or a host name to listen on. */
+  listenAddress(name: string, fallback: string): string {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (isIP(v) || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)) return v;
+    this.bad(name, v, 'must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or a host name');
+    return fallback;
+  }
+
+  /** An optional secret of at least `minLength` characters; never shown in errors. */
+  secret(name: string, minLength: number): string | undefined {
+    const v = this.raw(name);
+    if (v !== undefined && v.length < minLength) this.bad(name, '***', `must be at least ${minLength} characters`);
+    return v;
+  }
+
   list(name: string): string[] {
     return (this.raw(name) ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
   }
+}
+
+/**
+ * NOTIFY_SECRET as the Standard Webhooks libraries read it: base64 of 24 to 64 random bytes, with or
+ * without the `whsec_` prefix, so a receiver verifies with the same string and any of them.
+ */
+function readNotifySecret(r: EnvReader): string | undefined {
+  const v = r.raw('NOTIFY_SECRET');
+  if (v === undefined) return undefined;
+  const base64 = v.startsWith('whsec_') ? v.slice('whsec_'.length) : v;
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(base64) && base64.length % 4 === 0 ? Buffer.from(base64, 'base64').length : 0;
+  if (bytes >= 24 && bytes <= 64) return v;
+  r.bad('NOTIFY_SECRET', '***', 'must be whsec_ followed by the base64 of 24 to 64 random bytes, e.g. whsec_$(openssl rand -base64 32)');
+  return undefined;
 }
 
 const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,40}$/;
@@ -319,6 +374,8 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       retryBaseMs: r.int('KIE_RETRY_BASE_MS', 2000, 1),
       retries: r.int('KIE_RETRIES', 5, 0, 50),
       slotLeaseMs: r.int('KIE_SLOT_LEASE_MS', 6 * 3_600_000, 1000),
+      // KIE's own guidance: stop polling a task after 10 to 15 minutes.
+      taskTimeoutMs: r.int('KIE_TASK_TIMEOUT_MS', 30 * 60_000, 1000),
       failedTaskPolicy: r.oneOf('KIE_FAILED_TASK_POLICY', 'resubmit-once', ['resubmit-once', 'fail'] as const),
       ambiguousGraceMs: r.int('KIE_AMBIGUOUS_GRACE_MS', 15 * 60_000, 0),
       ambiguousPolicy: r.oneOf('KIE_AMBIGUOUS_POLICY', 'resubmit', ['resubmit', 'fail'] as const),
@@ -341,11 +398,22 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       forcePathStyle: r.bool('S3_FORCE_PATH_STYLE', s3Endpoint !== undefined),
       partSizeBytes: r.int('S3_PART_SIZE_MB', 8, 5, 5120) * 1024 * 1024,
     },
+    notify: {
+      secret: readNotifySecret(r),
+      allowPrivate: r.bool('NOTIFY_ALLOW_PRIVATE', false),
+      timeoutMs: r.int('NOTIFY_TIMEOUT_MS', 15_000, 100, 120_000),
+      // 24 tries, 10 s doubling to a 6 h cap: the last one about 3 days after the first.
+      attempts: r.int('NOTIFY_ATTEMPTS', 24, 1, 100),
+      retryBaseMs: r.int('NOTIFY_RETRY_BASE_MS', 10_000, 1, 3_600_000),
+    },
     videoHosts: videoHosts.map((h) => h.toLowerCase()),
     videoMaxBytes: r.int('VIDEO_MAX_BYTES', 2 * 1024 ** 3, 1),
     downloadTimeoutMs: r.int('DOWNLOAD_TIMEOUT_MS', 5 * 60_000, 100),
     httpPort: r.int('HTTP_PORT', 3000, 0, 65535),
+    httpHost: r.listenAddress('HTTP_HOST', '127.0.0.1'),
     apiTokens: r.list('API_TOKENS'),
+    scheduleMinIntervalMs: r.int('SCHEDULE_MIN_INTERVAL_MS', 60_000, 1000, 86_400_000),
+    metricsToken: r.secret('METRICS_TOKEN', 16),
     logLevel,
     workerConcurrency: r.int('WORKER_CONCURRENCY', 50, 1, 10_000),
     workerLockMs: r.int('WORKER_LOCK_MS', 30_000, 1000, 3_600_000),
@@ -378,6 +446,8 @@ export function describeConfig(c: Config): Record<string, unknown> {
       models: { defaultModel: c.kie.models.defaultModel, ids: Object.keys(c.kie.models.entries) },
     },
     webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
+    notify: { ...c.notify, secret: c.notify.secret ? '***' : undefined },
     apiTokens: c.apiTokens.map(() => '***'),
+    metricsToken: c.metricsToken ? '***' : undefined,
   };
 }

@@ -114,6 +114,15 @@ export class ResultNotReadyError extends KieError {
   readonly retryable = false;
 }
 
+/**
+ * KIE would not mint a fresh link from the stale one (foreign, malformed, too old). The task's
+ * record can still give one: ask again without the stale link, on a request turn of its own.
+ */
+export class LinkRefusedError extends KieError {
+  override name = 'LinkRefusedError';
+  readonly retryable = false;
+}
+
 /** The task is unknown to KIE (404 on record-info). */
 export class TaskNotFoundError extends KieError {
   override name = 'TaskNotFoundError';
@@ -133,8 +142,9 @@ export class KieConnectionError extends KieError {
 }
 
 /**
- * The request was sent but no answer came (timeout, reset). For a create request a task may
- * exist anyway, so the caller must not blindly resend it.
+ * The request was sent and no answer came (timeout, reset), or, for a create, an answer that does
+ * not prove nothing was made (not KIE's own refusal: a gateway's page, a success without a taskId,
+ * a body that does not parse). A task may exist anyway, so a create must not be blindly resent.
  */
 export class KieAmbiguousError extends KieError {
   override name = 'KieAmbiguousError';
@@ -151,6 +161,20 @@ export class StorageError extends Error {
     readonly linkExpired = false,
     /** Retrying cannot help (e.g. the host is not allowlisted, the file is too large). */
     readonly permanent = false,
+  ) {
+    super(message);
+  }
+}
+
+/** A notification that did not reach its notifyUrl. */
+export class NotificationError extends Error {
+  override name = 'NotificationError';
+  constructor(
+    message: string,
+    /** Retrying cannot help: the destination is refused, or the receiver said no (4xx, redirect). */
+    readonly permanent: boolean,
+    /** The receiver's Retry-After, when it gave one. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -6,7 +6,10 @@ import type { RenderRequestInput } from './renderRequest';
 
 export const RENDER_JOB_NAME = 'render';
 
-/** The worker's own progress, kept on the job so any worker can resume it. Never set by producers. */
+/**
+ * The worker's own progress, kept on the job so any worker can resume it. Never set by producers;
+ * parsed by parseRenderState (renderState.ts) before a run trusts it.
+ */
 export interface RenderState {
   /** Absent: nothing sent yet. `submitting`: a create request may be in flight or done without us knowing. */
   step?: 'submitting' | 'generating' | 'storing';
@@ -19,8 +22,6 @@ export interface RenderState {
   submits: number;
   /** Set when a resubmit followed an ambiguous submit: KIE may have charged twice. */
   possibleDuplicate?: boolean;
-  /** Status checks made for the current task. */
-  checks?: number;
   /** Tasks of this job that KIE reported failed (status 2). */
   failedTasks?: number;
   /** Consecutive delays for transient trouble (KIE overload, network, S3 down). */

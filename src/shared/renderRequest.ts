@@ -159,7 +159,8 @@ export type RenderRequestInput = z.input<typeof textRequest> | z.input<typeof st
 /** The worker's own bookkeeping on the job; never supplied by a producer. */
 export const WORKER_STATE_FIELD = 'render';
 
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
+/** The value at `path` inside `input`, for error messages. */
+export function valueAt(input: unknown, path: PropertyKey[]): unknown {
   let v: unknown = input;
   for (const p of path) {
     if (v === null || typeof v !== 'object') return undefined;

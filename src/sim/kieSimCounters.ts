@@ -23,7 +23,22 @@ export function newCounters(keys: readonly string[]): SimCounters {
     submitsBySeed: new Map(),
     callbacks: { delivered: 0, failed: 0 },
     downloads: { requests: 0, forbidden: 0 },
-    faults: { overload: 0, serverError: 0, reset: 0, createThenReset: 0, cutBody: 0, failedTasks: 0, insufficientCredits: 0, modelPaused: 0 },
+    faults: {
+      overload: 0,
+      serverError: 0,
+      reset: 0,
+      gatewayError: 0,
+      createThenReset: 0,
+      createThenGatewayError: 0,
+      createWithoutTaskId: 0,
+      createThenGarbled: 0,
+      linkRefreshRefused: 0,
+      cutBody: 0,
+      noContentLength: 0,
+      failedTasks: 0,
+      insufficientCredits: 0,
+      modelPaused: 0,
+    },
     tasks: [],
   };
 }

@@ -8,9 +8,22 @@ export interface Answer {
   body: unknown;
 }
 
+/** An answer that is not KIE's JSON: a gateway's error page, a body cut short. */
+export interface RawAnswer {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
 /** Destroy the connection without answering (the request's effect, if any, has happened). */
 export const RESET = Symbol('reset');
-export type Outcome = Answer | typeof RESET;
+export type Outcome = Answer | RawAnswer | typeof RESET;
+
+/** The page a gateway in front of KIE answers with when KIE is unreachable or slow: HTML, no envelope. */
+export function gatewayError(status: 502 | 504): RawAnswer {
+  const title = status === 502 ? '502 Bad Gateway' : '504 Gateway Time-out';
+  return { status, contentType: 'text/html', text: `<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center></body></html>` };
+}
 
 export interface ApiCall {
   key: string;
@@ -21,7 +34,7 @@ export interface ApiCall {
 export interface SimDialectApi {
   readonly name: SimDialect;
   /** The dialect's codes for refusals the shared code decides. */
-  readonly codes: { invalid: number; insufficientCredits: number; overloaded: number };
+  readonly codes: { ok: number; invalid: number; insufficientCredits: number; overloaded: number };
   /** Creates take the model's price off the key's credit balance (the reference's API keeps none). */
   readonly chargesCredits: boolean;
   /** An error or success envelope, with the HTTP status the dialect uses for that code. */

@@ -8,7 +8,7 @@ import { creditsFor } from '../kie/catalog/modelPrice';
 import type { CallbackSender } from './kieSimCallbacks';
 import type { SimCaps } from './kieSimCaps';
 import { countGenerating, countTaskCreated } from './kieSimCounters';
-import { type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
+import { type Answer, gatewayError, type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
 import type { VideoLinks } from './kieSimLinks';
 import type { SimModels } from './kieSimModels';
 import type { SimCreateRequest } from './kieSimValidation';
@@ -74,7 +74,7 @@ export class SimEngine {
    * Creates a task and answers with `created(task)`, or answers why not: the model's interface is
    * paused, the key cannot pay the model's price (where the family charges credits), a cap.
    */
-  create(dialect: SimDialectApi, key: string, call: { request: SimCreateRequest; params: unknown }, created: (task: SimTask) => Outcome): Outcome {
+  create(dialect: SimDialectApi, key: string, call: { request: SimCreateRequest; params: unknown }, created: (task: SimTask) => Answer): Outcome {
     const { request, params } = call;
     if (this.faults.pausedModels.includes(request.model)) {
       this.counters.faults.modelPaused++;
@@ -119,11 +119,37 @@ export class SimEngine {
     countGenerating(this.counters, key, 1, now);
     this.after(task.generationMs, () => this.finish(task, fails));
 
-    if (this.roll(this.faults.createThenResetRate)) {
-      this.counters.faults.createThenReset++;
+    return this.answerCreated(dialect, created(task));
+  }
+
+  /** KIE's answer to a create that made its task, unless a fault replaces it. */
+  private answerCreated(dialect: SimDialectApi, answer: Answer): Outcome {
+    const { faults, counters } = this;
+    if (this.roll(faults.createThenResetRate)) {
+      counters.faults.createThenReset++;
       return RESET;
     }
-    return created(task);
+    if (this.roll(faults.createThenGatewayErrorRate)) {
+      counters.faults.createThenGatewayError++;
+      return gatewayError(504);
+    }
+    if (this.roll(faults.createWithoutTaskIdRate)) {
+      counters.faults.createWithoutTaskId++;
+      return dialect.answer(dialect.codes.ok, 'success');
+    }
+    if (this.roll(faults.createThenGarbledRate)) {
+      counters.faults.createThenGarbled++;
+      const json = JSON.stringify(answer.body);
+      return { status: answer.status, contentType: 'application/json', text: json.slice(0, Math.floor(json.length / 2)) };
+    }
+    return answer;
+  }
+
+  /** Whether this link refresh is refused by the linkRefreshRefusedRate fault (counted). */
+  refusesLinkRefresh(): boolean {
+    if (!this.roll(this.faults.linkRefreshRefusedRate)) return false;
+    this.counters.faults.linkRefreshRefused++;
+    return true;
   }
 
   /** Stops every pending completion; tasks still generating stay so. */

@@ -45,7 +45,7 @@ function record(engine: SimEngine, task: SimTask) {
 
 export const jobsDialect: SimDialectApi = {
   name: 'jobs',
-  codes: { invalid: 422, insufficientCredits: 402, overloaded: 455 },
+  codes: { ok: 200, invalid: 422, insufficientCredits: 402, overloaded: 455 },
   chargesCredits: true,
   answer,
   routes: {
@@ -67,6 +67,7 @@ export const jobsDialect: SimDialectApi = {
       if (!issued.ok) return answer(422, issued.reason);
       // Another key's link is refused like a foreign one: it must not reveal that the task exists.
       if (!engine.taskOf(key, issued.taskId)) return answer(422, `url ${url} was not issued by this service`);
+      if (engine.refusesLinkRefresh()) return answer(422, `url ${url} cannot be refreshed any more`);
       return answer(200, 'success', engine.links.mint(issued.taskId));
     },
     'GET /api/v1/chat/credit': (engine, { key }) => answer(200, 'success', engine.balance(key)),

@@ -30,7 +30,7 @@ function record(engine: SimEngine, task: SimTask) {
 
 export const soraDialect: SimDialectApi = {
   name: 'sora',
-  codes: { invalid: 1004, insufficientCredits: 1002, overloaded: 1003 },
+  codes: { ok: 0, invalid: 1004, insufficientCredits: 1002, overloaded: 1003 },
   chargesCredits: false,
   answer,
   routes: {

@@ -29,7 +29,7 @@ export interface SimOptions {
   models?: ModelEntryInput[];
   /** Lifetime of a video link (default 20 min); an expired link answers 403. */
   linkTtlMs?: number;
-  /** Size of every video file (default 256 KiB, at least 24: the ftyp box). */
+  /** Size of every video file (default 256 KiB, at least 148: ftyp, moov and the mdat header). */
   videoBytes?: number;
   /** A prompt containing one (case-insensitive) is refused: 1001 (sora) / 422 (jobs). Default ['forbidden']. */
   bannedWords?: string[];
@@ -49,10 +49,28 @@ export interface SimFaults {
   serverErrorRate: number;
   /** The connection is destroyed before the request is processed: no effect, not even on pacing. */
   resetRate: number;
+  /**
+   * A gateway in front of KIE answers HTTP 502 with an HTML page before KIE sees the request:
+   * nothing happens, not even on pacing. KIE's own 500 (`serverErrorRate`) comes in its envelope.
+   */
+  gatewayErrorRate: number;
   /** Create makes the task, then destroys the connection unanswered (an ambiguous submit). */
   createThenResetRate: number;
+  /** Create makes the task, then a gateway answers HTTP 504 with an HTML page in place of KIE's answer. */
+  createThenGatewayErrorRate: number;
+  /** Create makes the task and answers success without a taskId (no `data`). */
+  createWithoutTaskIdRate: number;
+  /** Create makes the task and answers a body that does not parse (KIE's JSON cut in half). */
+  createThenGarbledRate: number;
+  /** download-url refuses a link it issued (422), as KIE does one it will not re-mint; the record still has a fresh one. */
+  linkRefreshRefusedRate: number;
   /** A video download sends its Content-Length, then the socket is destroyed about halfway. */
   cutBodyRate: number;
+  /**
+   * A video download comes without Content-Length, its end marked only by the connection closing
+   * (as an HTTP/1.0-style server sends it); with cutBodyRate, the cut then looks like a clean end.
+   */
+  noContentLengthRate: number;
   /** A task ends failed: status 2 (sora) / state fail (jobs). */
   failRate: number;
   /** Keys whose creates answer 1002 (sora) / 402 (jobs). */
@@ -133,8 +151,14 @@ export interface SimCounters {
     overload: number;
     serverError: number;
     reset: number;
+    gatewayError: number;
     createThenReset: number;
+    createThenGatewayError: number;
+    createWithoutTaskId: number;
+    createThenGarbled: number;
+    linkRefreshRefused: number;
     cutBody: number;
+    noContentLength: number;
     failedTasks: number;
     insufficientCredits: number;
     /** Creates refused because the model's interface is paused. */

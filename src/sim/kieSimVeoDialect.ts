@@ -39,7 +39,7 @@ function record(engine: SimEngine, task: SimTask) {
 
 export const veoDialect: SimDialectApi = {
   name: 'veo',
-  codes: { invalid: 422, insufficientCredits: 402, overloaded: 455 },
+  codes: { ok: 200, invalid: 422, insufficientCredits: 402, overloaded: 455 },
   chargesCredits: true,
   answer,
   routes: {

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { CallbackSender } from './kieSimCallbacks';
 import { type CapLimits, SimCaps } from './kieSimCaps';
 import { countRequest, newCounters } from './kieSimCounters';
-import { type Answer, RESET, type SimDialectApi } from './kieSimDialect';
+import { type Answer, gatewayError, type RawAnswer, RESET, type SimDialectApi } from './kieSimDialect';
 import { SimEngine } from './kieSimEngine';
 import { jobsDialect } from './kieSimJobsDialect';
 import { VideoLinks } from './kieSimLinks';
@@ -45,8 +45,14 @@ const NO_FAULTS: SimFaults = {
   overloadRate: 0,
   serverErrorRate: 0,
   resetRate: 0,
+  gatewayErrorRate: 0,
   createThenResetRate: 0,
+  createThenGatewayErrorRate: 0,
+  createWithoutTaskIdRate: 0,
+  createThenGarbledRate: 0,
+  linkRefreshRefusedRate: 0,
   cutBodyRate: 0,
+  noContentLengthRate: 0,
   failRate: 0,
   insufficientCredits: [],
   dropCallbacks: false,
@@ -116,8 +122,9 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
   const engine = new SimEngine(settings.engine, settings.models, counters, faults, links, caps, callbacks, random, dialectOf);
   const measured = new Map<string, { size: number; sha256: string }>();
 
-  const send = (res: http.ServerResponse, { status, body }: Answer): void => {
-    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  const send = (res: http.ServerResponse, answer: Answer | RawAnswer): void => {
+    if ('text' in answer) res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.text);
+    else res.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer.body));
   };
 
   async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
@@ -133,6 +140,10 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       counters.faults.reset++;
       req.socket.destroy();
       return;
+    }
+    if (engine.roll(faults.gatewayErrorRate)) {
+      counters.faults.gatewayError++;
+      return send(res, gatewayError(502));
     }
     const key = bearerKey(req.headers.authorization);
     const known = key !== undefined && settings.apiKeys.has(key) ? key : undefined;
@@ -166,8 +177,16 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const size = settings.videoBytes;
     const cut = engine.roll(faults.cutBodyRate);
     if (cut) counters.faults.cutBody++;
-    res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
-    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined);
+    const unannounced = engine.roll(faults.noContentLengthRate);
+    if (unannounced) {
+      counters.faults.noContentLength++;
+      // Neither a length nor chunks: the body ends when the connection does.
+      res.useChunkedEncodingByDefault = false;
+      res.writeHead(200, { 'Content-Type': 'video/mp4', Connection: 'close' });
+    } else {
+      res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
+    }
+    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined, unannounced);
   }
 
   async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
@@ -227,13 +246,17 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Streams with backpressure; with `cutAt`, sends that many bytes and then destroys the socket. */
-async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number): Promise<void> {
+/**
+ * Streams with backpressure; with `cutAt`, sends that many bytes and then ends the connection: a
+ * reset, or with `closeEnds` (no length announced: only the close marks the end) a clean close.
+ */
+async function writeVideo(res: http.ServerResponse, chunks: Iterable<Buffer>, cutAt?: number, closeEnds = false): Promise<void> {
   let sent = 0;
   for (const chunk of chunks) {
     if (cutAt !== undefined && sent + chunk.length >= cutAt) {
       await new Promise((resolve) => res.write(chunk.subarray(0, cutAt - sent), resolve));
-      res.destroy();
+      if (closeEnds) res.end();
+      else res.destroy();
       return;
     }
     sent += chunk.length;

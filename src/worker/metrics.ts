@@ -14,8 +14,15 @@ export interface WorkerMetrics {
   jobsStored: Counter;
   jobsFailed: Counter;
   bytesStored: Counter;
+  /** KIE tasks found stuck in generating past KIE_TASK_TIMEOUT_MS (treated as failed). */
+  tasksTimedOut: Counter;
   /** Seconds from KIE's completion to the object in S3 (the link TTL is 20 minutes). */
   completionToStored: Histogram;
+  notificationsDelivered: Counter;
+  /** Attempts that failed and will be tried again. */
+  notificationsRetried: Counter;
+  /** Notifications given up: `reason` permanent (refused destination, 4xx, redirect), exhausted, not-queued. */
+  notificationsFailed: Counter<'reason'>;
 }
 
 export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, models: ModelPauses, modelIds: readonly string[]): WorkerMetrics {
@@ -69,10 +76,23 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, model
     jobsStored: new Counter({ name: 'sora_jobs_stored_total', help: 'Jobs whose video this process stored', registers: [registry] }),
     jobsFailed: new Counter({ name: 'sora_jobs_failed_total', help: 'Jobs this process failed for good', registers: [registry] }),
     bytesStored: new Counter({ name: 'sora_video_bytes_stored_total', help: 'Video bytes this process stored in S3', registers: [registry] }),
+    tasksTimedOut: new Counter({
+      name: 'sora_tasks_timed_out_total',
+      help: 'KIE tasks this process found still generating past KIE_TASK_TIMEOUT_MS, treated as failed and their slots freed',
+      registers: [registry],
+    }),
     completionToStored: new Histogram({
       name: 'sora_completion_to_stored_seconds',
       help: 'From KIE reporting the task done to the verified object in S3',
       buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200],
+      registers: [registry],
+    }),
+    notificationsDelivered: new Counter({ name: 'sora_notifications_delivered_total', help: 'Notifications a notifyUrl accepted (2xx)', registers: [registry] }),
+    notificationsRetried: new Counter({ name: 'sora_notifications_retried_total', help: 'Notification attempts that failed and will be retried', registers: [registry] }),
+    notificationsFailed: new Counter({
+      name: 'sora_notifications_failed_total',
+      help: 'Notifications given up: permanent (refused destination, 4xx, redirect), exhausted (every attempt failed), not-queued',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

@@ -14,13 +14,13 @@ import { AccountCredits } from '../pool/accountCredits';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
 import { createModelPauses } from '../pool/modelControl';
-import { notifyCaller } from './notifyCaller';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
 import { createS3Client } from './storage/s3Client';
 import { JobWaker } from '../pool/wakeJobs';
 import { startStatusPoller } from './statusPoller';
 import { createWorkerMetrics } from './metrics';
+import { startNotifier } from './notify/startNotifier';
 import { startWebhookServer } from './webhookServer/startWebhookServer';
 
 export interface WorkerRuntime {
@@ -54,11 +54,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const waker = new JobWaker(redis);
   const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
+  const models = createModelPauses(redis, config);
+  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries));
   // A job without a model (added before the catalog, or by a backend that names none) renders the default.
   const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
-  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf });
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf, tasksTimedOut: metrics.tasksTimedOut });
 
-  const models = createModelPauses(redis, config);
   const processor = createRenderProcessor({
     config,
     logger,
@@ -70,9 +71,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     s3: createS3Client(config),
     wakeJobs,
     signal: shutdown.signal,
+    tasksTimedOut: metrics.tasksTimedOut,
   });
 
-  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries));
+  const notifier = startNotifier({ config, redis, logger, metrics });
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
     concurrency: config.workerConcurrency,
@@ -88,14 +90,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     metrics.jobsStored.inc();
     metrics.bytesStored.inc(result.size);
     metrics.completionToStored.observe((Date.parse(result.storedAt) - Date.parse(result.completedAt)) / 1000);
-    if (job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'stored', result }, logger);
+    if (typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'stored', result });
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (final) metrics.jobsFailed.inc();
     logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
-    if (final && job.data.notifyUrl) void notifyCaller(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message }, logger);
+    if (final && typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message });
   });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 
@@ -119,7 +121,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   logger.info({ config: describeConfig(config) }, 'worker started');
 
   const http = config.workerHttp ? await startWebhookServer({ config, redis, logger, metrics: metrics.registry }) : undefined;
-  if (http) logger.info({ url: http.url, callbacks: Boolean(config.webhook) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));
+  if (http) logger.info({ host: http.host, port: http.port, callbacks: Boolean(config.webhook), metricsToken: Boolean(config.metricsToken) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -131,11 +133,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       // Other workers' pollers go on checking this worker's tasks too.
       await poller.stop();
       const forced = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref());
-      const result = await Promise.race([worker.close(), forced]);
+      const result = await Promise.race([Promise.all([worker.close(), notifier.stop()]), forced]);
       if (result === 'timeout') {
         logger.warn('shutdown deadline passed: leaving the remaining jobs to be resumed by another worker');
-        await worker.close(true);
+        await Promise.all([worker.close(true), notifier.stop(true)]);
       }
+      // The last jobs' outcomes are queued for delivery before the connection goes (within the deadline).
+      await Promise.race([notifier.close(), forced]);
       await waker.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());

@@ -162,6 +162,42 @@ describe('slots', () => {
     expect(b).toMatchObject({ inFlight: 0, submitsInWindow: 0 });
   });
 
+  test('a held slot is found on an account the caller no longer offers (it cannot pay) and reused there', async () => {
+    const limiter = limiterFor({ accounts: [account('a', 2, 5), account('b', 2, 5)] });
+    const t = Date.now();
+    expect(await limiter.acquireSubmit('j1', { accounts: ['a'], nowMs: t })).toEqual({ granted: true, account: 'a' });
+    // The worker died after spending a's credits; the retry's credit filter now offers only b.
+    expect(await limiter.acquireSubmit('j1', { accounts: ['b'], nowMs: t + 1000 })).toEqual({ granted: true, account: 'a' });
+    const [a, b] = await limiter.status(t + 1000);
+    expect(a).toMatchObject({ inFlight: 1, submitsInWindow: 1 });
+    expect(b).toMatchObject({ inFlight: 0, submitsInWindow: 0 });
+  });
+
+  test('a held slot is found and reused on a paused account, and the job is no waiter', async () => {
+    const limiter = limiterFor({ accounts: [account('a', 1, 5), account('b', 1, 5)], slotLeaseMs: 10_000 });
+    const redis = connections[connections.length - 1]!;
+    const t = Date.now();
+    await limiter.acquireSubmit('j1', { accounts: ['a'], nowMs: t });
+    await limiter.pause('a', 'insufficient credits (1002)');
+    expect(await limiter.acquireSubmit('j1', { nowMs: t + 4000 })).toEqual({ granted: true, account: 'a' });
+    // The lease is renewed from the new grant; no slot or unit was taken on b.
+    expect(Number(await redis.zscore(accountKeys(prefixOf(limiter), 'a').slots, 'j1'))).toBe(t + 14_000);
+    const [a, b] = await limiter.status(t + 4000);
+    expect(a).toMatchObject({ inFlight: 1, submitsInWindow: 1, waiters: 0 });
+    expect(b).toMatchObject({ inFlight: 0, submitsInWindow: 0 });
+  });
+
+  test('a held slot on an account the caller does not offer still waits for that account\'s turn', async () => {
+    const limiter = limiterFor({ accounts: [account('a', 2, 5), account('b', 2, 5)] });
+    const t = Date.now();
+    await limiter.acquireSubmit('j1', { accounts: ['a'], nowMs: t });
+    expect(await limiter.acquireSubmit('j1', { accounts: ['b'], nowMs: t + 400 })).toEqual({ granted: false, reason: 'interval', account: 'a', waitMs: 600 });
+    // b stayed untouched: another job takes it now.
+    expect(await limiter.acquireSubmit('j2', { accounts: ['b'], nowMs: t + 400 })).toEqual({ granted: true, account: 'b' });
+    expect(await limiter.acquireSubmit('j1', { accounts: ['b'], nowMs: t + 1000 })).toEqual({ granted: true, account: 'a' });
+    expect((await limiter.status(t + 1000)).map((s) => s.submitsInWindow)).toEqual([1, 1]);
+  });
+
   test('bindTask keeps the slot for the task; scheduling a check never brings back a released slot', async () => {
     const limiter = limiterFor({ accounts: [account('a', 2)] });
     const redis = connections[connections.length - 1]!;
@@ -218,21 +254,21 @@ describe('status checks against the pacer', () => {
     const t = Date.now();
     const limiter = await withTasks(3, t);
     // All three due at t + 2500 + ...; j0 is the oldest.
-    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 10_000 });
     expect(await limiter.claimCheck('a', t + 10_050)).toEqual({ claimed: false, waitMs: 50 });
     // j0 is claimed (pushed back), so j1 is next.
-    expect(await limiter.claimCheck('a', t + 10_100)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1' });
+    expect(await limiter.claimCheck('a', t + 10_100)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1', ageMs: 9_100 });
     // j0 seen generating: due again in 500 ms, and again the first choice once due.
     await limiter.scheduleCheck('a', 'j0', 500, t + 10_100);
-    expect(await limiter.claimCheck('a', t + 10_600)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 10_600)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 10_600 });
   });
 
   test('a check a callback hurried goes before older due ones, even before it was due', async () => {
     const t = Date.now();
     const limiter = await withTasks(3, t);
     expect(await hurryCheck(connections[connections.length - 1]!, prefixOf(limiter), 'a', 'j2')).toBe(true);
-    expect(await limiter.claimCheck('a', t + 2100)).toEqual({ claimed: true, jobId: 'j2', taskId: 'task-2' });
-    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 2100)).toEqual({ claimed: true, jobId: 'j2', taskId: 'task-2', ageMs: 100 });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 10_000 });
     expect(await hurryCheck(connections[connections.length - 1]!, prefixOf(limiter), 'a', 'gone')).toBe(false);
   });
 
@@ -245,14 +281,14 @@ describe('status checks against the pacer', () => {
     // The due check may not take the reserved turn: it waits for the one after.
     expect(await limiter.claimCheck('a', t + 120)).toEqual({ claimed: false, waitMs: 80 });
     expect(await limiter.acquireSubmit('new', { nowMs: t + 120 })).toEqual({ granted: true, account: 'a' });
-    expect(await limiter.claimCheck('a', t + 220)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0' });
+    expect(await limiter.claimCheck('a', t + 220)).toEqual({ claimed: true, jobId: 'j0', taskId: 'task-0', ageMs: 220 });
   });
 
   test('a released task is never checked again', async () => {
     const t = Date.now();
     const limiter = await withTasks(2, t);
     await limiter.releaseSlot('a', 'j0');
-    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1' });
+    expect(await limiter.claimCheck('a', t + 10_000)).toEqual({ claimed: true, jobId: 'j1', taskId: 'task-1', ageMs: 9_000 });
     expect(await limiter.claimCheck('a', t + 10_200)).toEqual({ claimed: false, waitMs: 30_000 - 200 });
   });
 });

@@ -1,6 +1,8 @@
 /** The `sora-batch` CLI as a user runs it (its own process), against a real Redis. */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -36,6 +38,20 @@ it('enqueue adds one validated job and prints its id; bad input exits 2 naming t
   const bad = await cli('enqueue', 'a kite', '--seed', '5');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('seed');
+
+  const late = await cli('enqueue', 'a kite next year', '--delay', '31536000000');
+  expect(late.code).toBe(2);
+  expect(late.stderr).toContain('delay: must be a whole number of milliseconds from 0 to 2592000000 (30 days) (got 31536000000)');
+});
+
+it('enqueue --file refuses a notifyUrl into a private network, naming the field', async () => {
+  const file = path.join(tmpdir(), `notify-${randomUUID()}.jsonl`);
+  writeFileSync(file, `${JSON.stringify({ prompt: 'a way in', notifyUrl: 'http://10.1.2.3/admin' })}\n`);
+  const before = await queue.count();
+  const bad = await cli('enqueue', '--file', file);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('notifyUrl: must not point into a private network: 10.1.2.3 is a private (RFC 1918) address');
+  expect(await queue.count()).toBe(before);
 });
 
 it('schedules add, list and remove', async () => {
@@ -53,6 +69,9 @@ it('schedules add, list and remove', async () => {
   const bad = await cli('schedules', 'add', 'hourly', 'x', '--every', '10');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('everyMs');
+  const flood = await cli('schedules', 'add', 'flood', 'x', '--cron', '* * * * * *');
+  expect(flood.code).toBe(2);
+  expect(flood.stderr).toContain('cron: fires 1 s apart');
 
   expect((await cli('schedules', 'remove', 'nightly')).code).toBe(0);
   expect(await queue.getJobSchedulers()).toEqual([]);

@@ -124,6 +124,28 @@ describe('jobs: an expired link', () => {
     expect(requestsTo(s, DOWNLOAD_URL)).toBe(3);
     expect(s.sim.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 0 });
   });
+
+  it('that download-url refuses is read from the record instead, each request on a request turn of its own', async () => {
+    const s = await startStack('jobs', { env: { WORKER_CONCURRENCY: '1' }, sim: { faults: { linkRefreshRefusedRate: 1 } } });
+    const limiter = worker!.limiter;
+    const tryTurn = limiter.tryRequestTurn.bind(limiter);
+    const grantedTurns: string[] = [];
+    jest.spyOn(limiter, 'tryRequestTurn').mockImplementation(async (account, kind, nowMs) => {
+      const turn = await tryTurn(account, kind, nowMs);
+      if (turn.granted) grantedTurns.push(kind);
+      return turn;
+    });
+    const calls = expireLinksBeforeFirstDownload(s);
+    const jobs = await s.producer.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ prompt: `a link KIE will not refresh, take ${i}` })));
+    await expectStored(s, jobs.map((j) => j.jobId));
+    expect([...calls.values()]).toEqual([2, 2, 2]);
+    // Each job: download-url refused, then the record read on the next turn; no request shared one.
+    expect(s.sim.counters.faults.linkRefreshRefused).toBe(3);
+    expect(requestsTo(s, DOWNLOAD_URL)).toBe(3);
+    expect(grantedTurns.filter((k) => k === 'refresh')).toHaveLength(6);
+    expect(grantedTurns.filter((k) => k === 'retry')).toHaveLength(0);
+    expect(s.sim.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 0 });
+  });
 });
 
 describe('jobs: signed callbacks (KIE_WEBHOOK_HMAC_KEY) through the worker receiver', () => {

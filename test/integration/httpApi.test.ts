@@ -92,6 +92,15 @@ describe('POST /renders', () => {
     await job.remove();
   });
 
+  it('a delay beyond 30 days is a 400 naming delay, its value and the rule; nothing is added', async () => {
+    const before = await stack.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized');
+    const res = await post('/renders?delay=2592000001', { prompt: 'a render for next year' });
+    expect(res.status).toBe(400);
+    expect(res.body.issues).toEqual([{ field: 'delay', value: 2_592_000_001, rule: 'must be a whole number of milliseconds from 0 to 2592000000 (30 days)' }]);
+    expect(await stack.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized')).toBe(before);
+    expect((await post('/renders?delay=2592000000', { prompt: 'a render in 30 days' })).status).toBe(201);
+  });
+
   it('Idempotency-Key: the same key gives the same job, never two', async () => {
     const key = `order-${Date.now()}`;
     const first = await post('/renders', { prompt: 'once only' }, { ...bearer(), 'idempotency-key': key });
@@ -127,6 +136,7 @@ describe('POST /renders', () => {
     ['priority 0', '/renders?priority=0', { prompt: 'x' }, {}, 'priority'],
     ['an empty batch', '/renders', [], {}, 'body'],
     ['an Idempotency-Key on a batch', '/renders', [{ prompt: 'x' }], { 'idempotency-key': 'k' }, 'Idempotency-Key'],
+    ['a loopback notifyUrl', '/renders', { prompt: 'x', notifyUrl: 'http://127.0.0.1:6379/' }, {}, 'notifyUrl'],
   ])('%s: 400 naming the field, nothing enqueued', async (_what, path, body, headers, field) => {
     const before = await stack.queue.count();
     const res = await post(path, body, { ...bearer(), ...headers });
@@ -164,10 +174,26 @@ describe('schedules', () => {
     expect(listed.text).not.toContain(stack.config.kie.accounts[0]!.apiKey);
   });
 
+  it('a schedule firing more often than SCHEDULE_MIN_INTERVAL_MS is a 400', async () => {
+    const res = await send('PUT', '/schedules/flood', { cron: '* * * * * *', request: { prompt: 'every second' } });
+    expect(res.status).toBe(400);
+    expect(res.body!.issues).toEqual([
+      { field: 'cron', value: '* * * * * *', rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
+    ]);
+    expect((await get('/schedules')).json().schedules).toEqual([]);
+  });
+
   it('a bad schedule is a 400 naming every bad field, and nothing is saved', async () => {
     const res = await send('PUT', '/schedules/bad', { everyMs: 5, tz: 'Europe/Lisbon', request: { prompt: 'x', key: 'fixed.mp4' } });
     expect(res.status).toBe(400);
     expect((res.body!.issues as Array<{ field: string }>).map((i) => i.field)).toEqual(['everyMs', 'tz', 'key']);
+    expect((await get('/schedules')).json().schedules).toEqual([]);
+  });
+
+  it('a schedule whose notifyUrl is a metadata address is a 400 naming notifyUrl', async () => {
+    const res = await send('PUT', '/schedules/meta', { everyMs: 60_000, request: { prompt: 'x', notifyUrl: 'http://169.254.169.254/latest/meta-data/' } });
+    expect(res.status).toBe(400);
+    expect(res.body!.issues).toEqual([{ field: 'notifyUrl', value: 'http://169.254.169.254/latest/meta-data/', rule: expect.stringContaining('cloud metadata address') }]);
     expect((await get('/schedules')).json().schedules).toEqual([]);
   });
 });
@@ -215,8 +241,8 @@ describe('npm run api', () => {
     expect(() => requireApiTokens(loadConfig({ KIE_API_KEY: 'k', API_TOKENS: TOKEN }))).not.toThrow();
   }, 30_000);
 
-  it('serves healthz and stops cleanly on SIGTERM', async () => {
-    const { code, port } = await runMain(
+  it('serves healthz on loopback only (HTTP_HOST default) and stops cleanly on SIGTERM', async () => {
+    const { code, port, host } = await runMain(
       API_MAIN,
       { REDIS_URL, HTTP_PORT: '0', API_TOKENS: TOKEN, QUEUE_NAME: stack.config.queueName, LOG_LEVEL: 'info' },
       async (p, child) => {
@@ -226,6 +252,7 @@ describe('npm run api', () => {
       },
     );
     expect(port).toBeGreaterThan(0);
+    expect(host).toBe('127.0.0.1');
     expect(code).toBe(0);
   }, 30_000);
 });

@@ -12,6 +12,7 @@ import {
   KieAmbiguousError,
   KieConnectionError,
   type KieError,
+  LinkRefusedError,
   TaskNotFoundError,
   TransientKieError,
 } from '../../src/shared/errors';
@@ -19,7 +20,7 @@ import { createKieClient } from '../../src/kie/client';
 import { builtinCatalog } from '../../src/kie/catalog/modelCatalog';
 import type { KieClient, TaskRecord } from '../../src/kie/types';
 import { parseRenderRequest, type RenderRequest, type RenderRequestInput } from '../../src/shared/renderRequest';
-import { type KieSimulator, startKieSimulator } from '../../src/sim/kieSimulator';
+import { type KieSimulator, type SimFaults, startKieSimulator } from '../../src/sim/kieSimulator';
 
 const API_KEY = 'sk-live-SECRET-4f2c9a7e1b';
 const WRONG_KEY = 'sk-live-WRONG-0d1e2f3a4b';
@@ -142,6 +143,39 @@ describe.each<[ApiStyle, { create: string; record: string }]>([
     await failure(kie.createTask(request()), AuthenticationError);
   });
 
+  test('KIE’s own refusal in its envelope (here a 500) proves nothing was created: transient, not ambiguous', async () => {
+    const { sim, kie } = await setUp(style);
+    sim.setFaults({ serverErrorRate: 1 });
+    const err = await failure(kie.createTask(request()), TransientKieError);
+    expect(err).toMatchObject({ httpStatus: 500, code: 500, ambiguous: false, retryable: true });
+    expect(sim.counters.tasks).toHaveLength(0);
+  });
+
+  test.each<[string, Partial<SimFaults>, number, RegExp]>([
+    ['a gateway’s HTML 502, sent before KIE saw it', { gatewayErrorRate: 1 }, 0, /answered HTTP 502 without KIE's envelope \("<html>/],
+    ['a gateway’s HTML 504, sent after the task was made', { createThenGatewayErrorRate: 1 }, 1, /answered HTTP 504 without KIE's envelope \("<html>/],
+    ['a success without a taskId', { createWithoutTaskIdRate: 1 }, 1, /has no data object \(HTTP 200, \{"code":(0|200),"(message|msg)":"success","data":null\}\): a task may have been created$/],
+    ['a body that does not parse', { createThenGarbledRate: 1 }, 1, /answered HTTP 200 without KIE's envelope \("\{\\"code\\":/],
+  ])('a create answered with %s is an ambiguous submit: a task may exist', async (_label, faults, tasks, message) => {
+    const { sim, kie } = await setUp(style);
+    sim.setFaults(faults);
+    const err = await failure(kie.createTask(request()), KieAmbiguousError);
+    expect(err.ambiguous).toBe(true);
+    expect(err.message).toMatch(message);
+    expect(err.message).toMatch(/: a task may have been created$/);
+    expect(sim.counters.tasks).toHaveLength(tasks);
+  });
+
+  test('status reads and link refreshes behind a gateway’s 502 stay transient (retried), never ambiguous', async () => {
+    const { sim, kie } = await setUp(style);
+    const taskId = await kie.createTask(request());
+    const { videoUrl } = await recordUntilDone(kie, taskId);
+    sim.setFaults({ gatewayErrorRate: 1 });
+    for (const call of [kie.getTaskRecord(taskId), kie.refreshVideoUrl(taskId, videoUrl!)]) {
+      expect(await failure(call, TransientKieError)).toMatchObject({ httpStatus: 502, ambiguous: false, retryable: true });
+    }
+  });
+
   test('transport failures keep the key out: a reset is ambiguous, a refused connection is not', async () => {
     const { sim, kie } = await setUp(style);
     sim.setFaults({ resetRate: 1 });
@@ -166,7 +200,7 @@ describe('KIE client, jobs-only endpoints', () => {
     expect(calls(sim, 'GET /api/v1/jobs/recordInfo')).toBe(records);
   });
 
-  test('without a stale link, or when download-url refuses it, the record mints the fresh link', async () => {
+  test('without a stale link the record mints the fresh link; a refused one is a LinkRefusedError after one request', async () => {
     const { sim, kie } = await setUp('jobs');
     const taskId = await kie.createTask(request());
     await recordUntilDone(kie, taskId);
@@ -175,11 +209,15 @@ describe('KIE client, jobs-only endpoints', () => {
 
     expect(await downloadStatus(await kie.refreshVideoUrl(taskId, ''))).toBe(200);
     expect(calls(sim, 'POST /api/v1/common/download-url')).toBe(0);
+    expect(calls(sim, 'GET /api/v1/jobs/recordInfo')).toBe(records + 1);
 
-    // A link this service never issued: download-url answers 422, the record still serves.
-    expect(await downloadStatus(await kie.refreshVideoUrl(taskId, 'https://elsewhere.example/files/x.mp4'))).toBe(200);
+    // A link this service never issued: download-url answers 422, and nothing else is sent: the
+    // record read the caller falls back to needs a request turn of its own.
+    const before = sim.counters.requests.total;
+    const err = await failure(kie.refreshVideoUrl(taskId, 'https://elsewhere.example/files/x.mp4'), LinkRefusedError);
+    expect(err).toMatchObject({ code: 422, retryable: false });
+    expect(sim.counters.requests.total).toBe(before + 1);
     expect(calls(sim, 'POST /api/v1/common/download-url')).toBe(1);
-    expect(calls(sim, 'GET /api/v1/jobs/recordInfo')).toBe(records + 2);
   });
 
   test('a transient download-url failure is not papered over by a second request', async () => {

@@ -9,7 +9,9 @@ import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } 
 import { accountStatus } from '../../src/pool/accountControl';
 import type { RenderResult } from '../../src/shared/renderJob';
 import { soraDialect } from '../../src/kie/soraDialect';
-import type { SimOptions } from '../../src/sim/kieSimulator';
+import type { SimFaults, SimOptions } from '../../src/sim/kieSimulator';
+import { receiverInWorkerEnv } from '../chaos/support/chaosStack';
+import { waitUntil } from '../support/fleet';
 import { expectStoredAsServed } from '../support/expectStored';
 import { expireLinksBeforeFirstDownload } from '../support/expireLinks';
 import { RenderStack, StackOptions, startRenderStack } from '../support/renderStack';
@@ -117,10 +119,39 @@ describe('transient KIE trouble is retried, and nothing is paid twice', () => {
   });
 });
 
+describe('a create whose answer does not prove that nothing was created is never sent again', () => {
+  it('a gateway’s 504 page, a success without a taskId, a body that does not parse: one create each, the task adopted from its callback, the quota unit kept', async () => {
+    // Callbacks on; a grace beyond the test, so only a callback can settle these submits.
+    const s = await startStack({ sim: { generationMs: [400, 600] }, env: { ...(await receiverInWorkerEnv()), KIE_AMBIGUOUS_GRACE_MS: '600000' } });
+    const faults: Array<Partial<SimFaults>> = [{ createThenGatewayErrorRate: 1 }, { createWithoutTaskIdRate: 1 }, { createThenGarbledRate: 1 }];
+    const jobIds: string[] = [];
+    const prompts: string[] = [];
+    for (const [i, fault] of faults.entries()) {
+      s.sim.setFaults({ createThenGatewayErrorRate: 0, createWithoutTaskIdRate: 0, createThenGarbledRate: 0, ...fault });
+      prompts.push(`an answer that proves nothing, take ${i}`);
+      jobIds.push((await s.producer.enqueue({ prompt: prompts[i]! })).jobId);
+      await waitUntil(() => s.sim.counters.tasks.length === i + 1, `the create of job ${i}`);
+    }
+    s.sim.setFaults({ createThenGatewayErrorRate: 0, createWithoutTaskIdRate: 0, createThenGarbledRate: 0 });
+
+    await expectAllStoredOnce(s, prompts, jobIds);
+    expect(requestsTo(s, CREATE)).toBe(3);
+    const { createThenGatewayError, createWithoutTaskId, createThenGarbled } = s.sim.counters.faults;
+    expect([createThenGatewayError, createWithoutTaskId, createThenGarbled]).toEqual([1, 1, 1]);
+    expect(s.logs.filter((l) => l.includes('adopted the task a callback reported')).length).toBe(3);
+    // Each unit was spent on a task that exists: none went back.
+    expect(await limiterStatus(s)).toMatchObject({ inFlight: 0, submitsInWindow: 3 });
+  });
+});
+
 describe('downloads', () => {
-  it('a video body cut off mid-stream leaves no object behind at any moment, and the job recovers', async () => {
+  it.each([
+    ['after announcing its Content-Length (a reset)', 0, 'broke off'],
+    // The cut looks like a clean end of the body: only the MP4's own boxes tell.
+    ['without Content-Length (a clean close)', 1, 'came without Content-Length and its mdat box declares'],
+  ])('a video body cut off mid-stream %s leaves no object behind at any moment, and the job recovers', async (_how, noContentLengthRate, logged) => {
     const videoBytes = 11 * MiB; // the cut at half comes after the first 5 MiB part is full: inside a multipart upload
-    const s = await startStack({ sim: { videoBytes, faults: { cutBodyRate: 1 } } });
+    const s = await startStack({ sim: { videoBytes, faults: { cutBodyRate: 1, noContentLengthRate } } });
     const bucket = s.config.s3.bucket;
     const { prompts, jobIds } = await enqueuePrompts(s, 'a river cut short', 3);
 
@@ -153,7 +184,8 @@ describe('downloads', () => {
     expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(results.sort());
     const uploads = await s.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     expect(uploads.Uploads ?? []).toEqual([]);
-    expect(s.logs.join('\n')).toContain('broke off');
+    expect(s.logs.join('\n')).toContain(logged);
+    expect(s.sim.counters.faults.noContentLength).toBe(noContentLengthRate ? s.sim.counters.downloads.requests : 0);
   });
 
   it('an expired link is refreshed through record-info at once and the job succeeds', async () => {

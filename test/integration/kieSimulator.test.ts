@@ -434,6 +434,61 @@ describe('fault knobs', () => {
     expect(rec.body.data.status).toBe(1);
   });
 
+  /** A create's answer as it came over the wire, whether or not it is JSON. */
+  async function rawCreate(s: KieSimulator, path: string, body: unknown): Promise<{ status: number; type: string | null; text: string }> {
+    const res = await fetch(s.url + path, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+  }
+
+  it('gatewayErrorRate answers a gateway 502 page (HTML, no envelope) before KIE sees the request', async () => {
+    const s = await sim({ faults: { gatewayErrorRate: 1 } });
+    const answer = await rawCreate(s, '/api/v1/sora/generate', { prompt: 'p' });
+    expect(answer).toMatchObject({ status: 502, type: 'text/html' });
+    expect(answer.text).toContain('<h1>502 Bad Gateway</h1>');
+    expect(s.counters.tasks).toHaveLength(0);
+    expect(s.counters.requests.total).toBe(0);
+    expect(s.counters.faults.gatewayError).toBe(1);
+  });
+
+  it('createThenGatewayErrorRate creates the task, then a gateway answers a 504 page in place of KIE', async () => {
+    const s = await sim({ faults: { createThenGatewayErrorRate: 1 } });
+    const answer = await rawCreate(s, '/api/v1/jobs/createTask', textJob('behind a gateway'));
+    expect(answer).toMatchObject({ status: 504, type: 'text/html' });
+    expect(answer.text).toContain('504 Gateway Time-out');
+    expect(s.counters.submitsByPrompt.get('behind a gateway')).toBe(1);
+    expect(s.counters.faults.createThenGatewayError).toBe(1);
+  });
+
+  it('createWithoutTaskIdRate creates the task and answers success without a taskId', async () => {
+    const s = await sim({ faults: { createWithoutTaskIdRate: 1 } });
+    expect(await generate(s, { prompt: 'no id' })).toEqual({ status: 200, body: { code: 0, message: 'success', data: null } });
+    expect(await createJob(s, textJob('no id either'))).toEqual({ status: 200, body: { code: 200, msg: 'success', data: null } });
+    expect(s.counters.tasks).toHaveLength(2);
+    expect(s.counters.faults.createWithoutTaskId).toBe(2);
+  });
+
+  it('createThenGarbledRate creates the task and answers KIE JSON cut in half', async () => {
+    const s = await sim({ faults: { createThenGarbledRate: 1 } });
+    const answer = await rawCreate(s, '/api/v1/sora/generate', { prompt: 'garbled' });
+    expect(answer).toMatchObject({ status: 200, type: 'application/json' });
+    expect(() => JSON.parse(answer.text)).toThrow();
+    expect(answer.text.startsWith('{"code":0')).toBe(true);
+    expect(s.counters.submitsByPrompt.get('garbled')).toBe(1);
+    expect(s.counters.faults.createThenGarbled).toBe(1);
+  });
+
+  it('linkRefreshRefusedRate makes download-url refuse a link it issued (422); the record still mints one', async () => {
+    const s = await sim();
+    const created = await createJob(s, textJob('a link kept'));
+    const taskId = created.body.data.taskId;
+    const rec = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const url = JSON.parse(rec.body.data.resultJson).resultUrls[0];
+    s.setFaults({ linkRefreshRefusedRate: 1 });
+    expect(await api(s, 'POST', '/api/v1/common/download-url', { url })).toEqual({ status: 422, body: { code: 422, msg: expect.stringContaining('cannot be refreshed'), data: null } });
+    expect(s.counters.faults.linkRefreshRefused).toBe(1);
+    expect((await jobRecord(s, taskId)).body.data.state).toBe('success');
+  });
+
   it('cutBodyRate sends the Content-Length and then about half the body', async () => {
     const s = await sim({ videoBytes: 1_000_000 });
     const { videoUrl } = await finishedSoraTask(s);
@@ -451,6 +506,30 @@ describe('fault knobs', () => {
     expect(received.bytes).toBeLessThan(1_000_000);
     expect(received.bytes).toBeGreaterThan(200_000);
     expect(s.counters.faults.cutBody).toBe(1);
+  });
+
+  it('noContentLengthRate sends neither a length nor chunks; cut off too, the body ends as cleanly as a whole one', async () => {
+    const s = await sim({ videoBytes: 1_000_000 });
+    const { taskId, videoUrl } = await finishedSoraTask(s);
+    const fetchRaw = () =>
+      new Promise<{ length: string | undefined; chunked: boolean; bytes: Buffer; error: boolean }>((resolve) => {
+        http.get(videoUrl, (res) => {
+          const parts: Buffer[] = [];
+          const done = (error: boolean) => resolve({ length: res.headers['content-length'], chunked: res.headers['transfer-encoding'] === 'chunked', bytes: Buffer.concat(parts), error });
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('error', () => done(true));
+          res.on('end', () => done(false));
+        });
+      });
+    s.setFaults({ noContentLengthRate: 1 });
+    const whole = await fetchRaw();
+    expect(whole).toMatchObject({ length: undefined, chunked: false, error: false });
+    expect(createHash('sha256').update(whole.bytes).digest('hex')).toBe(s.expectedVideo(taskId).sha256);
+    s.setFaults({ cutBodyRate: 1 });
+    const cut = await fetchRaw();
+    expect(cut).toMatchObject({ length: undefined, error: false });
+    expect(cut.bytes.length).toBe(500_000);
+    expect(s.counters.faults).toMatchObject({ noContentLength: 2, cutBody: 1 });
   });
 
   it('failRate ends tasks with status 2 and an errorMessage', async () => {

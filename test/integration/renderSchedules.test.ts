@@ -4,7 +4,7 @@
  * passes through "active" several times (the step pattern); removing the schedule stops them.
  */
 import { ValidationError } from '../../src/shared/errors';
-import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../../src/producer/renderSchedules';
+import { listRenderSchedules, removeRenderSchedule, scheduleRender, ScheduleTiming } from '../../src/producer/renderSchedules';
 import { waitUntil } from '../support/fleet';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
@@ -25,7 +25,8 @@ async function validationIssues(promise: Promise<unknown>): Promise<string[]> {
 
 it('each iteration is one job, one KIE task and one stored video; removing the schedule stops new ones', async () => {
   await stack.startWorker();
-  const schedule = await scheduleRender(stack.producer, 'every-2s', { everyMs: 2000 }, { prompt: 'a clock tower, hourly', batchId: 'clock' });
+  // A short period for the test, allowed by a lower SCHEDULE_MIN_INTERVAL_MS.
+  const schedule = await scheduleRender(stack.producer, 'every-2s', { everyMs: 2000 }, { prompt: 'a clock tower, hourly', batchId: 'clock' }, { minIntervalMs: 1000 });
   expect(schedule).toMatchObject({ id: 'every-2s', everyMs: 2000, request: { prompt: 'a clock tower, hourly', batchId: 'clock' } });
   expect(Date.parse(schedule.next!)).toBeGreaterThan(0);
 
@@ -66,14 +67,38 @@ it('a cron schedule is listed with its pattern, zone and next run; upserting the
 });
 
 it('refuses bad schedules with field-level errors, and writes nothing', async () => {
-  expect(await validationIssues(scheduleRender(stack.producer, 'bad id!', { everyMs: 5000 }, { prompt: 'x' }))).toEqual(['id']);
+  expect(await validationIssues(scheduleRender(stack.producer, 'bad id!', { everyMs: 3_600_000 }, { prompt: 'x' }))).toEqual(['id']);
   expect(await validationIssues(scheduleRender(stack.producer, 's', {}, { prompt: 'x' }))).toEqual(['cron']);
-  expect(await validationIssues(scheduleRender(stack.producer, 's', { cron: '* * * * *', everyMs: 5000 }, { prompt: 'x' }))).toEqual(['cron']);
+  expect(await validationIssues(scheduleRender(stack.producer, 's', { cron: '* * * * *', everyMs: 3_600_000 }, { prompt: 'x' }))).toEqual(['cron']);
   expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 10 }, { prompt: 'x' }))).toEqual(['everyMs']);
-  expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 5000, tz: 'Europe/Berlin' }, { prompt: 'x' }))).toEqual(['tz']);
+  expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 3_600_000, tz: 'Europe/Berlin' }, { prompt: 'x' }))).toEqual(['tz']);
   expect(await validationIssues(scheduleRender(stack.producer, 's', { cron: 'every tuesday' }, { prompt: 'x' }))).toEqual(['cron']);
   expect(await validationIssues(scheduleRender(stack.producer, 's', { cron: '0 3 * * *', tz: 'Mars/Olympus' }, { prompt: 'x' }))).toEqual(['tz']);
-  expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 5000 }, { prompt: '', duration: 12 }))).toEqual(['prompt', 'duration']);
-  expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 5000 }, { prompt: 'x', key: 'fixed.mp4' }))).toEqual(['key']);
+  expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 3_600_000 }, { prompt: '', duration: 12 }))).toEqual(['prompt', 'duration']);
+  expect(await validationIssues(scheduleRender(stack.producer, 's', { everyMs: 3_600_000 }, { prompt: 'x', key: 'fixed.mp4' }))).toEqual(['key']);
   expect(await listRenderSchedules(stack.producer)).toEqual([]);
+});
+
+it('a schedule fires at least SCHEDULE_MIN_INTERVAL_MS apart: everyMs, and the actual gaps of a cron pattern', async () => {
+  const refused = async (timing: ScheduleTiming, minIntervalMs?: number) => {
+    const err = await scheduleRender(stack.producer, 's', timing, { prompt: 'x' }, { minIntervalMs }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).issues;
+  };
+  expect(await refused({ everyMs: 59_999 })).toEqual([
+    { field: 'everyMs', value: 59_999, rule: 'must be a whole number of milliseconds, at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
+  ]);
+  expect(await refused({ cron: '* * * * * *' })).toEqual([
+    { field: 'cron', value: '* * * * * *', rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
+  ]);
+  // A step of 50 s fires at :00 and :50 of every minute: 10 s apart, not 50.
+  expect((await refused({ cron: '*/50 * * * * *' }, 30_000))[0]!.rule).toMatch(/^fires 10 s apart \(at 00:00:50 and 00:01:00\)/);
+  // 23 hours apart within the day, but one hour across midnight.
+  expect((await refused({ cron: '0 50 0,23 * * *' }, 7_200_000))[0]!.rule).toMatch(/^fires 3600 s apart \(at 23:50:00 and 00:50:00\)/);
+  expect(await listRenderSchedules(stack.producer)).toEqual([]);
+
+  expect(await scheduleRender(stack.producer, 'every-minute', { cron: '* * * * *' }, { prompt: 'x' })).toMatchObject({ cron: '* * * * *' });
+  expect(await scheduleRender(stack.producer, 'often', { cron: '*/50 * * * * *' }, { prompt: 'x' }, { minIntervalMs: 10_000 })).toMatchObject({ id: 'often' });
+  expect(await removeRenderSchedule(stack.producer, 'every-minute')).toBe(true);
+  expect(await removeRenderSchedule(stack.producer, 'often')).toBe(true);
 });

@@ -169,6 +169,25 @@ describe('storing a video', () => {
     expect((await readObject(key)).metadata.sha256).toBe(videoSha256({ size: 1 * MB }));
   });
 
+  it('stores under a key with non-ASCII characters (a job id such as h-1-ñü), kept as UTF-8', async () => {
+    const key = `${freshKey().replace('video.mp4', '')}h-1-ñü 東京.mp4`;
+    videos.route('/utf8-key', { kind: 'video', size: 1 * MB });
+    const stored = await store(`${videos.origin}/utf8-key`, key, { metadata: { 'task-id': 't-utf8', 'job-id': encodeURIComponent('h-1-ñü') } });
+    expect(stored.key).toBe(key);
+    expect(await keysNear(key)).toEqual([key]);
+    const object = await readObject(key);
+    expect(object.metadata).toMatchObject({ sha256: videoSha256({ size: 1 * MB }), 'job-id': 'h-1-%C3%B1%C3%BC' });
+    expect(await findStoredVideo(s3, BUCKET, key, 't-utf8')).toMatchObject({ key, size: 1 * MB });
+  });
+
+  it('stores a video sent without Content-Length once its boxes add up to the bytes received', async () => {
+    const key = freshKey();
+    videos.route(`/${key}`, { kind: 'video', size: 12 * MB + 7, contentLength: 'none' });
+    const stored = await store(`${videos.origin}/${key}`, key);
+    expect(stored).toMatchObject({ size: 12 * MB + 7, sha256: videoSha256({ size: 12 * MB + 7 }) });
+    expect(await keysNear(key)).toEqual([key]);
+  });
+
   it('follows redirects to allowlisted hosts', async () => {
     const key = freshKey();
     videos.route(`/${key}`, { kind: 'video', size: 2 * MB });
@@ -213,6 +232,16 @@ describe('a failed store leaves nothing behind', () => {
     videos.route(`/${key}`, { kind: 'video', size: 1 * MB, cutAfter: 500_000 });
     const err = await storeFailure(`${videos.origin}/${key}`, key);
     expect(err.permanent).toBe(false);
+    await expectNothingStored(key);
+  });
+
+  it('a download without Content-Length cut off inside its mdat (a clean close) leaves no object and no pending upload', async () => {
+    const key = freshKey();
+    // Two 5 MB parts are uploaded before the close: the abort must undo a multipart upload.
+    videos.route(`/${key}`, { kind: 'video', size: 14 * MB, contentLength: 'none', cutAfter: 11 * MB });
+    const err = await storeFailure(`${videos.origin}/${key}`, key);
+    expect(err).toMatchObject({ permanent: false, linkExpired: false });
+    expect(err.message).toMatch(new RegExp(`came without Content-Length and its mdat box declares ${14 * MB - 140} bytes from byte 140, but the file ended after ${11 * MB}`));
     await expectNothingStored(key);
   });
 

@@ -383,8 +383,8 @@ describe('running the receiver', () => {
     expect(stderr.trim().startsWith('sora-batch webhooks: invalid configuration')).toBe(true);
   }, 30_000);
 
-  test('npm run webhooks: serves healthz and stops cleanly on SIGTERM', async () => {
-    const { code, port } = await runMain(
+  test('npm run webhooks: serves healthz on loopback only (HTTP_HOST default) and stops cleanly on SIGTERM', async () => {
+    const { code, port, host } = await runMain(
       WEBHOOKS_MAIN,
       { REDIS_URL, HTTP_PORT: '0', WEBHOOK_BASE_URL: 'http://127.0.0.1:1', WEBHOOK_SECRET: SECRET, QUEUE_NAME: `test-webhooks-${randomUUID()}`, LOG_LEVEL: 'info' },
       async (port, child) => {
@@ -394,6 +394,7 @@ describe('running the receiver', () => {
       },
     );
     expect(port).toBeGreaterThan(0);
+    expect(host).toBe('127.0.0.1');
     expect(code).toBe(0);
   }, 30_000);
 });

@@ -18,6 +18,7 @@ import { RenderProducer } from '../../src/producer/renderProducer';
 import { startKieSimulator } from '../../src/sim/kieSimulator';
 import type { KieSimulator, SimOptions } from '../../src/sim/kieSimulator';
 import { LocalS3, startLocalS3 } from '../../src/sim/localS3';
+import { notificationQueueName } from '../../src/worker/notify/startNotifier';
 import { startWorker, WorkerRuntime } from '../../src/worker/runtime';
 import { createS3Client } from '../../src/worker/storage/s3Client';
 
@@ -96,7 +97,7 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   const config = loadConfig(env);
   const redis = connectRedis(REDIS_URL);
   const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate });
   const s3Client = createS3Client(config);
   const logs: string[] = [];
   const workers: WorkerRuntime[] = [];
@@ -164,6 +165,9 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();
       await queue.obliterate({ force: true }).catch(() => undefined);
+      const notifications = new Queue(notificationQueueName(config.queueName), { connection: redis });
+      await notifications.obliterate({ force: true }).catch(() => undefined);
+      await notifications.close();
       const keys = await redis.keys(`${env.LIMITER_PREFIX}:*`);
       if (keys.length) await redis.del(...keys);
       await queue.close();

@@ -10,12 +10,12 @@ export interface MainScript {
   listening: string;
 }
 
-/** Runs an HTTP entry point in a child process; once it logs that it listens, `whileRunning` gets its port. */
+/** Runs an HTTP entry point in a child process; once it logs that it listens (host and port), `whileRunning` gets its port. */
 export function runMain(
   main: MainScript,
   env: Record<string, string>,
   whileRunning?: (port: number, child: ReturnType<typeof spawn>) => Promise<void>,
-): Promise<{ code: number | null; stderr: string; port?: number }> {
+): Promise<{ code: number | null; stderr: string; port?: number; host?: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [main.script], {
       cwd: ROOT,
@@ -25,13 +25,15 @@ export function runMain(
     let stdout = '';
     let stderr = '';
     let port: number | undefined;
+    let host: string | undefined;
     const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      const m = new RegExp(`"port":(\\d+)[^\\n]*${main.listening}`).exec(stdout);
+      const m = new RegExp(`(?:"host":"([^"]*)",)?"port":(\\d+)[^\\n]*${main.listening}`).exec(stdout);
       if (m && port === undefined && whileRunning) {
-        port = Number(m[1]);
+        host = m[1];
+        port = Number(m[2]);
         whileRunning(port, child).catch((err) => {
           child.kill('SIGKILL');
           reject(err);
@@ -41,7 +43,7 @@ export function runMain(
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(killer);
-      resolve({ code, stderr, port });
+      resolve({ code, stderr, port, host });
     });
   });
 }

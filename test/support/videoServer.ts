@@ -1,20 +1,28 @@
 /**
- * A video host for storage tests: serves generated MP4-like bytes and every way a download can
- * go wrong (no ftyp, body cut off, wrong Content-Length, error statuses, redirects, a stall).
- * Bytes are generated on the fly, so a 200 MB video costs no memory on the serving side.
+ * A video host for storage tests: serves generated MP4 files (ftyp, moov, and an mdat box holding
+ * the rest) and every way a download can go wrong (no ftyp, body cut off, wrong or no
+ * Content-Length, error statuses, redirects, a stall). Bytes are generated on the fly, so a 200 MB
+ * video costs no memory on the serving side.
  */
 import { createHash } from 'node:crypto';
 import http, { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mp4Head } from '../../src/sim/kieSimVideo';
 
 export interface VideoBytes {
   size: number;
-  /** Default true: bytes 4..7 are "ftyp". */
+  /** Default true: an MP4's boxes (bytes 4..7 "ftyp"); false: bytes that are not an MP4. */
   ftyp?: boolean;
 }
 
 export type VideoRoute =
-  | ({ kind: 'video'; /** Default: the true size; 'none' sends chunked. */ contentLength?: number | 'none'; /** Destroy the socket after this many bytes. */ cutAfter?: number } & VideoBytes)
+  | ({
+      kind: 'video';
+      /** Default: the true size; 'none': no length and no chunks, the body ends when the connection closes. */
+      contentLength?: number | 'none';
+      /** End the connection after this many bytes: a reset, or with contentLength 'none' a clean close. */
+      cutAfter?: number;
+    } & VideoBytes)
   | { kind: 'status'; status: number }
   | { kind: 'redirect'; location: string; status?: number }
   /** Headers and the first bytes, then silence. */
@@ -45,7 +53,7 @@ function baseBlock(): Buffer {
 export function* videoChunks({ size, ftyp = true }: VideoBytes): Generator<Buffer> {
   for (let offset = 0, index = 0; offset < size; offset += BLOCK_SIZE, index++) {
     const chunk = Buffer.from(baseBlock().subarray(0, Math.min(BLOCK_SIZE, size - offset)));
-    if (index === 0) Buffer.from([0, 0, 0, 0x18, ...Buffer.from(ftyp ? 'ftypisom' : 'moovabcd')]).copy(chunk);
+    if (index === 0) (ftyp ? mp4Head(size) : Buffer.from([0, 0, 0, 0x18, ...Buffer.from('moovabcd')])).copy(chunk);
     else if (chunk.length >= 4) chunk.writeUInt32BE(index, 0);
     yield chunk;
   }
@@ -90,10 +98,12 @@ export async function startVideoServer(): Promise<VideoServer> {
         return writeVideo(res, route, 1024);
       case 'video': {
         const length = route.contentLength ?? route.size;
-        res.writeHead(200, { 'content-type': 'video/mp4', ...(length === 'none' ? {} : { 'content-length': length }) });
+        // Without a length, no chunks either: as an HTTP/1.0-style server, the close ends the body.
+        if (length === 'none') res.useChunkedEncodingByDefault = false;
+        res.writeHead(200, { 'content-type': 'video/mp4', ...(length === 'none' ? { connection: 'close' } : { 'content-length': length }) });
         if (route.cutAfter !== undefined) {
           await writeVideo(res, route, route.cutAfter);
-          return res.destroy();
+          return length === 'none' ? res.end() : res.destroy();
         }
         await writeVideo(res, route);
         // A shorter body than announced: end the socket, as a dying server would.

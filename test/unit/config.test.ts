@@ -55,6 +55,38 @@ describe('configuration from the environment', () => {
     expect(described).toContain('redis://user:***@redis.internal:6379/0');
   });
 
+  it('KIE_TASK_TIMEOUT_MS: 30 minutes unless set, at least 1000', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' }).kie.taskTimeoutMs).toBe(1_800_000);
+    expect(loadConfig({ KIE_API_KEY: 'k', KIE_TASK_TIMEOUT_MS: '900000' }).kie.taskTimeoutMs).toBe(900_000);
+    expect(configError({ KIE_API_KEY: 'k', KIE_TASK_TIMEOUT_MS: '10m' }).message).toContain('KIE_TASK_TIMEOUT_MS="10m": must be a whole number from 1000 to');
+    expect(configError({ KIE_API_KEY: 'k', KIE_TASK_TIMEOUT_MS: '0' }).issues.map((i) => i.field)).toEqual(['KIE_TASK_TIMEOUT_MS']);
+  });
+
+  it('takes a Standard Webhooks signing secret, with or without whsec_, and never shows it', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ KIE_API_KEY: 'k', NOTIFY_SECRET: `whsec_${key}` }).notify.secret).toBe(`whsec_${key}`);
+    expect(loadConfig({ KIE_API_KEY: 'k', NOTIFY_SECRET: key }).notify.secret).toBe(key);
+    expect(JSON.stringify(describeConfig(loadConfig({ KIE_API_KEY: 'k', NOTIFY_SECRET: `whsec_${key}` })))).not.toContain(key);
+    for (const bad of ['my-plain-password-1234567890', `whsec_${Buffer.alloc(16).toString('base64')}`, `whsec_${Buffer.alloc(65).toString('base64')}`]) {
+      const err = configError({ KIE_API_KEY: 'k', NOTIFY_SECRET: bad });
+      expect(err.issues).toEqual([{ field: 'NOTIFY_SECRET', value: '***', rule: expect.stringContaining('whsec_ followed by the base64 of 24 to 64 random bytes') }]);
+      expect(err.message).not.toContain(bad);
+    }
+  });
+
+  it('refuses private notification destinations unless told otherwise, and bounds delivery settings', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' }).notify).toEqual({ secret: undefined, allowPrivate: false, timeoutMs: 15_000, attempts: 24, retryBaseMs: 10_000 });
+    expect(loadConfig({ KIE_API_KEY: 'k', NOTIFY_ALLOW_PRIVATE: 'true' }).notify.allowPrivate).toBe(true);
+    const err = configError({ KIE_API_KEY: 'k', NOTIFY_ALLOW_PRIVATE: 'sometimes', NOTIFY_ATTEMPTS: '0', NOTIFY_TIMEOUT_MS: '10' });
+    expect(err.issues.map((i) => i.field).sort()).toEqual(['NOTIFY_ALLOW_PRIVATE', 'NOTIFY_ATTEMPTS', 'NOTIFY_TIMEOUT_MS']);
+  });
+
+  it('schedules fire at least a minute apart unless SCHEDULE_MIN_INTERVAL_MS (1 s .. 1 day) says otherwise', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' }).scheduleMinIntervalMs).toBe(60_000);
+    expect(loadConfig({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '5000' }).scheduleMinIntervalMs).toBe(5000);
+    expect(configError({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '500' }).message).toContain('SCHEDULE_MIN_INTERVAL_MS="500": must be a whole number from 1000 to 86400000');
+  });
+
   it('a producer needs no KIE account', () => {
     expect(loadConfig({}, { accountsRequired: false }).kie.accounts).toEqual([]);
   });

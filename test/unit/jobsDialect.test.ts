@@ -148,7 +148,15 @@ describe('jobs dialect: answers', () => {
       createdAt: '2026-01-02T03:04:05.000Z',
       completedAt: '2026-01-02T03:09:05.000Z',
       failReason: undefined,
+      params: { model: 'sora-2-text-to-video', prompt: 'x', callBackUrl: undefined },
     });
+  });
+
+  test('the echoed create parameters read like the body they echo, storyboards as their scenes', () => {
+    const story = orderFor({ type: 'storyboard', shots: [{ prompt: 'a', seconds: 10 }, { prompt: 'b', seconds: 15 }] });
+    const { body } = dialect.createTask(story, 'https://hooks.example/kie/callback/q/j?token=t');
+    expect(recordOf({ state: 'generating', param: JSON.stringify(body) }).params).toEqual(dialect.taskParams!(body));
+    expect(dialect.taskParams!(body)).toEqual({ model: DEFAULT_JOBS_MODELS.storyboard, prompt: 'a\nb', callBackUrl: 'https://hooks.example/kie/callback/q/j?token=t' });
   });
 
   test('success: resultJson and param already parsed into objects are read too', () => {

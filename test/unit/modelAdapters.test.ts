@@ -64,6 +64,13 @@ describe('veo adapter', () => {
     expect(() => rec({ successFlag: 9 })).toThrow(/unknown successFlag 9/);
   });
 
+  test('the paramJson a record echoes reads like the body it echoes: its prompt, for confirming an adopted task', () => {
+    const { body } = wire(veoDialect, { model: 'veo-3.1', prompt: 'a heron' }, 'https://hooks.example/cb');
+    const record = parseVeoRecord({ code: 200, data: { taskId: 'v1', successFlag: 0, paramJson: JSON.stringify({ prompt: 'a heron', waterMark: 'KieAI' }) } }, 'v1');
+    expect(record.params).toEqual(veoDialect.taskParams!(body));
+    expect(record.params).toEqual({ prompt: 'a heron' });
+  });
+
   test('callbacks: code 200 success, anything else failed; the task id from data', () => {
     expect(parseCallbackBody('veo', { code: 200, msg: 'ok', data: { taskId: 'v1', info: { resultUrls: ['https://h/v.mp4'] } } })).toEqual({ taskId: 'v1', state: 'success' });
     expect(parseCallbackBody('veo', { code: 400, msg: 'flagged', data: { taskId: 'v1', info: null } })).toEqual({ taskId: 'v1', state: 'failed' });

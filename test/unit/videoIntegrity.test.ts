@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError } from '../../src/shared/errors';
+import { MIN_VIDEO_BYTES, mp4Head } from '../../src/sim/kieSimVideo';
 import { VideoVerifier, VideoVerifierOptions } from '../../src/worker/storage/videoVerifier';
 
-const MP4_HEAD = Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypisom')]);
-const video = Buffer.concat([MP4_HEAD, Buffer.alloc(1000, 7)]);
+const video = Buffer.concat([mp4Head(MIN_VIDEO_BYTES + 1000), Buffer.alloc(1000, 7)]);
 
 /** Feeds the chunks through a verifier; reports what came out, whether it ended, and any error. */
 async function verify(chunks: Buffer[], options: Partial<VideoVerifierOptions> = {}) {
@@ -80,6 +80,29 @@ describe('video integrity check', () => {
     expect((error as StorageError).permanent).toBe(true);
     expect((error as Error).message).toMatch(/larger than the limit of 500 bytes/);
     expect(ended).toBe(false);
+  });
+
+  it('without Content-Length: passes a file whose boxes add up to the bytes received', async () => {
+    const { verifier, ended, error } = await verify(splitEvery(video, 100));
+    expect(error).toBeUndefined();
+    expect(ended).toBe(true);
+    expect(verifier.result().size).toBe(video.length);
+  });
+
+  it('without Content-Length: fails a file cut off inside its mdat, before the stream ends', async () => {
+    const { verifier, ended, error } = await verify([video.subarray(0, video.length - 1)]);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).permanent).toBe(false);
+    expect((error as Error).message).toMatch(/came without Content-Length and its mdat box declares 1008 bytes from byte 140, but the file ended after 1147/);
+    expect(ended).toBe(false);
+    expect(() => verifier.result()).toThrow(/not been verified/);
+  });
+
+  it('without Content-Length: fails bytes that are not MP4 boxes as soon as they come', async () => {
+    const garbage = Buffer.concat([video.subarray(0, 24), Buffer.alloc(5000, 0xab)]);
+    const { output, error } = await verify(splitEvery(garbage, 1000));
+    expect((error as Error).message).toMatch(/came without Content-Length and its boxes are not a valid MP4/);
+    expect(output.length).toBeLessThan(garbage.length);
   });
 
   it('names the source it was given and nothing else', async () => {

@@ -34,8 +34,11 @@ export type SubmitGrant =
   | { granted: false; reason: 'paused' };
 
 export type TurnGrant = { granted: true } | { granted: false; waitMs: number };
-/** A status check that won the turn, or how long until one may (none when no task is in flight). */
-export type CheckClaim = { claimed: true; jobId: string; taskId: string } | { claimed: false; waitMs?: number };
+/**
+ * A status check that won the turn (ageMs: since the task's submit, on the Redis clock), or how
+ * long until one may (none when no task is in flight).
+ */
+export type CheckClaim = { claimed: true; jobId: string; taskId: string; ageMs: number } | { claimed: false; waitMs?: number };
 
 /** A claimed check whose poller died is due again after this long. */
 const CHECK_CLAIM_MS = 30_000;
@@ -106,17 +109,22 @@ export class AccountLimiter {
   /**
    * Atomically picks the account that can start soonest (among opts.accounts, default all;
    * paused ones never), takes one slot (member jobId, score = lease expiry), one quota unit and
-   * the next request turn.
+   * the next request turn. A slot the job already holds is reused on whichever configured
+   * account it is, opts.accounts or not.
    */
   async acquireSubmit(jobId: string, opts: { accounts?: readonly string[]; nowMs?: number } = {}): Promise<SubmitGrant> {
-    const names = opts.accounts ?? [...this.accounts.keys()];
-    if (names.length === 0) throw new RangeError('acquireSubmit: opts.accounts must name at least one account');
+    const eligible = new Set(opts.accounts ?? this.accounts.keys());
+    if (eligible.size === 0) throw new RangeError('acquireSubmit: opts.accounts must name at least one account');
+    for (const name of eligible) this.account(name);
     const keys: string[] = [this.waiters];
     const args: ScriptArg[] = [jobId, pinned(opts.nowMs), this.spacingMs, this.options.dailyWindow, this.options.dailyWindowMs, this.options.slotLeaseMs];
+    // Eligible accounts first, in the caller's order (the last tie-break); then the others, which
+    // are only searched for the job's own slot.
+    const names = [...eligible, ...[...this.accounts.keys()].filter((n) => !eligible.has(n))];
     for (const name of names) {
       const { config, keys: k } = this.account(name);
       keys.push(k.slots, k.submits, k.turn, k.paused, k.tasks);
-      args.push(name, config.maxConcurrent, config.dailyLimit);
+      args.push(name, config.maxConcurrent, config.dailyLimit, eligible.has(name) ? 1 : 0);
     }
     const [reason, a, b] = (await this.scripts.run('acquireSubmit', keys, args)) as [string, string | number | undefined, number | undefined];
     switch (reason) {
@@ -188,8 +196,8 @@ export class AccountLimiter {
    */
   async claimCheck(account: string, nowMs?: number): Promise<CheckClaim> {
     const k = this.account(account).keys;
-    const answer = (await this.scripts.run('claimCheck', [k.checks, k.started, k.tasks, k.turn, k.slots], [this.spacingMs, CHECK_CLAIM_MS, DUE_SCAN_LIMIT, pinned(nowMs)])) as [string, string | number, string?];
-    if (answer[0] === 'check') return { claimed: true, jobId: String(answer[1]), taskId: answer[2]! };
+    const answer = (await this.scripts.run('claimCheck', [k.checks, k.started, k.tasks, k.turn, k.slots], [this.spacingMs, CHECK_CLAIM_MS, DUE_SCAN_LIMIT, pinned(nowMs)])) as [string, string | number, string?, number?];
+    if (answer[0] === 'check') return { claimed: true, jobId: String(answer[1]), taskId: answer[2]!, ageMs: Number(answer[3]) };
     if (answer[0] === 'wait') return { claimed: false, waitMs: Number(answer[1]) };
     return { claimed: false };
   }

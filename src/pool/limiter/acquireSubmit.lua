@@ -1,15 +1,18 @@
 --[[
   Takes one submit for a job: a slot, a quota unit and the next request turn, on the account
-  that can start it soonest. Atomic across the candidate accounts, so two workers never pick
-  the same last slot.
+  that can start it soonest. Atomic across the accounts, so two workers never pick the same last
+  slot.
 
-  Choice: the job's own live slot first (a worker that crashed after acquiring retries: it gets
-  the same slot again, with no second slot or quota unit). Otherwise, among the accounts that
-  are not paused and have a free slot and quota: the earliest turn (now, if any can grant now),
-  then the fewest in flight, then the oldest last submit (so accounts share a backlog), then
-  the order given. With none: 'quota' only if no account has quota left, 'concurrency' when
-  every account with quota is full, 'paused' when every account is paused. 'concurrency' and
-  'paused' register the job as a waiter (a release wakes it); any other answer unregisters it.
+  Choice: the job's own live slot first, on whichever configured account holds it, paused or not
+  eligible included (a worker that crashed after acquiring, or after spending the account's
+  credits, retries: it gets the same slot again, with no second slot or quota unit, and the
+  first slot does not sit idle until its lease runs out). Otherwise, among the eligible accounts
+  that are not paused and have a free slot and quota: the earliest turn (now, if any can grant
+  now), then the fewest in flight, then the oldest last submit (so accounts share a backlog),
+  then the order given. With none: 'quota' only if no eligible account has quota left,
+  'concurrency' when every eligible account with quota is full, 'paused' when every eligible
+  account is paused. 'concurrency' and 'paused' register the job as a waiter (a release wakes
+  it); any other answer unregisters it.
 
   Input:
     KEYS[1]          waiters ZSET (pool-wide): jobId -> registration time
@@ -20,7 +23,8 @@
     ARGV[4] window mode: 'rolling' | 'utc-day'
     ARGV[5] window in ms (rolling only)
     ARGV[6] slot lease in ms
-    ARGV[7+3(i-1)..] account i: name, maxConcurrent, dailyLimit
+    ARGV[7+4(i-1)..] account i: name, maxConcurrent, dailyLimit, eligible ('1': may be given new
+                     work; '0': only searched for the job's own slot, e.g. it cannot pay)
 
   Output:
     {'granted', account}
@@ -42,9 +46,10 @@ local windowMs = tonumber(ARGV[5])
 local leaseMs = tonumber(ARGV[6])
 
 local open = {}
+local held
 for i = 1, (#KEYS - 1) / 5 do
   local k = 1 + (i - 1) * 5
-  local v = 7 + (i - 1) * 3
+  local v = 7 + (i - 1) * 4
   local a = {
     name = ARGV[v], maxConcurrent = tonumber(ARGV[v + 1]), dailyLimit = tonumber(ARGV[v + 2]),
     slots = KEYS[k + 1], submits = KEYS[k + 2], turn = KEYS[k + 3], paused = KEYS[k + 4], tasks = KEYS[k + 5],
@@ -57,11 +62,12 @@ for i = 1, (#KEYS - 1) / 5 do
     -- Dropped now and set again below if this account is still the choice.
     redis.call('HDEL', a.turn, 'resBy', 'resAt')
   end
-  if redis.call('EXISTS', a.paused) == 0 then
-    a.held = redis.call('ZSCORE', a.slots, jobId) ~= false
+  a.turnAt = turnAt(a.t, now, spacing, jobId, true)
+  a.held = redis.call('ZSCORE', a.slots, jobId) ~= false
+  if a.held then held = a end
+  if ARGV[v + 3] == '1' and redis.call('EXISTS', a.paused) == 0 then
     a.inFlight = redis.call('ZCARD', a.slots)
     a.used, a.reopensAt = countQuota(a.submits, now, windowMode, windowMs, a.dailyLimit)
-    a.turnAt = turnAt(a.t, now, spacing, jobId, true)
     open[#open + 1] = a
   end
 end
@@ -73,12 +79,8 @@ local function sooner(a, b)
   return a.order < b.order
 end
 
-local chosen
-for _, a in ipairs(open) do
-  if a.held then
-    chosen = a
-    break
-  end
+local chosen = held
+for _, a in ipairs(held and {} or open) do
   if a.inFlight < a.maxConcurrent and a.used < a.dailyLimit and (chosen == nil or sooner(a, chosen)) then
     chosen = a
   end

@@ -21,7 +21,8 @@
     ARGV[4] now in ms, or '' for the Redis server's time
 
   Output:
-    {'check', member, taskId}  the turn is taken: send the status request now
+    {'check', member, taskId, ageMs}  the turn is taken: send the status request now; ageMs is
+                               how long ago the task was submitted (for KIE_TASK_TIMEOUT_MS)
     {'wait', ms}               ask again after ms (the turn or the next due check is later)
     {'idle'}                   no task to check
 ]]
@@ -59,4 +60,4 @@ if chosen == nil then return {'wait', spacing} end
 
 redis.call('ZADD', checks, now + tonumber(ARGV[2]), chosen)
 grantTurn(turn, now, spacing)
-return {'check', chosen, chosenTask}
+return {'check', chosen, chosenTask, now - chosenSince}

@@ -14,7 +14,7 @@ import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
-import { presentedToken, tokenChecker } from './apiAuth';
+import { presentedToken, tokenChecker } from '../../shared/httpTokens';
 
 export interface ApiServerDeps {
   config: Config;
@@ -57,7 +57,7 @@ function enqueueOptions(request: FastifyRequest<EnqueueRoute>): EnqueueOptions {
 export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate });
   // Without a listener BullMQ prints connection errors to the console; healthz reports the outage.
   producer.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const isKnownToken = tokenChecker(config.apiTokens);
@@ -129,7 +129,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.put<ScheduleRoute>('/schedules/:id', async (request) => {
     const { cron, tz, everyMs, request: render } = (request.body ?? {}) as ScheduleBody;
-    const schedule = await scheduleRender(producer, request.params.id, { cron, tz, everyMs }, render);
+    const schedule = await scheduleRender(producer, request.params.id, { cron, tz, everyMs }, render, { minIntervalMs: config.scheduleMinIntervalMs });
     logger.info({ schedule: schedule.id }, 'schedule saved');
     return schedule;
   });

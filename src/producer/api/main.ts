@@ -1,4 +1,4 @@
-/** `npm run api`: the HTTP API and the queue dashboard on HTTP_PORT, guarded by API_TOKENS. */
+/** `npm run api`: the HTTP API and the queue dashboard on HTTP_HOST:HTTP_PORT, guarded by API_TOKENS. */
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../shared/logger';
 import { loadConfigOrExit, stopOnSignals } from '../../shared/processLifecycle';
@@ -12,14 +12,14 @@ async function main(): Promise<void> {
   const redis = connectRedis(config.redisUrl);
   const app = buildApiServer({ config, redis, logger });
   try {
-    await app.listen({ port: config.httpPort, host: '0.0.0.0' });
+    await app.listen({ port: config.httpPort, host: config.httpHost });
   } catch (err) {
     logger.error({ port: config.httpPort, err: (err as Error).message }, `cannot listen on port ${config.httpPort}`);
     redis.disconnect();
     process.exit(1);
   }
-  const { port } = app.server.address() as AddressInfo;
-  logger.info({ port, queue: config.queueName, dashboard: DASHBOARD_PATH, tokens: config.apiTokens.length }, 'api listening');
+  const { address: host, port } = app.server.address() as AddressInfo;
+  logger.info({ host, port, queue: config.queueName, dashboard: DASHBOARD_PATH, tokens: config.apiTokens.length }, 'api listening');
 
   // Requests in progress finish (they are short).
   stopOnSignals(logger, async () => {

@@ -1,54 +1,48 @@
 /**
  * The generating step: the job sleeps while the account's status poller checks its task against
- * the pacer, and wakes with the finished record (or, woken otherwise, checks once itself).
+ * the pacer, and wakes with what the poller found. A job woken otherwise (a callback, its
+ * failsafe, a resume after a crash) never asks KIE itself: it hands its task to the poller again.
  */
 import { UnrecoverableError } from 'bullmq';
-import { KieError, TaskNotFoundError } from '../../shared/errors';
 import type { TaskRecord } from '../../kie/types';
-import { takeFinishedTask } from '../finishedTasks';
+import { takeTaskOutcome } from '../finishedTasks';
 import type { RenderRun } from './renderRun';
 
 /**
- * The task's state: what the status poller found (it wakes the job when the task is done), or,
- * when the job woke otherwise (a callback, the failsafe), one paced check of its own. Returns the
- * record once the video is ready; delays the job otherwise.
+ * The task's state as the status poller found it: returns the record once the video is ready,
+ * fails the job when KIE refused to report on the task, and otherwise (re)binds the task to the
+ * account's check schedule, due at once, and delays the job.
  */
 export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined> {
   const { account, taskId } = run.task;
-  let record = await takeFinishedTask(run.deps.redis, run.deps.config.limiterPrefix, run.member);
-  try {
-    record ??= await run.paced(account, 'poll', () => run.client(account).getTaskRecord(taskId, run.request.model));
-  } catch (err) {
-    if (err instanceof TaskNotFoundError) {
+  const outcome = await takeTaskOutcome(run.deps.redis, run.deps.config.limiterPrefix, run.member);
+  if (outcome && 'refused' in outcome) {
+    if (outcome.unknownTask) {
       await run.freeSlot(account);
-      throw new UnrecoverableError(`KIE does not know task ${taskId} of account ${account}: ${err.message}`);
+      throw new UnrecoverableError(`KIE does not know task ${taskId} of account ${account}: ${outcome.refused}`);
     }
-    if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`status check failed: ${err.message}`);
-    return run.setback(err, 'status check');
+    throw new UnrecoverableError(`status check failed: ${outcome.refused}`);
   }
-  const checks = (run.state.checks ?? 0) + 1;
-  switch (record.state) {
-    case 'generating':
-      await run.watchTask(account, taskId, { newTask: false });
-      await run.persist({ ...run.state, checks, setbacks: 0 });
-      await run.delay(run.generationFailsafeMs(), 'task still generating');
-      return undefined;
-    case 'failed':
-      return taskFailed(run, record);
-    case 'success':
-      if (!record.videoUrl) return run.setback(new Error('KIE reported success without a video URL'), 'status check');
-      await run.freeSlot(account);
-      await run.persist({
-        ...run.state,
-        step: 'storing',
-        checks,
-        setbacks: 0,
-        completedAt: record.completedAt ?? new Date().toISOString(),
-        durationSeconds: record.durationSeconds ?? run.request.duration,
-        resolution: record.resolution,
-      });
-      return record;
+  const record = outcome?.record;
+  if (!record || record.state === 'generating') {
+    // Woken without news (or resumed before its task was bound): a status check of its own would
+    // be a request outside the pacer's schedule; the account's poller checks it at the next turn.
+    await run.watchTask(account, taskId, 0);
+    return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
   }
+  if (record.state === 'failed') return taskFailed(run, record);
+  if (!record.videoUrl) return run.setback(new Error('KIE reported success without a video URL'), 'status check');
+  await run.freeSlot(account);
+  await run.persist({
+    ...run.state,
+    step: 'storing',
+    setbacks: 0,
+    completedAt: record.completedAt ?? new Date().toISOString(),
+    // Where the record does not say (Veo, a model from KIE_MODELS_FILE), the length asked for.
+    durationSeconds: record.durationSeconds ?? run.request.duration,
+    resolution: record.resolution,
+  });
+  return record;
 }
 
 async function taskFailed(run: RenderRun, record: TaskRecord): Promise<undefined> {

@@ -8,14 +8,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
 import type { Logger } from '../../shared/logger';
+import { checkNotifyUrl } from '../../shared/notifyDestination';
 import { ValidationError, formatIssues } from '../../shared/errors';
 import type { KieClient } from '../../kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
 import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
+import { parseRenderState } from '../../shared/renderState';
 import type { AccountCredits } from '../../pool/accountCredits';
 import type { ModelPauses } from '../../pool/modelPauses';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
+import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
 import { checkDelayMs } from '../statusPoller';
@@ -38,6 +41,8 @@ export interface RenderDeps {
   wakeJobs(members: readonly string[]): Promise<void>;
   /** Aborted on shutdown: in-process waits end and the job is left at its last persisted step. */
   signal?: AbortSignal;
+  /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
+  tasksTimedOut?: { inc(): void };
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;
@@ -49,9 +54,15 @@ const GENERATION_FAILSAFE_MIN_MS = 60_000;
 /** Consecutive transient setbacks (KIE or S3 unavailable) before a job fails with the reason. */
 const MAX_SETBACKS = 12;
 const MAX_SETBACK_DELAY_MS = 5 * 60_000;
+/**
+ * Steps one run may take before it parks or ends. A run moves forward a few times (submit, adopt,
+ * resubmit once, an account paused, a reserved turn slept in-process); a run still looping past
+ * this is stuck in a state it cannot leave, and fails with the reason rather than spin.
+ */
+const MAX_STEPS_PER_RUN = 25;
 
 export class RenderRun {
-  state: RenderState;
+  state!: RenderState;
   request!: RenderRequest;
   readonly log: Logger;
   /** The job's name in the limiter's sets (queue and id). */
@@ -62,14 +73,17 @@ export class RenderRun {
     readonly job: RenderJob,
     private readonly token: string,
   ) {
-    this.state = { submits: 0, ...job.data.render };
     this.log = deps.logger.child({ jobId: job.id });
     this.member = slotMember(job.queueName, job.id!);
   }
 
   async execute(): Promise<RenderResult> {
     this.request = this.validate();
-    for (;;) {
+    this.state = this.resumeState();
+    for (let steps = 1; ; steps++) {
+      if (steps > MAX_STEPS_PER_RUN) {
+        throw new UnrecoverableError(`render.step: still at step "${this.state.step ?? '(none)'}" after ${MAX_STEPS_PER_RUN} steps in one run; the job cannot make progress`);
+      }
       switch (this.state.step) {
         case undefined:
           await submitTask(this);
@@ -85,6 +99,9 @@ export class RenderRun {
         }
         case 'storing':
           return storeVideoStep(this, undefined);
+        default:
+          // resumeState refuses unknown steps; this keeps the loop from ever spinning on one.
+          throw new UnrecoverableError(`render.step: unknown step ${JSON.stringify(this.state.step)}`);
       }
     }
   }
@@ -92,9 +109,22 @@ export class RenderRun {
   /** Bad data from any producer fails here, before KIE is ever asked. */
   private validate(): RenderRequest {
     try {
-      return parseRenderRequest(this.job.data, this.deps.config.kie.models);
+      const request = parseRenderRequest(this.job.data, this.deps.config.kie.models);
+      const issues = checkNotifyUrl(request.notifyUrl, this.deps.config.notify.allowPrivate);
+      if (issues.length) throw new ValidationError(issues);
+      return request;
     } catch (err) {
       if (err instanceof ValidationError) throw new UnrecoverableError(`invalid render request: ${formatIssues(err.issues)}`);
+      throw err;
+    }
+  }
+
+  /** The persisted state, validated: one that no step can resume fails here, before KIE is asked. */
+  private resumeState(): RenderState {
+    try {
+      return parseRenderState(this.job.data.render, [...this.deps.kie.keys()]);
+    } catch (err) {
+      if (err instanceof ValidationError) throw new UnrecoverableError(`invalid worker state: ${formatIssues(err.issues)}`);
       throw err;
     }
   }
@@ -115,18 +145,21 @@ export class RenderRun {
   }
 
   /**
-   * Hands the task to the status poller (the slot is the task's; its checks are scheduled against
-   * the account's pacer). A slot lost meanwhile (lease ran out) is taken again: the task generates.
+   * Hands the task to the status poller: binds it to its slot (the slot is the task's; a slot lost
+   * meanwhile, its lease run out, is taken again: the task generates) and schedules its next check
+   * against the account's pacer, `delayMs` from now. Always both, so a job resumed between
+   * persisting its taskId and binding it is polled like any other.
    */
-  async watchTask(account: string, taskId: string, { newTask }: { newTask: boolean }): Promise<void> {
-    const { limiter, config } = this.deps;
-    const delay = checkDelayMs(config);
-    if (!newTask && (await limiter.scheduleCheck(account, this.member, delay))) return;
+  async watchTask(account: string, taskId: string, delayMs = checkDelayMs(this.deps.config)): Promise<void> {
+    const { limiter } = this.deps;
     await limiter.bindTask(account, this.member, taskId);
-    await limiter.scheduleCheck(account, this.member, delay);
+    await limiter.scheduleCheck(account, this.member, delayMs);
   }
 
-  /** The poller wakes a job whose task finished; this only covers a poller fleet that is gone. */
+  /**
+   * The poller wakes a job whose task finished; this only covers a wake-up that never came (the
+   * job then hands its task to the poller again, see checkTask).
+   */
   generationFailsafeMs(): number {
     return Math.max(this.deps.config.pollIntervalMs * 10, GENERATION_FAILSAFE_MIN_MS);
   }
@@ -173,6 +206,8 @@ export class RenderRun {
   async delay(ms: number, why: string): Promise<never> {
     this.log.debug({ ms: Math.round(ms), why }, 'job delayed');
     await this.job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), this.token);
+    // A wake that came while this step still ran (a slot freed, the task seen done) is not lost.
+    if (await takeWakePending(this.deps.redis, this.job)) await this.job.promote().catch(() => undefined);
     throw new DelayedError();
   }
 

@@ -3,7 +3,7 @@
  * link through KIE (paced), and return the job's result.
  */
 import { UnrecoverableError } from 'bullmq';
-import { KieError, ResultNotReadyError, StorageError } from '../../shared/errors';
+import { KieError, LinkRefusedError, ResultNotReadyError, StorageError } from '../../shared/errors';
 import type { RenderResult } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
 import { findStoredVideo, storeVideo } from '../storage/storeVideo';
@@ -37,7 +37,8 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
         bucket,
         key,
         url,
-        metadata: { 'task-id': taskId, account, 'job-id': run.job.id! },
+        // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
+        metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
         allowedHosts: config.videoHosts,
         maxBytes: config.videoMaxBytes,
         timeoutMs: config.downloadTimeoutMs,
@@ -86,6 +87,8 @@ async function freshLink(run: RenderRun, staleUrl = ''): Promise<string> {
   } catch (err) {
     // KIE is still making that version: the job waits (its setbacks bound how long) and asks again.
     if (err instanceof ResultNotReadyError) return run.setback(err, `fetching the ${run.request.options?.resolution ?? 'requested'} video`);
+    // KIE would not re-mint the stale link: the record has a fresh one, asked for on its own turn.
+    if (err instanceof LinkRefusedError && staleUrl !== '') return freshLink(run);
     if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`cannot get a download link for task ${taskId}: ${err.message}`);
     return run.setback(err, 'link refresh');
   }

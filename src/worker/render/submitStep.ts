@@ -8,6 +8,7 @@ import { InsufficientCreditsError, KieError, ModelUnavailableError } from '../..
 import { callbackUrl } from '../../shared/callbackToken';
 import { callKie } from '../../pool/kieCall';
 import { callbackTaskFor, clearCallbackTask } from '../callbackInbox';
+import type { TaskConfirmation } from '../../kie/types';
 import type { RenderRun } from './renderRun';
 
 /** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
@@ -58,12 +59,12 @@ export async function submitTask(run: RenderRun): Promise<void> {
   // job resumes as an ambiguous submit, never as a fresh one. Only this write stands between the
   // turn and the request (KIE judges the interval on arrival).
   await Promise.all([
-    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), checks: 0 }),
+    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now() }),
     credits?.spend(account, price),
   ]);
 
   const kie = run.client(account);
-  const callBack = config.webhook ? callbackUrl(config.webhook.baseUrl, config.webhook.secret, run.job.queueName, jobId) : undefined;
+  const callBack = jobCallbackUrl(run);
   let taskId: string;
   try {
     taskId = await callKie(limiter, config, account, 'retry', () => kie.createTask(run.request, callBack), {
@@ -77,7 +78,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   const submittedAt = Date.now();
   await run.persist({ ...run.state, step: 'generating', taskId, submittedAt, submits: run.state.submits + 1, setbacks: 0 });
   await limiter.confirmSubmit(account, run.member);
-  await run.watchTask(account, taskId, { newTask: true });
+  await run.watchTask(account, taskId);
   run.log.info({ account, taskId, model: run.request.model }, 'task submitted');
   if (gate.probe) await modelBack(run);
   return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
@@ -87,10 +88,11 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   const { limiter, credits } = run.deps;
   if (err instanceof KieError && err.ambiguous) {
     await limiter.confirmSubmit(account, run.member);
-    run.log.warn({ account, err: err.message }, 'submit got no answer: a task may exist; not resubmitting blindly');
+    run.log.warn({ account, err: err.message }, 'submit got no answer that proves nothing was created: a task may exist; not resubmitting blindly');
     return recoverAmbiguousSubmit(run);
   }
-  // KIE answered, so no task exists: the slot, the quota unit and the credits go back.
+  // KIE refused it in its own envelope (or it never left): no task exists, so the slot, the quota
+  // unit and the credits go back.
   await limiter.refundSubmit(account, run.member);
   await credits?.refund(account, credits.priceOf(run.request));
   await run.freeSlot(account);
@@ -132,20 +134,32 @@ async function modelBack(run: RenderRun): Promise<void> {
   await run.deps.wakeJobs(waiters);
 }
 
+/** The callBackUrl this job's create requests carry (none without webhooks). */
+function jobCallbackUrl(run: RenderRun): string | undefined {
+  const { webhook } = run.deps.config;
+  return webhook ? callbackUrl(webhook.baseUrl, webhook.secret, run.job.queueName, run.job.id!) : undefined;
+}
+
 /**
  * A create request was sent and no answer came (or the worker died before writing the taskId).
- * A callback naming this job adopts the task it reports; otherwise, after the grace period, the
- * configured policy applies (resubmit and flag a possible duplicate charge, or fail).
+ * A callback naming this job announces the task it reports; the task is adopted once KIE confirms
+ * it is this job's. Otherwise, after the grace period, the configured policy applies (resubmit and
+ * flag a possible duplicate charge, or fail).
  */
 export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
   const { config, redis } = run.deps;
   const account = run.state.account!;
-  const adopted = await callbackTaskFor(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
-  if (adopted) {
-    run.log.info({ account, taskId: adopted }, 'adopted the task a callback reported for an ambiguous submit');
-    await run.persist({ ...run.state, step: 'generating', taskId: adopted, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
-    await run.watchTask(account, adopted, { newTask: true });
-    return;
+  const announced = await callbackTaskFor(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
+  if (announced) {
+    const confirmation = await confirmAnnouncedTask(run, account, announced);
+    if (confirmation.confirmed) {
+      run.log.info({ account, taskId: announced }, 'adopted the task a callback reported for an ambiguous submit');
+      // The generating step hands it to the status poller next.
+      await run.persist({ ...run.state, step: 'generating', taskId: announced, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
+      return;
+    }
+    run.log.warn({ account, taskId: announced, reason: confirmation.reason }, 'a callback announced a task KIE does not confirm as this job\'s: not adopted');
+    await clearCallbackTask(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
   }
   const since = run.state.submitStartedAt ?? Date.now();
   const waited = Date.now() - since;
@@ -162,4 +176,18 @@ export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
   // The unknown task may exist and count at KIE: its quota unit stays spent.
   await run.freeSlot(account);
   await run.persist({ ...run.state, step: undefined, account: undefined, possibleDuplicate: true, submits: run.state.submits + 1 });
+}
+
+/**
+ * One paced record read on the job's account: a task KIE does not know there, or whose create
+ * parameters are another job's, is not this submit's. Transient trouble backs the job off and
+ * keeps the announcement for the next try.
+ */
+async function confirmAnnouncedTask(run: RenderRun, account: string, taskId: string): Promise<TaskConfirmation> {
+  try {
+    return await run.paced(account, 'poll', () => run.client(account).confirmTask(taskId, run.request, jobCallbackUrl(run)));
+  } catch (err) {
+    if (err instanceof KieError && !err.retryable) return { confirmed: false, reason: err.message };
+    return run.setback(err, 'confirming an announced task');
+  }
 }

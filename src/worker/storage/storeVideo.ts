@@ -80,7 +80,9 @@ const RAW_IN_COPY_SOURCE: Record<string, string> = { '%3A': ':', '%40': '@', '%2
  * x-amz-copy-source, URL-encoded as S3 wants it. Reserved characters that are harmless there stay
  * raw (e.g. ':' in keys made from scheduled job ids, `repeat:<id>:<ms>`): servers that decode it
  * with decodeURI, s3rver among them, would otherwise look for a key spelled "%3A". '?', '#' and
- * '+' stay encoded, as S3 would read them as a query, a fragment or a space.
+ * '+' stay encoded, as S3 would read them as a query, a fragment or a space. Other characters,
+ * non-ASCII ones included (a job id such as `h-1-ñü` in the default key), go as percent-encoded
+ * UTF-8, which S3 and decodeURI both read back.
  */
 function copySource(bucket: string, key: string): string {
   const encode = (part: string) => encodeURIComponent(part).replace(/%(3A|40|2C|3B|3D|26|24)/g, (code) => RAW_IN_COPY_SOURCE[code]!);

@@ -1,17 +1,19 @@
 /**
- * The one pass over a video's bytes on their way to S3: MP4 signature, SHA-256, byte count.
- * Every check fails the stream before it ends, so an upload reading from it can never complete
- * with bytes that did not pass.
+ * The one pass over a video's bytes on their way to S3: MP4 signature, SHA-256, byte count, and,
+ * when the server announced no Content-Length, the MP4's own box structure (the only way to tell a
+ * cut-off body from a whole one). Every check fails the stream before it ends, so an upload reading
+ * from it can never complete with bytes that did not pass.
  */
 import { createHash } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 import { StorageError } from '../../shared/errors';
+import { Mp4Structure } from './mp4Structure';
 
 export interface VideoVerifierOptions {
   /** The source as it may be shown in messages: host and path, never a signed query string. */
   source: string;
   maxBytes: number;
-  /** Content-Length announced by the server, when it announced one. */
+  /** Content-Length announced by the server; without it the file must prove itself whole by its boxes. */
   expectedBytes?: number;
 }
 
@@ -30,9 +32,11 @@ export class VideoVerifier extends Transform {
   /** Bytes held back until the signature can be read (at most the first chunks, 8 bytes needed). */
   private head: Buffer[] | undefined = [];
   private digest: string | undefined;
+  private readonly structure: Mp4Structure | undefined;
 
   constructor(private readonly options: VideoVerifierOptions) {
     super();
+    if (options.expectedBytes === undefined) this.structure = new Mp4Structure();
   }
 
   /** Size and hash of what passed through; only available once the stream has ended cleanly. */
@@ -48,6 +52,11 @@ export class VideoVerifier extends Transform {
       return;
     }
     this.hash.update(chunk);
+    const invalid = this.structure?.append(chunk);
+    if (invalid) {
+      callback(this.structureFailure(`its boxes are not a valid MP4 (${invalid})`));
+      return;
+    }
     if (!this.head) {
       callback(null, chunk);
       return;
@@ -73,8 +82,18 @@ export class VideoVerifier extends Transform {
       callback(new StorageError(`video at ${source} ended after ${this.bytes} bytes, but Content-Length announced ${expectedBytes}`));
       return;
     }
+    const incomplete = this.structure?.incompleteness();
+    if (incomplete) {
+      callback(this.structureFailure(incomplete));
+      return;
+    }
     this.digest = this.hash.digest('hex');
     callback();
+  }
+
+  /** Retryable, like any cut-off body: the next download may be whole. */
+  private structureFailure(why: string): StorageError {
+    return new StorageError(`video at ${this.options.source} came without Content-Length and ${why}: refused as possibly cut off`);
   }
 
   /**

@@ -49,15 +49,15 @@ export async function applyCallback(target: CallbackTarget, jobId: string, taskI
       // The account's status poller confirms it at the next spare turn and wakes the job; a job
       // with no check scheduled (it is checking right now, or resumed elsewhere) is woken directly.
       const hurried = render.account !== undefined && (await hurryCheck(redis, prefix, render.account, slotMember(queue.name, jobId)));
-      if (!hurried) await wakeJobs(queue, [jobId]);
+      if (!hurried) await wakeJobs(redis, queue, [jobId]);
       log.info({ state, hurried }, 'callback: the task is due for confirmation');
       return { status: 202, body: { accepted: 'wake' } };
     }
     if (render?.step === 'submitting' && !render.taskId) {
       const recorded = await recordCallbackTask(redis, prefix, queue.name, jobId, taskId);
       if (recorded || (await callbackTaskFor(redis, prefix, queue.name, jobId)) === taskId) {
-        await wakeJobs(queue, [jobId]);
-        log.info({ state }, 'callback announced the task of an ambiguous submit; job woken to adopt it');
+        await wakeJobs(redis, queue, [jobId]);
+        log.info({ state }, 'callback announced the task of an ambiguous submit; job woken to confirm it with KIE and adopt it');
         return { status: 202, body: { accepted: 'adopt' } };
       }
     }

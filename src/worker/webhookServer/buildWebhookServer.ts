@@ -1,7 +1,7 @@
 /**
  * A process's HTTP server: the KIE callback receiver `POST /kie/callback/:queue/:jobId?token=`
  * (the callBackUrl each job gives at submit), `GET /healthz`, and `GET /metrics` when given a
- * registry. A callback only wakes its job; the job's worker confirms
+ * registry (behind METRICS_TOKEN when set). A callback only wakes its job; the job's worker confirms
  * everything with KIE, so a forged or mistaken callback can at worst cost one status check.
  */
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -17,6 +17,7 @@ import type { Family } from '../../kie/catalog/modelEntry';
 import { verifyKieCallbackSignature } from '../../kie/callbackSignature';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
+import { presentedToken, tokenChecker } from '../../shared/httpTokens';
 import { redisAnswers } from '../../shared/redis';
 import { applyCallback } from './applyCallback';
 
@@ -91,7 +92,18 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
 
   const { metrics } = deps;
   if (metrics) {
-    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+    const isMetricsToken = config.metricsToken ? tokenChecker([config.metricsToken]) : undefined;
+    app.get(
+      '/metrics',
+      {
+        onRequest: async (request, reply) => {
+          if (isMetricsToken && !isMetricsToken(presentedToken(request.headers.authorization))) {
+            return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ error: 'missing or invalid metrics token' });
+          }
+        },
+      },
+      async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()),
+    );
   }
 
   // The callback route needs the secret that signs per-job tokens; without webhooks configured the

@@ -1,4 +1,4 @@
-/** `npm run webhooks`: the KIE callback receiver on HTTP_PORT, for workers whose WEBHOOK_BASE_URL points here. */
+/** `npm run webhooks`: the KIE callback receiver on HTTP_HOST:HTTP_PORT, for workers whose WEBHOOK_BASE_URL points here. */
 import { createLogger } from '../../shared/logger';
 import { loadConfigOrExit, stopOnSignals } from '../../shared/processLifecycle';
 import { connectRedis } from '../../shared/redis';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     redis.disconnect();
     process.exit(1);
   }
-  logger.info({ port: server.port, queue: config.queueName, signedCallbacks: Boolean(config.kie.webhookHmacKey) }, 'webhook receiver listening');
+  logger.info({ host: server.host, port: server.port, queue: config.queueName, signedCallbacks: Boolean(config.kie.webhookHmacKey) }, 'webhook receiver listening');
 
   // Callbacks in progress finish (they are short).
   stopOnSignals(logger, async () => {
