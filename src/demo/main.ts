@@ -2,8 +2,9 @@
  * `npm run demo`: the whole path on this machine. A KIE simulator, an embedded S3 server and Redis
  * (the local one, or a private one), a worker, a small batch of prompts, a progress bar, and a
  * table of the verified objects. Exits 0 only when every video was stored and its SHA-256 matches
- * what the simulator served.
+ * what the simulator served. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
  */
+import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -27,6 +28,7 @@ const PROMPTS = [
 ];
 
 async function main(): Promise<void> {
+  const { values: args } = parseArgs({ options: { model: { type: 'string' } } });
   const workDir = path.resolve('.demo');
   mkdirSync(workDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -41,15 +43,19 @@ async function main(): Promise<void> {
   // The AWS SDK reads its credentials from the environment, as in production.
   process.env.AWS_ACCESS_KEY_ID ??= local.env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= local.env.AWS_SECRET_ACCESS_KEY;
-  const config = loadConfig({ ...local.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' });
+  const config = loadConfig({ ...local.env, ...(args.model ? { KIE_DEFAULT_MODEL: args.model } : {}), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' });
   const logFile = path.join(workDir, 'worker.log');
   const { default: pino } = await import('pino');
   const worker = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
   say(`worker     queue ${config.queueName}, logs in ${logFile}\n`);
 
   const connection = connectRedis(redis.url);
-  const producer = new RenderProducer({ connection, queueName: config.queueName, apiStyle: config.kie.apiStyle });
-  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: i % 2 ? 15 : 10, batchId: `demo-${run}` })));
+  const producer = new RenderProducer({ connection, queueName: config.queueName, models: config.kie.models });
+  // Two of the model's clip lengths, alternately (Sora 2: 10 and 15 s; Veo: 8 s only).
+  const model = config.kie.models.entries[config.kie.models.defaultModel]!;
+  const seconds = (model.modes.text ?? model.modes.image)?.duration.seconds ?? [];
+  say(`model      ${model.id} (${model.title}, ${model.family} API; at KIE: ${model.status})\n`);
+  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: seconds[i % Math.min(2, seconds.length)], batchId: `demo-${run}` })));
   const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
 
   const s3Client = createS3Client(config);

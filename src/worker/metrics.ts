@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
+import type { ModelPauses } from '../pool/modelPauses';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 
@@ -24,7 +25,7 @@ export interface WorkerMetrics {
   notificationsFailed: Counter<'reason'>;
 }
 
-export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter): WorkerMetrics {
+export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, models: ModelPauses, modelIds: readonly string[]): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -59,6 +60,16 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter): Work
   accountGauge('sora_account_daily_limit', 'Daily submit cap per account', (a) => a.dailyLimit);
   accountGauge('sora_account_paused', '1 when the account is out of rotation (e.g. insufficient credits)', (a) => (a.paused ? 1 : 0));
   accountGauge('sora_slot_waiters', 'Jobs waiting for a free slot (pool-wide)', (a) => a.waiters);
+
+  new Gauge({
+    name: 'sora_model_paused',
+    help: '1 while a catalog model is paused fleet-wide (KIE paused or does not know it, or an operator)',
+    labelNames: ['model'],
+    registers: [registry],
+    async collect() {
+      for (const m of await models.status(modelIds)) this.set({ model: m.model }, m.paused ? 1 : 0);
+    },
+  });
 
   return {
     registry,

@@ -14,6 +14,7 @@ import { AccountCredits } from '../pool/accountCredits';
 import { registerAccounts } from '../pool/accountRegistry';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
+import { createModelPauses } from '../pool/modelControl';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
 import { createS3Client } from './storage/s3Client';
@@ -58,8 +59,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const waker = new JobWaker(redis);
   const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
-  const metrics = createWorkerMetrics(queue, limiter);
-  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, tasksTimedOut: metrics.tasksTimedOut });
+  const models = createModelPauses(redis, config);
+  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries));
+  // A job without a model (added before the catalog, or by a backend that names none) renders the default.
+  const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf, tasksTimedOut: metrics.tasksTimedOut });
 
   const processor = createRenderProcessor({
     config,
@@ -67,6 +71,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     redis,
     limiter,
     credits,
+    models,
     kie,
     s3: createS3Client(config),
     wakeJobs,
