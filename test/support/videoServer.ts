@@ -137,6 +137,9 @@ export async function startVideoServer(): Promise<VideoServer> {
       }
     }
   });
+  // Longer than a benchmark's pause between two downloads: a keep-alive socket the server closes
+  // just as the client reuses it ends the next download with ECONNRESET.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {

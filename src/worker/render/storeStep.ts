@@ -6,7 +6,8 @@ import { UnrecoverableError } from 'bullmq';
 import { KieError, LinkRefusedError, ResultNotReadyError, StorageError } from '../../shared/errors';
 import type { RenderResult, RenderWarning, VideoFacts } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
-import { findStoredVideo, storeVideo } from '../storage/storeVideo';
+import { storePoster } from '../storage/storePoster';
+import { findStoredVideo, storeVideo, type StoredVideo } from '../storage/storeVideo';
 import { videoMismatches } from '../storage/videoMismatches';
 import type { RenderRun } from './renderRun';
 
@@ -69,6 +70,7 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
   run.log.info({ key, size: stored.size, sha256: stored.sha256, video: stored.video }, 'video stored');
   const warnings: RenderWarning[] = stored.video ? videoMismatches(stored.video, run.request) : [];
   if (warnings.length) run.log.warn({ key, warnings: warnings.map((w) => w.message) }, 'stored video differs from the request');
+  const posterKey = config.posters ? await posterOf(run, stored, warnings) : undefined;
   const { state } = run;
   return {
     taskId,
@@ -81,6 +83,7 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
     durationSeconds: state.durationSeconds,
     resolution: state.resolution,
     ...(stored.video ? { video: stored.video } : {}),
+    ...(posterKey ? { posterKey } : {}),
     ...(warnings.length ? { warnings } : {}),
     submittedAt: new Date(state.submittedAt ?? Date.now()).toISOString(),
     completedAt: state.completedAt ?? new Date().toISOString(),
@@ -88,6 +91,20 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
     estimatedCostUsd: estimateCostUsd(run.request, config.kie.models, config.kie.usdPerCredit) * Math.max(1, state.submits),
     ...(state.possibleDuplicate ? { possibleDuplicate: true } : {}),
   };
+}
+
+/** The poster frame's key, or undefined with a `poster-failed` warning: a poster never fails its render. */
+async function posterOf(run: RenderRun, stored: StoredVideo, warnings: RenderWarning[]): Promise<string | undefined> {
+  const { config, s3, postersFailed } = run.deps;
+  try {
+    return await storePoster({ s3, bucket: stored.bucket, key: stored.key, durationSeconds: stored.video?.durationSeconds, timeoutMs: config.downloadTimeoutMs });
+  } catch (err) {
+    const message = `no poster for ${stored.key}: ${(err as Error).message}`;
+    warnings.push({ type: 'poster-failed', message });
+    postersFailed?.inc();
+    run.log.warn({ key: stored.key, err: (err as Error).message }, 'poster failed');
+    return undefined;
+  }
 }
 
 /**
