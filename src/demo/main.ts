@@ -1,8 +1,9 @@
 /**
  * `npm run demo`: the whole path on this machine. A KIE simulator, an embedded S3 server and Redis
  * (the local one, or a private one), a worker, a small batch of prompts, a progress bar, and a
- * table of the verified objects. Exits 0 only when every video was stored and its SHA-256 matches
- * what the simulator served. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
+ * table of the verified objects (with the duration and picture the worker read in each MP4) and
+ * copies that play in any video player. Exits 0 only when every video was stored, its SHA-256
+ * matches what the simulator served and it is what was asked for. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
  */
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
@@ -51,11 +52,14 @@ async function main(): Promise<void> {
 
   const connection = connectRedis(redis.url);
   const producer = new RenderProducer({ connection, queueName: config.queueName, models: config.kie.models });
-  // Two of the model's clip lengths, alternately (Sora 2: 10 and 15 s; Veo: 8 s only).
+  // Two of the model's clip lengths and aspect ratios, alternately (Sora 2: 10 and 15 s, 16:9 and 9:16; Veo: 8 s only).
   const model = config.kie.models.entries[config.kie.models.defaultModel]!;
-  const seconds = (model.modes.text ?? model.modes.image)?.duration.seconds ?? [];
+  const mode = model.modes.text ?? model.modes.image;
+  const seconds = mode?.duration.seconds ?? [];
+  const ratios = Object.keys(mode?.aspectRatio?.values ?? {}).filter((r) => r !== 'auto');
+  const pick = <T>(values: readonly T[], i: number): T | undefined => values[i % Math.min(2, values.length)];
   say(`model      ${model.id} (${model.title}, ${model.family} API; at KIE: ${model.status})\n`);
-  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: seconds[i % Math.min(2, seconds.length)], batchId: `demo-${run}` })));
+  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: pick(seconds, i), aspectRatio: pick(ratios, i), batchId: `demo-${run}` })));
   const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
 
   const s3Client = createS3Client(config);
@@ -66,19 +70,22 @@ async function main(): Promise<void> {
     const job = await producer.queue.getJob(jobId);
     const result = job?.returnvalue as RenderResult | undefined;
     if (!result) {
-      rows.push({ job: jobId, key: '-', bytes: 0, sha256: job?.failedReason ?? 'not finished', verified: 'no', 'on disk': '' });
+      rows.push({ job: jobId, key: '-', bytes: 0, video: '', sha256: job?.failedReason ?? 'not finished', verified: 'no', 'on disk': '' });
       continue;
     }
     const head = await s3Client.send(new HeadObjectCommand({ Bucket: result.bucket, Key: result.key }));
-    const ok = head.Metadata?.sha256 === result.sha256 && sim.expectedVideo(result.taskId).sha256 === result.sha256 && head.ContentLength === result.size;
+    const ok =
+      head.Metadata?.sha256 === result.sha256 && sim.expectedVideo(result.taskId).sha256 === result.sha256 && head.ContentLength === result.size && result.video !== undefined && !result.warnings;
     if (ok) verified++;
     const file = await copyVideoOut(s3Client, result.bucket, result.key, videos);
-    rows.push({ job: jobId, key: result.key, bytes: result.size, sha256: `${result.sha256.slice(0, 16)}…`, verified: ok ? 'yes' : 'NO', 'on disk': path.relative(process.cwd(), file) });
+    const video = result.video ? `${result.video.durationSeconds} s, ${result.video.width}x${result.video.height}${result.video.hasAudio ? ', sound' : ''}` : '?';
+    rows.push({ job: jobId, key: result.key, bytes: result.size, video, sha256: `${result.sha256.slice(0, 16)}…`, verified: ok ? 'yes' : 'NO', 'on disk': path.relative(process.cwd(), file) });
+    for (const w of result.warnings ?? []) say(`warning ${jobId}: ${w.message}`);
   }
   say('');
   console.table(rows);
-  say(`\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served) in s3://${config.s3.bucket}/demo-${run}/`);
-  say(`copies to open in a video player: ${path.join(videos, `demo-${run}`)}`);
+  say(`\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served; duration and picture as requested) in s3://${config.s3.bucket}/demo-${run}/`);
+  say(`copies to open in a video player (H.264, AAC where the model makes sound): ${path.join(videos, `demo-${run}`)}`);
   say(`KIE simulator: ${sim.counters.tasks.length} tasks created, ${sim.counters.requests.total} API requests, cap violations ${JSON.stringify(sim.counters.violations)}`);
   for (const f of outcome.failed) say(`failed ${f.jobId}: ${f.reason}`);
 

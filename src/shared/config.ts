@@ -110,6 +110,13 @@ export interface Config {
   };
   readonly videoHosts: readonly string[];
   readonly videoMaxBytes: number;
+  /**
+   * A stored video whose duration or aspect ratio differs from its request: `warn` stores it with a
+   * `mismatch` warning in the result, `strict` fails the job (no object appears).
+   */
+  readonly videoCheck: 'warn' | 'strict';
+  /** A JPEG poster frame beside every stored video (needs ffmpeg on the PATH; checked at the worker's start). */
+  readonly posters: boolean;
   readonly downloadTimeoutMs: number;
   readonly httpPort: number;
   /** The address every HTTP server of the project listens on (HTTP_HOST; loopback unless told). */
@@ -438,6 +445,8 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     },
     videoHosts: videoHosts.map((h) => h.toLowerCase()),
     videoMaxBytes: r.int('VIDEO_MAX_BYTES', 2 * 1024 ** 3, 1),
+    videoCheck: r.oneOf('VIDEO_CHECK', 'warn', ['warn', 'strict'] as const),
+    posters: r.bool('POSTERS', false),
     downloadTimeoutMs: r.int('DOWNLOAD_TIMEOUT_MS', 5 * 60_000, 100),
     httpPort: r.int('HTTP_PORT', 3000, 0, 65535),
     httpHost: r.listenAddress('HTTP_HOST', '127.0.0.1'),

@@ -38,6 +38,27 @@ export interface RenderState {
 
 export type RenderJobData = RenderRequestInput & { render?: RenderState };
 
+/** What the stored MP4 itself says, read from its boxes while it streamed into S3. */
+export interface VideoFacts {
+  /** The movie's duration (mvhd), to the millisecond. */
+  durationSeconds: number;
+  /** The picture as players show it (the video track's header). */
+  width: number;
+  height: number;
+  /** Each track's codec as a MIME codecs parameter, video first: ["avc1.640028", "mp4a.40.2"]. */
+  codecs: string[];
+  hasAudio: boolean;
+}
+
+/**
+ * Something about a stored render that a person may want to look at; the render itself is stored.
+ * `mismatch`: the video's duration or aspect ratio differs from the request (VIDEO_CHECK=warn).
+ * `poster-failed`: POSTERS=true, and no poster could be made.
+ */
+export type RenderWarning =
+  | { type: 'mismatch'; field: 'duration' | 'aspectRatio'; requested: number | string; found: number | string; message: string }
+  | { type: 'poster-failed'; message: string };
+
 /** The job's return value once its video is stored and verified. */
 export interface RenderResult {
   taskId: string;
@@ -47,8 +68,15 @@ export interface RenderResult {
   size: number;
   sha256: string;
   contentType: string;
+  /** As KIE reported them (where its API does); `video` holds what the file itself says. */
   durationSeconds?: number;
   resolution?: string;
+  /** Read from the MP4 as it was stored (absent only for objects stored before this was recorded). */
+  video?: VideoFacts;
+  /** The poster frame (POSTERS=true): a JPEG beside the video, same key with `.jpg`. */
+  posterKey?: string;
+  /** Only when there is something to say (see RenderWarning). */
+  warnings?: RenderWarning[];
   submittedAt: string;
   completedAt: string;
   storedAt: string;

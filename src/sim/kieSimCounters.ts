@@ -35,6 +35,7 @@ export function newCounters(keys: readonly string[]): SimCounters {
       linkRefreshRefused: 0,
       cutBody: 0,
       noContentLength: 0,
+      offSpecVideo: 0,
       failedTasks: 0,
       insufficientCredits: 0,
       modelPaused: 0,

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { creditsFor } from '../kie/catalog/modelPrice';
 import type { CallbackSender } from './kieSimCallbacks';
+import { type ClipSpec, offSpecClip } from './kieSimClip';
 import type { SimCaps } from './kieSimCaps';
 import { countGenerating, countTaskCreated } from './kieSimCounters';
 import { type Answer, gatewayError, type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
@@ -102,6 +103,8 @@ export class SimEngine {
       prompt: request.prompt,
       seed: request.seed,
       durationSeconds: request.durationSeconds,
+      aspectRatio: request.aspectRatio,
+      video: this.videoOf(request),
       quality: request.quality,
       imageUrls: request.imageUrls,
       callBackUrl: request.callBackUrl,
@@ -143,6 +146,14 @@ export class SimEngine {
       return { status: answer.status, contentType: 'application/json', text: json.slice(0, Math.floor(json.length / 2)) };
     }
     return answer;
+  }
+
+  /** The clip a task's video will be: as requested, or off spec when the offSpecVideoRate fault fires (counted). */
+  private videoOf(request: SimCreateRequest): ClipSpec {
+    const asked = { aspectRatio: request.aspectRatio, seconds: request.durationSeconds, sound: request.sound };
+    if (!this.roll(this.faults.offSpecVideoRate)) return asked;
+    this.counters.faults.offSpecVideo++;
+    return offSpecClip(asked);
   }
 
   /** Whether this link refresh is refused by the linkRefreshRefusedRate fault (counted). */

@@ -1,5 +1,6 @@
 /** The KIE simulator's vocabulary: its options, its fault knobs, its tasks and the counters tests read. */
 import type { ModelEntryInput } from '../kie/catalog/modelEntry';
+import type { ClipSpec } from './kieSimClip';
 
 export interface SimOptions {
   /** 0 = a random free port (default). */
@@ -29,7 +30,10 @@ export interface SimOptions {
   models?: ModelEntryInput[];
   /** Lifetime of a video link (default 20 min); an expired link answers 403. */
   linkTtlMs?: number;
-  /** Size of every video file (default 256 KiB, at least 148: ftyp, moov and the mdat header). */
+  /**
+   * Size of every video file (default 256 KiB): a playable clip of the task's aspect ratio, length and
+   * sound (a few KB), padded with a free box. A clip that needs more (a long one, over a tiny size) is sent whole.
+   */
   videoBytes?: number;
   /** A prompt containing one (case-insensitive) is refused: 1001 (sora) / 422 (jobs). Default ['forbidden']. */
   bannedWords?: string[];
@@ -71,6 +75,8 @@ export interface SimFaults {
    * (as an HTTP/1.0-style server sends it); with cutBodyRate, the cut then looks like a clean end.
    */
   noContentLengthRate: number;
+  /** A task's video is not what was asked for: half the seconds, the aspect ratio turned (16:9 -> 9:16; 1:1 -> 16:9). */
+  offSpecVideoRate: number;
   /** A task ends failed: status 2 (sora) / state fail (jobs). */
   failRate: number;
   /** Keys whose creates answer 1002 (sora) / 402 (jobs). */
@@ -96,6 +102,10 @@ export interface SimTask {
   readonly prompt: string;
   readonly seed?: number;
   readonly durationSeconds: number;
+  /** As the catalog names it ('16:9'); absent when the create named none. */
+  readonly aspectRatio?: string;
+  /** What its video is: the requested ratio (16:9 for one without a fixture) and seconds, sound for Sora 2, Veo 3.1 or the `sound` option. */
+  readonly video: ClipSpec;
   readonly quality: 'standard' | 'high';
   /** The images the create named (image-to-video). */
   readonly imageUrls: readonly string[];
@@ -159,6 +169,7 @@ export interface SimCounters {
     linkRefreshRefused: number;
     cutBody: number;
     noContentLength: number;
+    offSpecVideo: number;
     failedTasks: number;
     insufficientCredits: number;
     /** Creates refused because the model's interface is paused. */
@@ -175,7 +186,7 @@ export interface KieSimulator {
   setFaults(f: Partial<SimFaults>): void;
   /** Live object: it changes as the simulator runs. */
   readonly counters: SimCounters;
-  /** What a download of this task's video must yield. */
+  /** What a download of this task's video must yield (throws for a task it never created). */
   expectedVideo(taskId: string): { size: number; sha256: string };
   task(taskId: string): SimTask | undefined;
   /** Makes every link issued so far expired (links minted afterwards are fresh). */

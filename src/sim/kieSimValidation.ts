@@ -7,6 +7,7 @@
  */
 import type { ModeName, ModeSpec, OptionSpec } from '../kie/catalog/modelEntry';
 import type { SimModel, SimModels } from './kieSimModels';
+import { makesSound } from './kieSimVideo';
 
 /** A create request every family reduces to. */
 export interface SimCreateRequest {
@@ -19,6 +20,10 @@ export interface SimCreateRequest {
   prompt: string;
   seed?: number;
   durationSeconds: number;
+  /** The aspect ratio as the catalog names it ('landscape' -> '16:9'); absent when the request names none. */
+  aspectRatio?: string;
+  /** Whether the clip comes with sound (see makesSound). */
+  sound: boolean;
   quality: 'standard' | 'high';
   /** The options as the catalog names them (generate_audio -> sound), for the price. */
   options: Record<string, string | number | boolean>;
@@ -166,6 +171,7 @@ function validateMode(
   const ratio = mode.aspectRatio;
   const ratioIssue = ratio && fields[ratio.field] !== undefined ? oneOf(`${where}${ratio.field}`, fields[ratio.field], Object.values(ratio.values)) : undefined;
   if (ratioIssue) return other(ratioIssue);
+  const aspectRatio = ratio ? Object.entries(ratio.values).find(([, wire]) => wire === fields[ratio.field])?.[0] : undefined;
   const seed = mode.seed ? fields[mode.seed.field] : undefined;
   if (mode.seed && seed !== undefined && !(Number.isInteger(seed) && (seed as number) >= mode.seed.min && (seed as number) <= mode.seed.max)) {
     return other(`${where}${mode.seed.field} must be a whole number in ${mode.seed.min}..${mode.seed.max} (got ${show(seed)})`);
@@ -198,6 +204,8 @@ function validateMode(
       prompt,
       seed: seed as number | undefined,
       durationSeconds,
+      aspectRatio,
+      sound: makesSound(served.entry.id, options),
       quality,
       options,
       imageUrls: images.urls,

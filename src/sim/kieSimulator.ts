@@ -23,7 +23,7 @@ import { seededRandom } from './kieSimRandom';
 import { soraDialect } from './kieSimSoraDialect';
 import { veoDialect } from './kieSimVeoDialect';
 import type { KieSimulator, SimCounters, SimFaults, SimOptions } from './kieSimTypes';
-import { MIN_VIDEO_BYTES, measureVideo, videoChunks } from './kieSimVideo';
+import { measureVideo, simVideo, type SimVideo } from './kieSimVideo';
 
 export type * from './kieSimTypes';
 
@@ -53,6 +53,7 @@ const NO_FAULTS: SimFaults = {
   linkRefreshRefusedRate: 0,
   cutBodyRate: 0,
   noContentLengthRate: 0,
+  offSpecVideoRate: 0,
   failRate: 0,
   insufficientCredits: [],
   dropCallbacks: false,
@@ -81,8 +82,8 @@ function compileOptions(o: SimOptions) {
     throw new RangeError(`generationMs range must be [min, max] (got [${minGen}, ${maxGen}])`);
   }
   const videoBytes = o.videoBytes ?? 256 * 1024;
-  if (!Number.isSafeInteger(videoBytes) || videoBytes < MIN_VIDEO_BYTES) {
-    throw new RangeError(`videoBytes must be a whole number >= ${MIN_VIDEO_BYTES} (got ${videoBytes})`);
+  if (!Number.isSafeInteger(videoBytes) || videoBytes < 1) {
+    throw new RangeError(`videoBytes must be a whole number >= 1 (got ${videoBytes})`);
   }
   return {
     host: o.host ?? '127.0.0.1',
@@ -121,6 +122,11 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
   const random = seededRandom(settings.seed);
   const engine = new SimEngine(settings.engine, settings.models, counters, faults, links, caps, callbacks, random, dialectOf);
   const measured = new Map<string, { size: number; sha256: string }>();
+  const videoOf = (taskId: string): SimVideo => {
+    const task = engine.task(taskId);
+    if (!task) throw new RangeError(`the simulator created no task ${taskId}`);
+    return simVideo(taskId, task.video, settings.videoBytes);
+  };
 
   const send = (res: http.ServerResponse, answer: Answer | RawAnswer): void => {
     if ('text' in answer) res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.text);
@@ -174,7 +180,8 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       res.writeHead(405, { Allow: 'GET' }).end();
       return;
     }
-    const size = settings.videoBytes;
+    const video = videoOf(link.taskId);
+    const { size } = video;
     const cut = engine.roll(faults.cutBodyRate);
     if (cut) counters.faults.cutBody++;
     const unannounced = engine.roll(faults.noContentLengthRate);
@@ -186,7 +193,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     } else {
       res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
     }
-    await writeVideo(res, videoChunks(link.taskId, size), cut ? Math.floor(size / 2) : undefined, unannounced);
+    await writeVideo(res, video.chunks(), cut ? Math.floor(size / 2) : undefined, unannounced);
   }
 
   async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
@@ -212,7 +219,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     expireLinks: () => links.expireAll(),
     expectedVideo(taskId) {
       let m = measured.get(taskId);
-      if (!m) measured.set(taskId, (m = measureVideo(taskId, settings.videoBytes)));
+      if (!m) measured.set(taskId, (m = measureVideo(videoOf(taskId))));
       return m;
     },
     async close() {

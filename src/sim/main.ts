@@ -46,6 +46,7 @@ function simOptionsFromEnv(env: Env): SimOptions {
     linkRefreshRefusedRate: number(env, 'SIM_LINK_REFRESH_REFUSED_RATE'),
     cutBodyRate: number(env, 'SIM_CUT_BODY_RATE'),
     noContentLengthRate: number(env, 'SIM_NO_CONTENT_LENGTH_RATE'),
+    offSpecVideoRate: number(env, 'SIM_OFF_SPEC_VIDEO_RATE'),
     failRate: number(env, 'SIM_FAIL_RATE'),
     insufficientCredits: list(env, 'SIM_INSUFFICIENT_CREDITS'),
     dropCallbacks: env.SIM_DROP_CALLBACKS === 'true' || undefined,

@@ -16,6 +16,8 @@ export interface WorkerMetrics {
   bytesStored: Counter;
   /** KIE tasks found stuck in generating past KIE_TASK_TIMEOUT_MS (treated as failed). */
   tasksTimedOut: Counter;
+  /** Poster frames (POSTERS=true) that could not be made; their renders are stored all the same. */
+  postersFailed: Counter;
   /** Seconds from KIE's completion to the object in S3 (the link TTL is 20 minutes). */
   completionToStored: Histogram;
   notificationsDelivered: Counter;
@@ -79,6 +81,11 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, model
     tasksTimedOut: new Counter({
       name: 'sora_tasks_timed_out_total',
       help: 'KIE tasks this process found still generating past KIE_TASK_TIMEOUT_MS, treated as failed and their slots freed',
+      registers: [registry],
+    }),
+    postersFailed: new Counter({
+      name: 'sora_posters_failed_total',
+      help: 'Poster frames (POSTERS=true) this process could not make; the videos were stored all the same',
       registers: [registry],
     }),
     completionToStored: new Histogram({

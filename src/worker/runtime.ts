@@ -77,6 +77,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     wakeJobs,
     signal: shutdown.signal,
     tasksTimedOut: metrics.tasksTimedOut,
+    postersFailed: metrics.postersFailed,
   });
 
   const notifier = startNotifier({ config, redis, logger, metrics });

@@ -148,7 +148,7 @@ describe('downloads', () => {
   it.each([
     ['after announcing its Content-Length (a reset)', 0, 'broke off'],
     // The cut looks like a clean end of the body: only the MP4's own boxes tell.
-    ['without Content-Length (a clean close)', 1, 'came without Content-Length and its mdat box declares'],
+    ['without Content-Length (a clean close)', 1, 'came without Content-Length and its free box declares'],
   ])('a video body cut off mid-stream %s leaves no object behind at any moment, and the job recovers', async (_how, noContentLengthRate, logged) => {
     const videoBytes = 11 * MiB; // the cut at half comes after the first 5 MiB part is full: inside a multipart upload
     const s = await startStack({ sim: { videoBytes, faults: { cutBodyRate: 1, noContentLengthRate } } });

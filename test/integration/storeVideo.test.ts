@@ -22,7 +22,8 @@ import { startLocalS3, LocalS3 } from '../../src/sim/localS3';
 import { createS3Client } from '../../src/worker/storage/s3Client';
 import { findStoredVideo, storeVideo, StoreVideoInput } from '../../src/worker/storage/storeVideo';
 import { waitUntil } from '../support/fleet';
-import { startVideoServer, VideoServer, videoSha256 } from '../support/videoServer';
+import { SERVED_CLIP, startVideoServer, VideoServer, videoSha256 } from '../support/videoServer';
+import { simClip } from '../../src/sim/kieSimClip';
 
 // The SDK's default credential chain reads these; s3rver accepts only its own pair.
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
@@ -33,6 +34,9 @@ jest.setTimeout(30_000);
 
 const MB = 1024 * 1024;
 const BUCKET = 'store-video-test';
+/** What the video server's MP4s are (SERVED_CLIP), as the worker reads them. */
+const SERVED_VIDEO = { durationSeconds: 8, width: 320, height: 180, codecs: [expect.stringMatching(/^avc1\.64/), 'mp4a.40.2'], hasAudio: true };
+const CLIP_BYTES = simClip(SERVED_CLIP).length;
 
 let s3Server: LocalS3;
 let videos: VideoServer;
@@ -150,11 +154,12 @@ describe('storing a video', () => {
     const stored = await store(`${videos.origin}/${key}?sig=abc`, key);
 
     const expected = videoSha256({ size });
-    expect(stored).toEqual({ bucket: BUCKET, key, size, sha256: expected, contentType: 'video/mp4' });
+    expect(stored).toEqual({ bucket: BUCKET, key, size, sha256: expected, contentType: 'video/mp4', video: SERVED_VIDEO });
     const object = await readObject(key);
     expect(object.bytes.length).toBe(size);
     expect(createHash('sha256').update(object.bytes).digest('hex')).toBe(expected);
     expect(object.metadata).toMatchObject({ sha256: expected, 'task-id': `task-${key}`, account: 'acct-a', 'job-id': 'job-1' });
+    expect(object.metadata).toMatchObject({ 'duration-seconds': '8', width: '320', height: '180', codecs: expect.stringMatching(/^avc1\.64[0-9a-f]+,mp4a\.40\.2$/), 'has-audio': 'true' });
     expect(object.contentType).toBe('video/mp4');
     // The temporary object is gone and no multipart upload is left open.
     expect(await keysNear(key)).toEqual([key]);
@@ -204,6 +209,7 @@ describe('findStoredVideo', () => {
     videos.route(`/${key}`, { kind: 'video', size: 300_000 });
     const stored = await store(`${videos.origin}/${key}`, key);
     expect(await findStoredVideo(s3, BUCKET, key, `task-${key}`)).toEqual(stored);
+    expect(stored.video).toEqual(SERVED_VIDEO);
     expect(await findStoredVideo(s3, BUCKET, key, 'another-task')).toBeUndefined();
     expect(await findStoredVideo(s3, BUCKET, `${key}.missing`, `task-${key}`)).toBeUndefined();
   });
@@ -241,7 +247,30 @@ describe('a failed store leaves nothing behind', () => {
     videos.route(`/${key}`, { kind: 'video', size: 14 * MB, contentLength: 'none', cutAfter: 11 * MB });
     const err = await storeFailure(`${videos.origin}/${key}`, key);
     expect(err).toMatchObject({ permanent: false, linkExpired: false });
-    expect(err.message).toMatch(new RegExp(`came without Content-Length and its mdat box declares ${14 * MB - 140} bytes from byte 140, but the file ended after ${11 * MB}`));
+    expect(err.message).toMatch(new RegExp(`came without Content-Length and its free box declares ${14 * MB - CLIP_BYTES} bytes from byte ${CLIP_BYTES}, but the file ended after ${11 * MB}`));
+    await expectNothingStored(key);
+  });
+
+  it.each([
+    ['whose mdat is shorter than it declares', 'short-mdat', /is not a complete MP4: its mdat box declares \d+ bytes from byte \d+, but the file ended after 12582912: refused as possibly cut off/],
+    ['without a moov', 'no-moov', /is not a complete MP4: it has no complete moov box: refused as possibly cut off/],
+  ] as const)('a body of the announced length %s is refused like a cut-off one (retryable), leaving nothing', async (_label, broken, message) => {
+    const key = freshKey();
+    videos.route(`/${key}`, { kind: 'video', size: 12 * MB, broken });
+    const err = await storeFailure(`${videos.origin}/${key}`, key);
+    expect(err).toMatchObject({ permanent: false, linkExpired: false });
+    expect(err.message).toMatch(message);
+    await expectNothingStored(key);
+  });
+
+  it('a video its caller refuses once read (VIDEO_CHECK=strict) never reaches its key, permanently', async () => {
+    const key = freshKey();
+    videos.route(`/${key}`, { kind: 'video', size: 6 * MB });
+    const seen: unknown[] = [];
+    const err = await storeFailure(`${videos.origin}/${key}`, key, { refuse: (video) => (seen.push(video), 'it is not what was asked for') });
+    expect(seen).toEqual([SERVED_VIDEO]);
+    expect(err.permanent).toBe(true);
+    expect(err.message).toMatch(/was not stored: it is not what was asked for/);
     await expectNothingStored(key);
   });
 
@@ -373,6 +402,7 @@ describe('S3 outage', () => {
     const stored = await store(`${videos.origin}/${key}`, key);
     expect(stored.sha256).toBe(videoSha256({ size: 12 * MB }));
     expect(await findStoredVideo(s3, BUCKET, key, `task-${key}`)).toEqual(stored);
+    expect(stored.video).toEqual(SERVED_VIDEO);
   });
 });
 

@@ -1,18 +1,24 @@
 /**
- * A video host for storage tests: serves generated MP4 files (ftyp, moov, and an mdat box holding
- * the rest) and every way a download can go wrong (no ftyp, body cut off, wrong or no
+ * A video host for storage tests: serves generated MP4 files (the simulator's playable clip,
+ * SERVED_CLIP, then a free box holding the rest) and every way a download can go wrong (no ftyp, body cut off, wrong or no
  * Content-Length, error statuses, redirects, a stall). Bytes are generated on the fly, so a 200 MB
  * video costs no memory on the serving side.
  */
 import { createHash } from 'node:crypto';
 import http, { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mp4Head } from '../../src/sim/kieSimVideo';
+import { type ClipSpec, simClip } from '../../src/sim/kieSimClip';
+import { paddedHead } from '../../src/sim/kieSimVideo';
+
+/** What every served MP4 is, before its padding. */
+export const SERVED_CLIP: ClipSpec = { aspectRatio: '16:9', seconds: 8, sound: true };
 
 export interface VideoBytes {
   size: number;
   /** Default true: an MP4's boxes (bytes 4..7 "ftyp"); false: bytes that are not an MP4. */
   ftyp?: boolean;
+  /** An MP4 that is not whole, whatever its length: its mdat declares 1000 bytes more than the file has, or it has no moov. */
+  broken?: 'short-mdat' | 'no-moov';
 }
 
 export type VideoRoute =
@@ -49,11 +55,30 @@ function baseBlock(): Buffer {
   return block;
 }
 
+function box(type: string, size: number): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(size, 0);
+  header.write(type, 4, 'latin1');
+  return header;
+}
+
+/** The first bytes of a file of `size` bytes; the rest is filler inside its last box. */
+function head({ size, ftyp = true, broken }: VideoBytes): Buffer {
+  if (!ftyp) return Buffer.from([0, 0, 0, 0x18, ...Buffer.from('moovabcd')]);
+  const clip = simClip(SERVED_CLIP);
+  const moovAt = clip.indexOf('moov') - 4;
+  const mdatAt = clip.indexOf('mdat') - 4;
+  if (broken === 'short-mdat') return Buffer.concat([clip.subarray(0, mdatAt), box('mdat', size - mdatAt + 1000)]);
+  if (broken === 'no-moov') return Buffer.concat([clip.subarray(0, moovAt), box('mdat', size - moovAt)]);
+  return paddedHead(clip, size);
+}
+
 /** The video's bytes in 1 MiB chunks; each chunk is stamped with its index, so parts cannot be swapped unseen. */
-export function* videoChunks({ size, ftyp = true }: VideoBytes): Generator<Buffer> {
+export function* videoChunks(bytes: VideoBytes): Generator<Buffer> {
+  const { size } = bytes;
   for (let offset = 0, index = 0; offset < size; offset += BLOCK_SIZE, index++) {
     const chunk = Buffer.from(baseBlock().subarray(0, Math.min(BLOCK_SIZE, size - offset)));
-    if (index === 0) (ftyp ? mp4Head(size) : Buffer.from([0, 0, 0, 0x18, ...Buffer.from('moovabcd')])).copy(chunk);
+    if (index === 0) head(bytes).copy(chunk);
     else if (chunk.length >= 4) chunk.writeUInt32BE(index, 0);
     yield chunk;
   }
@@ -112,6 +137,9 @@ export async function startVideoServer(): Promise<VideoServer> {
       }
     }
   });
+  // Longer than a benchmark's pause between two downloads: a keep-alive socket the server closes
+  // just as the client reuses it ends the next download with ECONNRESET.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {

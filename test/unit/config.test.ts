@@ -111,6 +111,14 @@ describe('configuration from the environment', () => {
     expect(err.message).toContain(`KIE_API_STYLE="${'x'.repeat(58)}… (300 characters): must be one of sora, jobs`);
   });
 
+  it('VIDEO_CHECK: warn unless strict; POSTERS: off unless true', () => {
+    expect(loadConfig({ KIE_API_KEY: 'k' })).toMatchObject({ videoCheck: 'warn', posters: false });
+    expect(loadConfig({ KIE_API_KEY: 'k', VIDEO_CHECK: 'strict', POSTERS: 'true' })).toMatchObject({ videoCheck: 'strict', posters: true });
+    const err = configError({ KIE_API_KEY: 'k', VIDEO_CHECK: 'fail', POSTERS: 'sometimes' });
+    expect(err.message).toContain('VIDEO_CHECK="fail": must be one of warn, strict');
+    expect(err.message).toContain('POSTERS="sometimes": must be true or false');
+  });
+
   it('a producer needs no KIE account', () => {
     expect(loadConfig({}, { accountsRequired: false }).kie.accounts).toEqual([]);
   });

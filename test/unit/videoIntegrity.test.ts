@@ -2,10 +2,14 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError } from '../../src/shared/errors';
-import { MIN_VIDEO_BYTES, mp4Head } from '../../src/sim/kieSimVideo';
+import { simClip } from '../../src/sim/kieSimClip';
+import { paddedHead } from '../../src/sim/kieSimVideo';
 import { VideoVerifier, VideoVerifierOptions } from '../../src/worker/storage/videoVerifier';
 
-const video = Buffer.concat([mp4Head(MIN_VIDEO_BYTES + 1000), Buffer.alloc(1000, 7)]);
+/** A playable 8 s clip with sound (ftyp, moov, mdat), then a free box of 2000 bytes. */
+const clip = simClip({ aspectRatio: '9:16', seconds: 8, sound: true });
+const video = Buffer.concat([paddedHead(clip, clip.length + 2000), Buffer.alloc(1992, 7)]);
+const mdatAt = clip.indexOf('mdat') - 4;
 
 /** Feeds the chunks through a verifier; reports what came out, whether it ended, and any error. */
 async function verify(chunks: Buffer[], options: Partial<VideoVerifierOptions> = {}) {
@@ -41,7 +45,34 @@ describe('video integrity check', () => {
     expect(error).toBeUndefined();
     expect(ended).toBe(true);
     expect(output.equals(video)).toBe(true);
-    expect(verifier.result()).toEqual({ size: video.length, sha256: createHash('sha256').update(video).digest('hex') });
+    expect(verifier.result()).toEqual({
+      size: video.length,
+      sha256: createHash('sha256').update(video).digest('hex'),
+      video: { durationSeconds: 8, width: 180, height: 320, codecs: [expect.stringMatching(/^avc1\./), 'mp4a.40.2'], hasAudio: true },
+    });
+  });
+
+  it('reads a silent clip as one without audio', async () => {
+    const silent = simClip({ aspectRatio: '21:9', seconds: 12, sound: false });
+    const { verifier, error } = await verify(splitEvery(silent, 999), { expectedBytes: silent.length });
+    expect(error).toBeUndefined();
+    expect(verifier.result().video).toEqual({ durationSeconds: 12, width: 420, height: 180, codecs: [expect.stringMatching(/^avc1\./)], hasAudio: false });
+  });
+
+  it('with Content-Length too: fails a file whose mdat is shorter than it declares, before the stream ends', async () => {
+    const cut = video.subarray(0, mdatAt + 100);
+    const { ended, error } = await verify([cut], { expectedBytes: cut.length });
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).permanent).toBe(false);
+    expect((error as Error).message).toMatch(new RegExp(`is not a complete MP4: its mdat box declares ${clip.length - mdatAt} bytes from byte ${mdatAt}, but the file ended after ${mdatAt + 100}: refused as possibly cut off`));
+    expect(ended).toBe(false);
+  });
+
+  it('with Content-Length too: fails a file without a moov box', async () => {
+    const moovAt = clip.indexOf('moov') - 4;
+    const noMoov = Buffer.concat([clip.subarray(0, moovAt), clip.subarray(mdatAt)]);
+    const { error } = await verify([noMoov], { expectedBytes: noMoov.length });
+    expect((error as Error).message).toMatch(/is not a complete MP4: it has no complete moov box/);
   });
 
   it('reads the signature across chunks of a few bytes', async () => {
@@ -89,17 +120,17 @@ describe('video integrity check', () => {
     expect(verifier.result().size).toBe(video.length);
   });
 
-  it('without Content-Length: fails a file cut off inside its mdat, before the stream ends', async () => {
+  it('without Content-Length: fails a file cut off inside its padding, before the stream ends', async () => {
     const { verifier, ended, error } = await verify([video.subarray(0, video.length - 1)]);
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).permanent).toBe(false);
-    expect((error as Error).message).toMatch(/came without Content-Length and its mdat box declares 1008 bytes from byte 140, but the file ended after 1147/);
+    expect((error as Error).message).toMatch(new RegExp(`came without Content-Length and its free box declares 2000 bytes from byte ${clip.length}, but the file ended after ${video.length - 1}`));
     expect(ended).toBe(false);
     expect(() => verifier.result()).toThrow(/not been verified/);
   });
 
   it('without Content-Length: fails bytes that are not MP4 boxes as soon as they come', async () => {
-    const garbage = Buffer.concat([video.subarray(0, 24), Buffer.alloc(5000, 0xab)]);
+    const garbage = Buffer.concat([video.subarray(0, 32), Buffer.alloc(5000, 0xab)]);
     const { output, error } = await verify(splitEvery(garbage, 1000));
     expect((error as Error).message).toMatch(/came without Content-Length and its boxes are not a valid MP4/);
     expect(output.length).toBeLessThan(garbage.length);

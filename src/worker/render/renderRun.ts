@@ -43,6 +43,8 @@ export interface RenderDeps {
   signal?: AbortSignal;
   /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
   tasksTimedOut?: { inc(): void };
+  /** Counts poster frames that could not be made (POSTERS=true). */
+  postersFailed?: { inc(): void };
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;

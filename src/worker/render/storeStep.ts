@@ -4,9 +4,11 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import { KieError, LinkRefusedError, ResultNotReadyError, StorageError } from '../../shared/errors';
-import type { RenderResult } from '../../shared/renderJob';
+import type { RenderResult, RenderWarning, VideoFacts } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
-import { findStoredVideo, storeVideo } from '../storage/storeVideo';
+import { storePoster } from '../storage/storePoster';
+import { findStoredVideo, storeVideo, type StoredVideo } from '../storage/storeVideo';
+import { videoMismatches } from '../storage/videoMismatches';
 import type { RenderRun } from './renderRun';
 
 /** Download attempts within one store step before the job backs off as a whole. */
@@ -29,6 +31,14 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
   const key = objectKey(run);
   let stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
   let url = firstUrl;
+  // VIDEO_CHECK=strict: a video unlike its request never reaches its key, and the job fails naming why.
+  const refuse =
+    config.videoCheck === 'strict'
+      ? (video: VideoFacts) => {
+          const mismatches = videoMismatches(video, run.request);
+          return mismatches.length ? `it differs from the request (VIDEO_CHECK=strict): ${mismatches.map((m) => m.message).join('; ')}` : undefined;
+        }
+      : undefined;
   for (let attempt = 1; !stored; attempt++) {
     url ??= await freshLink(run);
     try {
@@ -43,6 +53,7 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
         maxBytes: config.videoMaxBytes,
         timeoutMs: config.downloadTimeoutMs,
         partSizeBytes: config.s3.partSizeBytes,
+        refuse,
         // No shutdown signal here: a download under way may finish within the shutdown deadline.
       });
     } catch (err) {
@@ -56,7 +67,10 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
       else await run.sleep(Math.min(500 * 2 ** attempt, 10_000));
     }
   }
-  run.log.info({ key, size: stored.size, sha256: stored.sha256 }, 'video stored');
+  run.log.info({ key, size: stored.size, sha256: stored.sha256, video: stored.video }, 'video stored');
+  const warnings: RenderWarning[] = stored.video ? videoMismatches(stored.video, run.request) : [];
+  if (warnings.length) run.log.warn({ key, warnings: warnings.map((w) => w.message) }, 'stored video differs from the request');
+  const posterKey = config.posters ? await posterOf(run, stored, warnings) : undefined;
   const { state } = run;
   return {
     taskId,
@@ -68,12 +82,29 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
     contentType: stored.contentType,
     durationSeconds: state.durationSeconds,
     resolution: state.resolution,
+    ...(stored.video ? { video: stored.video } : {}),
+    ...(posterKey ? { posterKey } : {}),
+    ...(warnings.length ? { warnings } : {}),
     submittedAt: new Date(state.submittedAt ?? Date.now()).toISOString(),
     completedAt: state.completedAt ?? new Date().toISOString(),
     storedAt: new Date().toISOString(),
     estimatedCostUsd: estimateCostUsd(run.request, config.kie.models, config.kie.usdPerCredit) * Math.max(1, state.submits),
     ...(state.possibleDuplicate ? { possibleDuplicate: true } : {}),
   };
+}
+
+/** The poster frame's key, or undefined with a `poster-failed` warning: a poster never fails its render. */
+async function posterOf(run: RenderRun, stored: StoredVideo, warnings: RenderWarning[]): Promise<string | undefined> {
+  const { config, s3, postersFailed } = run.deps;
+  try {
+    return await storePoster({ s3, bucket: stored.bucket, key: stored.key, durationSeconds: stored.video?.durationSeconds, timeoutMs: config.downloadTimeoutMs });
+  } catch (err) {
+    const message = `no poster for ${stored.key}: ${(err as Error).message}`;
+    warnings.push({ type: 'poster-failed', message });
+    postersFailed?.inc();
+    run.log.warn({ key: stored.key, err: (err as Error).message }, 'poster failed');
+    return undefined;
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Streams a finished video from its (signed, short-lived) URL into S3 in one pass: verified,
- * hashed and counted on the way, multipart with bounded memory, never buffered whole.
+ * hashed and counted on the way, its MP4 boxes read (the movie's duration, picture size, codecs
+ * and audio go into the object's metadata), multipart with bounded memory, never buffered whole.
  *
  * Why a temporary key and a copy: the SHA-256 is known only once the last byte has passed, but S3
  * takes an object's metadata when the upload starts (CreateMultipartUpload or PutObject), and S3's
@@ -25,6 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError } from '../../shared/errors';
+import type { VideoFacts } from '../../shared/renderJob';
 import { describeUrl, openVideoDownload, VideoDownload } from './openVideoDownload';
 import { VideoVerifier } from './videoVerifier';
 
@@ -41,6 +43,11 @@ export interface StoreVideoInput {
   /** Bounds the whole transfer: the link expires 20 minutes after the render completes. */
   timeoutMs: number;
   partSizeBytes: number;
+  /**
+   * Judges the movie once its bytes have passed, before the final key is written: a reason refuses
+   * the video for good (no object appears), undefined lets it be stored.
+   */
+  refuse?: (video: VideoFacts) => string | undefined;
   signal?: AbortSignal;
 }
 
@@ -50,6 +57,8 @@ export interface StoredVideo {
   size: number;
   sha256: string;
   contentType: string;
+  /** Absent only for an object stored before its movie was recorded in its metadata. */
+  video?: VideoFacts;
 }
 
 const CONTENT_TYPE = 'video/mp4';
@@ -58,6 +67,23 @@ const QUEUE_SIZE = 4;
 /** S3 sends user metadata as HTTP headers. */
 const METADATA_NAME = /^[a-z0-9-]+$/;
 const METADATA_VALUE = /^[\x20-\x7e]*$/;
+
+/** The movie as S3 metadata (ASCII strings), and back. */
+function videoMetadata(video: VideoFacts): Record<string, string> {
+  return {
+    'duration-seconds': String(video.durationSeconds),
+    width: String(video.width),
+    height: String(video.height),
+    codecs: video.codecs.join(','),
+    'has-audio': String(video.hasAudio),
+  };
+}
+
+function videoFromMetadata(m: Record<string, string>): VideoFacts | undefined {
+  const [durationSeconds, width, height] = [m['duration-seconds'], m.width, m.height].map(Number);
+  if (!(durationSeconds! >= 0 && width! > 0 && height! > 0) || m.codecs === undefined) return undefined;
+  return { durationSeconds: durationSeconds!, width: width!, height: height!, codecs: m.codecs.split(',').filter(Boolean), hasAudio: m['has-audio'] === 'true' };
+}
 
 function checkMetadata(metadata: Record<string, string>): void {
   for (const [name, value] of Object.entries(metadata)) {
@@ -167,21 +193,23 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
   });
   try {
     await upload.done();
-    const { size, sha256 } = verifier.result();
+    const { size, sha256, video } = verifier.result();
+    const refusal = input.refuse?.(video);
+    if (refusal) throw new StorageError(`video at ${source} was not stored: ${refusal}`, false, true);
     await s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: key,
         CopySource: copySource(bucket, incomingKey),
         MetadataDirective: 'REPLACE',
-        Metadata: { ...input.metadata, sha256 },
+        Metadata: { ...input.metadata, ...videoMetadata(video), sha256 },
         ContentType: CONTENT_TYPE,
       }),
       { abortSignal: stop },
     );
     await deleteQuietly(s3, bucket, incomingKey);
     await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
-    return { bucket, key, size, sha256, contentType: CONTENT_TYPE };
+    return { bucket, key, size, sha256, contentType: CONTENT_TYPE, video };
   } catch (err) {
     fail(s3Failure('storing into', bucket, key, err));
     // Upload has already aborted the multipart upload when the stream failed; this covers the
@@ -203,9 +231,11 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
 export async function findStoredVideo(s3: S3Client, bucket: string, key: string, taskId: string): Promise<StoredVideo | undefined> {
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    const sha256 = head.Metadata?.sha256;
-    if (head.Metadata?.['task-id'] !== taskId || !sha256) return undefined;
-    return { bucket, key, size: head.ContentLength ?? 0, sha256, contentType: head.ContentType ?? CONTENT_TYPE };
+    const metadata = head.Metadata ?? {};
+    const sha256 = metadata.sha256;
+    if (metadata['task-id'] !== taskId || !sha256) return undefined;
+    const video = videoFromMetadata(metadata);
+    return { bucket, key, size: head.ContentLength ?? 0, sha256, contentType: head.ContentType ?? CONTENT_TYPE, ...(video ? { video } : {}) };
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
     throw s3Failure('looking up', bucket, key, err);

@@ -1,25 +1,28 @@
 /**
- * The one pass over a video's bytes on their way to S3: MP4 signature, SHA-256, byte count, and,
- * when the server announced no Content-Length, the MP4's own box structure (the only way to tell a
- * cut-off body from a whole one). Every check fails the stream before it ends, so an upload reading
- * from it can never complete with bytes that did not pass.
+ * The one pass over a video's bytes on their way to S3: MP4 signature, SHA-256, byte count, and the
+ * MP4's own box structure (a complete moov with a video track, every box as long as it declares;
+ * without Content-Length, the only way to tell a cut-off body from a whole one), which also tells
+ * what the movie is. Every check fails the stream before it ends, so an upload reading from it can
+ * never complete with bytes that did not pass.
  */
 import { createHash } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 import { StorageError } from '../../shared/errors';
+import type { VideoFacts } from '../../shared/renderJob';
 import { Mp4Structure } from './mp4Structure';
 
 export interface VideoVerifierOptions {
   /** The source as it may be shown in messages: host and path, never a signed query string. */
   source: string;
   maxBytes: number;
-  /** Content-Length announced by the server; without it the file must prove itself whole by its boxes. */
+  /** Content-Length announced by the server; the file must prove itself whole by its boxes either way. */
   expectedBytes?: number;
 }
 
 export interface VerifiedVideo {
   size: number;
   sha256: string;
+  video: VideoFacts;
 }
 
 /** An MP4 file starts with an `ftyp` box: 4 bytes of box size, then the type. */
@@ -31,18 +34,17 @@ export class VideoVerifier extends Transform {
   private bytes = 0;
   /** Bytes held back until the signature can be read (at most the first chunks, 8 bytes needed). */
   private head: Buffer[] | undefined = [];
-  private digest: string | undefined;
-  private readonly structure: Mp4Structure | undefined;
+  private verified: VerifiedVideo | undefined;
+  private readonly structure = new Mp4Structure();
 
   constructor(private readonly options: VideoVerifierOptions) {
     super();
-    if (options.expectedBytes === undefined) this.structure = new Mp4Structure();
   }
 
-  /** Size and hash of what passed through; only available once the stream has ended cleanly. */
+  /** Size, hash and movie of what passed through; only available once the stream has ended cleanly. */
   result(): VerifiedVideo {
-    if (this.digest === undefined) throw new Error(`video from ${this.options.source} has not been verified to its end`);
-    return { size: this.bytes, sha256: this.digest };
+    if (this.verified === undefined) throw new Error(`video from ${this.options.source} has not been verified to its end`);
+    return this.verified;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -52,24 +54,27 @@ export class VideoVerifier extends Transform {
       return;
     }
     this.hash.update(chunk);
-    const invalid = this.structure?.append(chunk);
+    let passing = chunk;
+    if (this.head) {
+      this.head.push(chunk);
+      if (this.bytes < SIGNATURE_END) {
+        callback();
+        return;
+      }
+      passing = Buffer.concat(this.head);
+      this.head = undefined;
+      const failure = this.signatureFailure(passing);
+      if (failure) {
+        callback(failure);
+        return;
+      }
+    }
+    const invalid = this.structure.append(passing);
     if (invalid) {
       callback(this.structureFailure(`its boxes are not a valid MP4 (${invalid})`));
       return;
     }
-    if (!this.head) {
-      callback(null, chunk);
-      return;
-    }
-    this.head.push(chunk);
-    if (this.bytes < SIGNATURE_END) {
-      callback();
-      return;
-    }
-    const held = Buffer.concat(this.head);
-    this.head = undefined;
-    const failure = this.signatureFailure(held);
-    callback(failure, failure ? undefined : held);
+    callback(null, passing);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -82,18 +87,20 @@ export class VideoVerifier extends Transform {
       callback(new StorageError(`video at ${source} ended after ${this.bytes} bytes, but Content-Length announced ${expectedBytes}`));
       return;
     }
-    const incomplete = this.structure?.incompleteness();
+    const incomplete = this.structure.incompleteness();
     if (incomplete) {
       callback(this.structureFailure(incomplete));
       return;
     }
-    this.digest = this.hash.digest('hex');
+    this.verified = { size: this.bytes, sha256: this.hash.digest('hex'), video: this.structure.facts() };
     callback();
   }
 
   /** Retryable, like any cut-off body: the next download may be whole. */
   private structureFailure(why: string): StorageError {
-    return new StorageError(`video at ${this.options.source} came without Content-Length and ${why}: refused as possibly cut off`);
+    const { source, expectedBytes } = this.options;
+    const what = expectedBytes === undefined ? 'came without Content-Length and' : 'is not a complete MP4:';
+    return new StorageError(`video at ${source} ${what} ${why}: refused as possibly cut off`);
   }
 
   /**
