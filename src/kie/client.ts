@@ -5,11 +5,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { AccountConfig, Config } from '../shared/config';
 import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, LinkRefusedError, TaskNotFoundError, UnexpectedResponseError } from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
+import { inSpan, type Attributes, type Span } from '../shared/tracing';
 import { errorForAnswer, isKieRefusal } from './errorForAnswer';
 import { createJobsDialect } from './jobsDialect';
+import { outcomeOf, type KieOutcome, type KieRequestObserver } from './requestOutcome';
 import { soraDialect } from './soraDialect';
 import type { HttpAnswer, KieClient, KieDialect, TaskConfirmation, TaskParams, TaskRecord } from './types';
 
@@ -30,6 +33,7 @@ class HttpKieClient implements KieClient {
     readonly account: string,
     private readonly http: AxiosInstance,
     private readonly dialect: KieDialect,
+    private readonly observe?: KieRequestObserver,
   ) {}
 
   /**
@@ -41,21 +45,27 @@ class HttpKieClient implements KieClient {
   async createTask(req: Parameters<KieClient['createTask']>[0], callBackUrl?: string): Promise<string> {
     const { path, body } = this.dialect.createTask(req, callBackUrl);
     const what = `POST ${path}`;
-    const answer = await this.exchange('POST', path, body);
-    const error = errorForAnswer(answer);
-    if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
-    if (error) {
-      throw this.located(new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`), 'POST', path);
-    }
-    try {
-      return this.dialect.parseCreated(answer.body);
-    } catch (err) {
-      throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
-    }
+    const model = (body as { model?: unknown }).model;
+    return this.request('POST', path, typeof model === 'string' ? { 'kie.model': model } : {}, async (span) => {
+      const answer = await this.exchange('POST', path, body);
+      const error = errorForAnswer(answer);
+      if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
+      if (error) {
+        throw this.located(new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+      }
+      let taskId: string;
+      try {
+        taskId = this.dialect.parseCreated(answer.body);
+      } catch (err) {
+        throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+      }
+      span.setAttribute('kie.task_id', taskId);
+      return taskId;
+    });
   }
 
   async getTaskRecord(taskId: string) {
-    return this.dialect.parseRecord(await this.send('GET', this.dialect.recordPath(taskId)), taskId);
+    return this.dialect.parseRecord(await this.send('GET', this.dialect.recordPath(taskId), undefined, { 'kie.task_id': taskId }), taskId);
   }
 
   async confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation> {
@@ -77,7 +87,7 @@ class HttpKieClient implements KieClient {
     if (staleUrl !== '' && this.dialect.refreshLink && this.dialect.parseRefreshedLink) {
       const { path, body } = this.dialect.refreshLink(taskId, staleUrl);
       try {
-        return this.dialect.parseRefreshedLink(await this.send('POST', path, body));
+        return this.dialect.parseRefreshedLink(await this.send('POST', path, body, { 'kie.task_id': taskId }));
       } catch (err) {
         // A refused link (foreign, malformed, too old) can still be re-minted by reading the record,
         // but that is a second request: it needs a limiter turn of its own, which only the caller
@@ -99,17 +109,46 @@ class HttpKieClient implements KieClient {
   }
 
   /** One request whose answer must be a success: any other answer is thrown as its typed error. */
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    const answer = await this.exchange(method, path, body);
-    const error = errorForAnswer(answer);
-    if (error) throw this.located(error, method, path);
-    return answer.body;
+  private send(method: 'GET' | 'POST', path: string, body?: unknown, attributes: Attributes = {}): Promise<unknown> {
+    return this.request(method, path, attributes, async () => {
+      const answer = await this.exchange(method, path, body);
+      const error = errorForAnswer(answer);
+      if (error) throw this.located(error, method, path);
+      return answer.body;
+    });
+  }
+
+  /**
+   * One KIE request as traces and metrics see it: a client span (endpoint, account, what else the
+   * caller knows, the outcome; never the key, which only the HTTP instance holds) and a report to
+   * the observer.
+   */
+  private request<T>(method: 'GET' | 'POST', path: string, attributes: Attributes, run: (span: Span) => Promise<T>): Promise<T> {
+    const endpoint = `${method} ${path.split('?')[0]}`;
+    return inSpan(
+      `kie ${endpoint}`,
+      { 'kie.endpoint': endpoint, 'kie.account': this.account, ...attributes },
+      async (span) => {
+        let outcome: KieOutcome = 'ok';
+        try {
+          return await run(span);
+        } catch (err) {
+          outcome = outcomeOf(err);
+          throw err;
+        } finally {
+          span.setAttribute('kie.outcome', outcome);
+          this.observe?.({ account: this.account, endpoint, outcome });
+        }
+      },
+      SpanKind.CLIENT,
+    );
   }
 
   /** One HTTP request and whatever came back; a failure in transport is a typed error. */
   private async exchange(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer> {
     try {
       const res = await this.http.request({ method, url: path, data: body });
+      trace.getActiveSpan()?.setAttribute('http.response.status_code', res.status);
       return { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
     } catch (err) {
       throw this.located(transportError(err, `${method} ${path.split('?')[0]}`), method, path);
@@ -140,7 +179,8 @@ function transportError(err: unknown, what: string): KieError {
 /** Keep-alive connections: a cold connection adds jitter to when KIE sees a request. */
 const agents = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true }) };
 
-export function createKieClient(config: Config, account: AccountConfig): KieClient {
+/** `observe` hears of every request the client sends (the worker counts them). */
+export function createKieClient(config: Config, account: AccountConfig, observe?: KieRequestObserver): KieClient {
   const instance = axios.create({
     baseURL: config.kie.baseUrl,
     timeout: config.kie.requestTimeoutMs,
@@ -149,5 +189,5 @@ export function createKieClient(config: Config, account: AccountConfig): KieClie
     maxRedirects: 0,
     ...agents,
   });
-  return new HttpKieClient(account.name, instance, dialectFor(config.kie));
+  return new HttpKieClient(account.name, instance, dialectFor(config.kie), observe);
 }

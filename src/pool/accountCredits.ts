@@ -31,6 +31,8 @@ export interface AccountCreditsDeps {
   kie: ReadonlyMap<string, KieClient>;
   logger: Logger;
   signal?: AbortSignal;
+  /** Counts the balance reads retried after a transient failure. */
+  retries?: { inc(labels: { account: string }): void };
 }
 
 /** An alert per process at most this often: a backlog would otherwise log one per job. */
@@ -101,13 +103,13 @@ export class AccountCredits {
 
   /** Reads one account's balance from KIE (one paced request) and keeps it. */
   async refresh(account: string): Promise<CreditBalance | undefined> {
-    const { redis, limiter, config, kie, signal, logger } = this.deps;
+    const { redis, limiter, config, kie, signal, logger, retries } = this.deps;
     const client = kie.get(account);
     if (!client) throw new RangeError(`account ${JSON.stringify(account)} has no KIE client`);
     const key = this.key(account);
     const spentAtRead = (await redis.hget(key, 'spent')) ?? '0';
     const readAt = Date.now();
-    const read = await callKie(limiter, config, account, 'poll', () => client.getCredits(), { retryAmbiguous: true, signal, logger });
+    const read = await callKie(limiter, config, account, 'poll', () => client.getCredits(), { retryAmbiguous: true, signal, logger, retries });
     if (read === undefined) return undefined;
     await redis.hset(key, { read, readAt, spentAtRead });
     return balanceFrom(account, await redis.hmget(key, ...FIELDS));
