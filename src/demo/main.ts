@@ -3,6 +3,10 @@
  * (the local one, or a private one), a worker, a small batch of prompts, a progress bar, and a
  * table of the verified objects. Exits 0 only when every video was stored and its SHA-256 matches
  * what the simulator served.
+ *
+ * `npm run demo -- --built-worker <dir>`: the worker is the build of a production install in
+ * `<dir>` (node dist/worker/main.js, its own process), which must also answer /healthz and exit 0
+ * on SIGTERM.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +20,7 @@ import { watchJobs } from '../producer/watchJobs';
 import { startWorker } from '../worker/runtime';
 import { createS3Client } from '../worker/storage/s3Client';
 import { copyVideoOut, startLocalStack } from './localStack';
+import { startBuiltWorker } from './builtWorker';
 
 const PROMPTS = [
   'A paper boat drifting down a rain-soaked street at dusk, neon reflections',
@@ -26,7 +31,16 @@ const PROMPTS = [
   'A chef flipping a pancake in a sunny kitchen, shallow depth of field',
 ];
 
+/** The folder of a production install whose built worker renders the batch, if one is given. */
+function builtWorkerDir(argv: readonly string[]): string | undefined {
+  const at = argv.indexOf('--built-worker');
+  if (at < 0) return undefined;
+  if (!argv[at + 1]) throw new Error('--built-worker needs the folder of a production install');
+  return path.resolve(argv[at + 1]!);
+}
+
 async function main(): Promise<void> {
+  const builtDir = builtWorkerDir(process.argv.slice(2));
   const workDir = path.resolve('.demo');
   mkdirSync(workDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -41,10 +55,19 @@ async function main(): Promise<void> {
   // The AWS SDK reads its credentials from the environment, as in production.
   process.env.AWS_ACCESS_KEY_ID ??= local.env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= local.env.AWS_SECRET_ACCESS_KEY;
-  const config = loadConfig({ ...local.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' });
+  const workerEnv = { ...local.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' };
+  const config = loadConfig(workerEnv);
   const logFile = path.join(workDir, 'worker.log');
   const { default: pino } = await import('pino');
-  const worker = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
+  let stopWorker: () => Promise<number | null>;
+  if (builtDir) {
+    const built = await startBuiltWorker(builtDir, workerEnv, logFile);
+    say(`worker     built, in ${builtDir}: node dist/worker/main.js (pid ${built.pid}), ${built.url}/healthz answered 200`);
+    stopWorker = built.stop;
+  } else {
+    const runtime = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
+    stopWorker = () => runtime.close().then(() => 0);
+  }
   say(`worker     queue ${config.queueName}, logs in ${logFile}\n`);
 
   const connection = connectRedis(redis.url);
@@ -79,10 +102,11 @@ async function main(): Promise<void> {
   s3Client.destroy();
   await producer.close();
   await connection.quit();
-  await worker.close();
+  const stopped = await stopWorker();
+  if (stopped !== 0) say(`the worker exited with code ${stopped} on SIGTERM (log: ${logFile})`);
   // The demo's queue and account keys go with it: nothing is left in a shared Redis.
   await local.close();
-  process.exit(verified === jobs.length ? 0 : 1);
+  process.exit(verified === jobs.length && stopped === 0 ? 0 : 1);
 }
 
 main().catch((err: unknown) => {
