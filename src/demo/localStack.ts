@@ -54,7 +54,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await redis.stop();
   };
   try {
-    const sim = await startKieSimulator({ port: opts.simPort ?? 0, apiKeys: [SIM_API_KEY], minIntervalMs: SIM_INTERVAL_MS, generationMs: [1500, 4000], videoBytes: 1024 * 1024, ...opts.sim });
+    // Credits enough for any catalog model (a Veo clip costs about 170-250).
+    const sim = await startKieSimulator({
+      port: opts.simPort ?? 0,
+      apiKeys: [SIM_API_KEY],
+      minIntervalMs: SIM_INTERVAL_MS,
+      generationMs: [1500, 4000],
+      videoBytes: 1024 * 1024,
+      credits: { [SIM_API_KEY]: 100_000 },
+      ...opts.sim,
+    });
     started.push(sim);
     const s3 = await startLocalS3({ port: opts.s3Port ?? 0, directory: path.join(opts.workDir, 's3'), buckets: [S3_BUCKET] });
     started.push(s3);

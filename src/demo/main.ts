@@ -2,12 +2,13 @@
  * `npm run demo`: the whole path on this machine. A KIE simulator, an embedded S3 server and Redis
  * (the local one, or a private one), a worker, a small batch of prompts, a progress bar, and a
  * table of the verified objects. Exits 0 only when every video was stored and its SHA-256 matches
- * what the simulator served.
+ * what the simulator served. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
  *
  * `npm run demo -- --built-worker <dir>`: the worker is the build of a production install in
  * `<dir>` (node dist/worker/main.js, its own process), which must also answer /healthz and exit 0
  * on SIGTERM.
  */
+import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -31,16 +32,9 @@ const PROMPTS = [
   'A chef flipping a pancake in a sunny kitchen, shallow depth of field',
 ];
 
-/** The folder of a production install whose built worker renders the batch, if one is given. */
-function builtWorkerDir(argv: readonly string[]): string | undefined {
-  const at = argv.indexOf('--built-worker');
-  if (at < 0) return undefined;
-  if (!argv[at + 1]) throw new Error('--built-worker needs the folder of a production install');
-  return path.resolve(argv[at + 1]!);
-}
-
 async function main(): Promise<void> {
-  const builtDir = builtWorkerDir(process.argv.slice(2));
+  const { values: args } = parseArgs({ options: { model: { type: 'string' }, 'built-worker': { type: 'string' } } });
+  const builtDir = args['built-worker'] && path.resolve(args['built-worker']);
   const workDir = path.resolve('.demo');
   mkdirSync(workDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -55,7 +49,7 @@ async function main(): Promise<void> {
   // The AWS SDK reads its credentials from the environment, as in production.
   process.env.AWS_ACCESS_KEY_ID ??= local.env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= local.env.AWS_SECRET_ACCESS_KEY;
-  const workerEnv = { ...local.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' };
+  const workerEnv = { ...local.env, ...(args.model ? { KIE_DEFAULT_MODEL: args.model } : {}), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' };
   const config = loadConfig(workerEnv);
   const logFile = path.join(workDir, 'worker.log');
   const { default: pino } = await import('pino');
@@ -71,8 +65,12 @@ async function main(): Promise<void> {
   say(`worker     queue ${config.queueName}, logs in ${logFile}\n`);
 
   const connection = connectRedis(redis.url);
-  const producer = new RenderProducer({ connection, queueName: config.queueName, apiStyle: config.kie.apiStyle });
-  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: i % 2 ? 15 : 10, batchId: `demo-${run}` })));
+  const producer = new RenderProducer({ connection, queueName: config.queueName, models: config.kie.models });
+  // Two of the model's clip lengths, alternately (Sora 2: 10 and 15 s; Veo: 8 s only).
+  const model = config.kie.models.entries[config.kie.models.defaultModel]!;
+  const seconds = (model.modes.text ?? model.modes.image)?.duration.seconds ?? [];
+  say(`model      ${model.id} (${model.title}, ${model.family} API; at KIE: ${model.status})\n`);
+  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: seconds[i % Math.min(2, seconds.length)], batchId: `demo-${run}` })));
   const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
 
   const s3Client = createS3Client(config);

@@ -1,38 +1,56 @@
 /**
- * The only code that talks HTTP to KIE. One instance per account; the dialect decides the wire
- * format. Requests are not paced here: callers take a turn from the account limiter first.
+ * The only code that talks HTTP to KIE. One instance per account; each request's model decides
+ * its family, and the family's dialect the wire format. Requests are not paced here: callers take
+ * a turn from the account limiter first.
  */
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { AccountConfig, Config } from '../shared/config';
-import { AuthenticationError, KieAmbiguousError, KieConnectionError, KieError, LinkRefusedError, TaskNotFoundError, UnexpectedResponseError } from '../shared/errors';
+import {
+  AuthenticationError,
+  KieAmbiguousError,
+  KieConnectionError,
+  KieError,
+  LinkRefusedError,
+  ModelUnavailableError,
+  TaskNotFoundError,
+  TransientKieError,
+  UnexpectedResponseError,
+} from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
 import { inSpan, type Attributes, type Span } from '../shared/tracing';
+import { familyOf, modeOf, type ModelCatalog } from './catalog/modelCatalog';
+import type { Family } from './catalog/modelEntry';
 import { errorForAnswer, isKieRefusal } from './errorForAnswer';
-import { createJobsDialect } from './jobsDialect';
+import { jobsDialect } from './jobsDialect';
 import { outcomeOf, type KieOutcome, type KieRequestObserver } from './requestOutcome';
 import { soraDialect } from './soraDialect';
-import type { HttpAnswer, KieClient, KieDialect, TaskConfirmation, TaskParams, TaskRecord } from './types';
+import type { HttpAnswer, KieClient, KieDialect, TaskConfirmation, TaskParams, TaskRecord, WireOrder } from './types';
+import { veoDialect } from './veoDialect';
 
 /** Failures that happen before any byte of the request reached KIE. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-export function dialectFor(kie: Pick<Config['kie'], 'apiStyle' | 'jobsModels'>): KieDialect {
-  switch (kie.apiStyle) {
-    case 'sora':
-      return soraDialect;
-    case 'jobs':
-      return createJobsDialect(kie.jobsModels);
-  }
+const DIALECTS: Record<Family, KieDialect> = { sora: soraDialect, jobs: jobsDialect, veo: veoDialect };
+
+/** The adapter of an endpoint family. */
+export function dialectOf(family: Family): KieDialect {
+  return DIALECTS[family];
+}
+
+/** The dialect of KIE_API_STYLE: the one whose account-wide endpoints (the credit balance) the worker uses. */
+export function dialectFor(kie: Pick<Config['kie'], 'apiStyle'>): KieDialect {
+  return DIALECTS[kie.apiStyle];
 }
 
 class HttpKieClient implements KieClient {
   constructor(
     readonly account: string,
     private readonly http: AxiosInstance,
-    private readonly dialect: KieDialect,
+    private readonly catalog: ModelCatalog,
+    private readonly accountDialect: KieDialect,
     private readonly observe?: KieRequestObserver,
   ) {}
 
@@ -42,11 +60,12 @@ class HttpKieClient implements KieClient {
    * without a taskId, a body that does not parse) may stand for a task KIE made and charged:
    * KieAmbiguousError, never to be resent blindly.
    */
-  async createTask(req: Parameters<KieClient['createTask']>[0], callBackUrl?: string): Promise<string> {
-    const { path, body } = this.dialect.createTask(req, callBackUrl);
+  async createTask(req: RenderRequest, callBackUrl?: string): Promise<string> {
+    const order = this.orderFor(req);
+    const dialect = dialectOf(order.entry.family);
+    const { path, body } = dialect.createTask(order, callBackUrl);
     const what = `POST ${path}`;
-    const model = (body as { model?: unknown }).model;
-    return this.request('POST', path, typeof model === 'string' ? { 'kie.model': model } : {}, async (span) => {
+    return this.request('POST', path, { 'kie.model': req.model }, async (span) => {
       const answer = await this.exchange('POST', path, body);
       const error = errorForAnswer(answer);
       if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
@@ -55,7 +74,7 @@ class HttpKieClient implements KieClient {
       }
       let taskId: string;
       try {
-        taskId = this.dialect.parseCreated(answer.body);
+        taskId = dialect.parseCreated(answer.body);
       } catch (err) {
         throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
       }
@@ -64,30 +83,43 @@ class HttpKieClient implements KieClient {
     });
   }
 
-  async getTaskRecord(taskId: string) {
-    return this.dialect.parseRecord(await this.send('GET', this.dialect.recordPath(taskId), undefined, { 'kie.task_id': taskId }), taskId);
+  async getTaskRecord(taskId: string, model?: string) {
+    const dialect = dialectOf(familyOf(this.catalog, model));
+    return dialect.parseRecord(await this.send('GET', dialect.recordPath(taskId), undefined, { 'kie.task_id': taskId, ...(model ? { 'kie.model': model } : {}) }), taskId);
   }
 
   async confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation> {
     let record: TaskRecord;
     try {
-      record = await this.getTaskRecord(taskId);
+      record = await this.getTaskRecord(taskId, req.model);
     } catch (err) {
       if (err instanceof TaskNotFoundError) return { confirmed: false, reason: `account ${this.account} has no task ${taskId} (${err.message})` };
       throw err;
     }
-    const expected = this.dialect.taskParams?.(this.dialect.createTask(req, callBackUrl).body);
+    const order = this.orderFor(req);
+    const dialect = dialectOf(order.entry.family);
+    const expected = dialect.taskParams?.(dialect.createTask(order, callBackUrl).body);
     if (!expected || !record.params) return { confirmed: true, record };
     const differing = (Object.keys(expected) as Array<keyof TaskParams>).filter((field) => expected[field] !== record.params![field]);
     if (differing.length) return { confirmed: false, reason: `task ${taskId} was created with another ${differing.join(', ')} than this job's` };
     return { confirmed: true, record };
   }
 
-  async refreshVideoUrl(taskId: string, staleUrl: string): Promise<string> {
-    if (staleUrl !== '' && this.dialect.refreshLink && this.dialect.parseRefreshedLink) {
-      const { path, body } = this.dialect.refreshLink(taskId, staleUrl);
+  recordLinkServes(req: RenderRequest): boolean {
+    const order = this.orderFor(req);
+    return dialectOf(order.entry.family).resultPath?.(order, '') === undefined;
+  }
+
+  async refreshVideoUrl(taskId: string, staleUrl: string, req?: RenderRequest): Promise<string> {
+    const order = req && this.orderFor(req);
+    const dialect = dialectOf(familyOf(this.catalog, req?.model));
+    const resultPath = order && dialect.resultPath?.(order, taskId);
+    const attributes = { 'kie.task_id': taskId, ...(req ? { 'kie.model': req.model } : {}) };
+    if (resultPath && dialect.parseResultLink) return dialect.parseResultLink(await this.send('GET', resultPath, undefined, attributes));
+    if (staleUrl !== '' && dialect.refreshLink && dialect.parseRefreshedLink) {
+      const { path, body } = dialect.refreshLink(taskId, staleUrl);
       try {
-        return this.dialect.parseRefreshedLink(await this.send('POST', path, body, { 'kie.task_id': taskId }));
+        return dialect.parseRefreshedLink(await this.send('POST', path, body, attributes));
       } catch (err) {
         // A refused link (foreign, malformed, too old) can still be re-minted by reading the record,
         // but that is a second request: it needs a limiter turn of its own, which only the caller
@@ -96,7 +128,7 @@ class HttpKieClient implements KieClient {
         throw new LinkRefusedError(`KIE would not refresh the link of task ${taskId}: ${err.message}`, err.code, err.httpStatus);
       }
     }
-    const record = await this.getTaskRecord(taskId);
+    const record = await this.getTaskRecord(taskId, req?.model);
     if (record.state !== 'success' || !record.videoUrl) {
       throw new UnexpectedResponseError(`task ${taskId} has no video link to refresh (state ${record.state})`);
     }
@@ -104,15 +136,25 @@ class HttpKieClient implements KieClient {
   }
 
   async getCredits(): Promise<number | undefined> {
-    if (!this.dialect.creditsPath || !this.dialect.parseCredits) return undefined;
-    return this.dialect.parseCredits(await this.send('GET', this.dialect.creditsPath()));
+    const dialect = this.accountDialect;
+    if (!dialect.creditsPath || !dialect.parseCredits) return undefined;
+    return dialect.parseCredits(await this.send('GET', dialect.creditsPath()));
   }
 
-  /** One request whose answer must be a success: any other answer is thrown as its typed error. */
+  private orderFor(request: RenderRequest): WireOrder {
+    return { request, ...modeOf(this.catalog, request) };
+  }
+
+  /**
+   * One request whose answer must be a success: any other answer is thrown as its typed error. A
+   * paused model's interface may refuse these reads (records, links) too: for a task that exists
+   * that is an outage to wait out, not a reason to pause the model again.
+   */
   private send(method: 'GET' | 'POST', path: string, body?: unknown, attributes: Attributes = {}): Promise<unknown> {
     return this.request(method, path, attributes, async () => {
       const answer = await this.exchange(method, path, body);
       const error = errorForAnswer(answer);
+      if (error instanceof ModelUnavailableError) throw this.located(new TransientKieError(error.message, error.code, error.httpStatus), method, path);
       if (error) throw this.located(error, method, path);
       return answer.body;
     });
@@ -189,5 +231,5 @@ export function createKieClient(config: Config, account: AccountConfig, observe?
     maxRedirects: 0,
     ...agents,
   });
-  return new HttpKieClient(account.name, instance, dialectFor(config.kie), observe);
+  return new HttpKieClient(account.name, instance, config.kie.models, dialectFor(config.kie), observe);
 }

@@ -1,6 +1,8 @@
 /**
- * The single place where a KIE answer becomes a typed error. Both dialects share it: the
- * reference's codes (1001..1004) and the jobs API's HTTP-style codes do not overlap.
+ * The single place where a KIE answer becomes a typed error. Every family shares it: the
+ * reference's codes (1001..1004) and the HTTP-style codes of the jobs and Veo APIs do not overlap.
+ * A few answers are told apart only by their text, which KIE keeps stable: a paused model is a 500
+ * like any outage, an unknown model a 422 (or 404) like any bad field.
  */
 import {
   AuthenticationError,
@@ -8,6 +10,8 @@ import {
   InvalidParametersError,
   InvalidPromptError,
   KieError,
+  ModelUnavailableError,
+  ResultNotReadyError,
   TaskNotFoundError,
   TransientKieError,
   UnexpectedResponseError,
@@ -17,6 +21,10 @@ import { isObject } from './envelope';
 import type { HttpAnswer } from './types';
 
 const SUCCESS_CODES = new Set([0, 200]);
+const MODEL_PAUSED = /interface is temporarily paused/i;
+const MODEL_UNKNOWN = /model name you specified is not supported/i;
+/** Veo's 1080p (and 4K) fetch while the upscale runs: "1080P is processing. It should be ready in 1-2 minutes." */
+const RESULT_PROCESSING = /\bis processing\b/i;
 
 /** Returns the error an answer stands for, or undefined when it is a success envelope. */
 export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
@@ -28,6 +36,9 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   const message = `KIE ${code}${text ? ` ${text}` : ''}`;
 
   if (status >= 200 && status < 300 && bodyCode !== undefined && SUCCESS_CODES.has(bodyCode)) return undefined;
+  if (MODEL_PAUSED.test(text)) return new ModelUnavailableError(message, 'paused', code, status);
+  if (MODEL_UNKNOWN.test(text)) return new ModelUnavailableError(message, 'unknown', code, status);
+  if (RESULT_PROCESSING.test(text)) return new ResultNotReadyError(message, code, status);
   if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status === 401 || code === 401) return new AuthenticationError(message, code, status);
   switch (code) {

@@ -1,29 +1,28 @@
 /**
- * KIE's generic jobs API (`KIE_API_STYLE=jobs`): /api/v1/jobs/*, states by name, result URLs in a
- * JSON string, a link-minting endpoint and a credit balance. Every wire detail of it lives here.
+ * KIE's generic jobs API (/api/v1/jobs/*): every model of the `jobs` family, and the Sora 2 entries
+ * with `KIE_API_STYLE=jobs`. States by name, result URLs in a JSON string, a link-minting endpoint
+ * and a credit balance. Every wire detail of it lives here.
  *
- * How a RenderRequest becomes a createTask body `{ model, callBackUrl?, input }`:
+ * A create is `{ model, callBackUrl?, input }`: `model` is the mode's KIE model name, `input` the
+ * mode's fields as the catalog maps them (wireFields.ts). For Sora 2, for example:
  *
  * | RenderRequest                   | jobs API                                                        |
  * |---------------------------------|-----------------------------------------------------------------|
- * | text, quality "standard"        | model = models.standard                                         |
- * | text, quality "high"            | model = models.high, input.size = "high"                        |
- * | text prompt                     | input.prompt                                                    |
- * | storyboard                      | model = models.storyboard; quality is not sent (pro only)       |
+ * | model sora-2 / sora-2-pro       | model = KIE_MODEL_STANDARD / KIE_MODEL_HIGH (pro adds size "high") |
+ * | prompt                          | input.prompt                                                    |
  * | storyboard shots[i]             | input.shots[i] = { Scene: prompt, duration: seconds }           |
  * | aspectRatio "16:9" / "9:16"     | input.aspect_ratio "landscape" / "portrait"                     |
  * | duration 10 / 15 / 25           | input.n_frames "10" / "15" / "25" (a string)                    |
  * | removeWatermark                 | input.remove_watermark (only when set)                          |
- * | aspectRatio "1:1", seed         | cannot be expressed: InvalidParametersError, never dropped      |
+ * | images (first frame)            | input.image_urls, with the image-to-video model                 |
  * | callBackUrl                     | callBackUrl (only when given)                                   |
+ *
+ * What a model cannot express never gets here: validation refuses it against the catalog.
  */
-import { InvalidParametersError, UnexpectedResponseError } from '../shared/errors';
-import type { RenderRequest } from '../shared/renderRequest';
-import type { JobsModels } from './jobsModels';
+import { UnexpectedResponseError } from '../shared/errors';
 import type { KieDialect, TaskParams, TaskRecord, TaskState } from './types';
-import { envelopeData, envelopeObject, isObject, str } from './envelope';
-
-const ASPECT_RATIOS: Partial<Record<RenderRequest['aspectRatio'], string>> = { '16:9': 'landscape', '9:16': 'portrait' };
+import { createdTaskId, envelopeData, envelopeObject, failReason, isObject, str } from './envelope';
+import { wireFields } from './wireFields';
 
 const STATES: Record<string, TaskState> = {
   waiting: 'generating',
@@ -51,30 +50,6 @@ function isoTime(ms: unknown): string | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-function cannotExpress(field: string, value: unknown, why: string): never {
-  throw new InvalidParametersError(`KIE_API_STYLE=jobs cannot express ${field} ${show(value)}: ${why}`);
-}
-
-/** The input fields text and storyboard requests share. */
-function sharedInput(req: RenderRequest): Record<string, unknown> {
-  const aspectRatio = ASPECT_RATIOS[req.aspectRatio];
-  if (!aspectRatio) cannotExpress('aspectRatio', req.aspectRatio, 'it renders only 16:9 (landscape) or 9:16 (portrait)');
-  if (req.seed !== undefined) cannotExpress('seed', req.seed, 'it has no seed option');
-  const input: Record<string, unknown> = { aspect_ratio: aspectRatio, n_frames: String(req.duration) };
-  if (req.removeWatermark !== undefined) input.remove_watermark = req.removeWatermark;
-  return input;
-}
-
-function modelAndInput(req: RenderRequest, models: JobsModels): { model: string; input: Record<string, unknown> } {
-  const shared = sharedInput(req);
-  if (req.type === 'storyboard') {
-    const shots = req.shots.map((s) => ({ Scene: s.prompt, duration: s.seconds }));
-    return { model: models.storyboard, input: { shots, ...shared } };
-  }
-  if (req.quality === 'high') return { model: models.high, input: { prompt: req.prompt, ...shared, size: 'high' } };
-  return { model: models.standard, input: { prompt: req.prompt, ...shared } };
-}
-
 function taskStateOf(data: Record<string, unknown>): TaskState {
   const state = typeof data.state === 'string' ? STATES[data.state] : undefined;
   if (!state) throw new UnexpectedResponseError(`KIE jobs record has unknown state ${show(data.state)}`);
@@ -93,16 +68,10 @@ function videoUrlOf(data: Record<string, unknown>, taskId: string): string {
 /** The clip length the task was asked for, read back from the create body KIE echoes in `param`. */
 function requestedSeconds(param: unknown): number | undefined {
   const parsed = nestedJson(param);
-  const frames = isObject(parsed) && isObject(parsed.input) ? parsed.input.n_frames : undefined;
+  // Sora 2 names it n_frames, the other models duration.
+  const frames = isObject(parsed) && isObject(parsed.input) ? (parsed.input.n_frames ?? parsed.input.duration) : undefined;
   const seconds = typeof frames === 'string' || typeof frames === 'number' ? Number(frames) : NaN;
   return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
-}
-
-function failReasonOf(data: Record<string, unknown>): string | undefined {
-  const parts = [data.failCode, data.failMsg]
-    .map((v) => (typeof v === 'number' ? String(v) : str(v)))
-    .filter((v): v is string => v !== undefined);
-  return parts.length ? parts.join(' ') : undefined;
 }
 
 /** Model, prompt (a storyboard's scenes joined by newlines) and callBackUrl of a createTask body. */
@@ -126,7 +95,7 @@ export function parseJobsRecord(body: unknown, taskId: string): TaskRecord {
     durationSeconds: requestedSeconds(data.param),
     createdAt: isoTime(data.createTime),
     completedAt: isoTime(data.completeTime),
-    failReason: state === 'failed' ? failReasonOf(data) : undefined,
+    failReason: state === 'failed' ? failReason(data.failCode, data.failMsg) : undefined,
     params: data.param === undefined ? undefined : taskParams(data.param),
   };
 }
@@ -139,48 +108,43 @@ export function parseJobsCallback(body: unknown): { taskId: string; state: TaskS
   return { taskId, state: taskStateOf(data) };
 }
 
-export function createJobsDialect(models: JobsModels): KieDialect {
-  return {
-    createTask(req, callBackUrl) {
-      const { model, input } = modelAndInput(req, models);
-      const body = callBackUrl ? { model, callBackUrl, input } : { model, input };
-      return { path: '/api/v1/jobs/createTask', body };
-    },
+export const jobsDialect: KieDialect = {
+  createTask({ request, mode }, callBackUrl) {
+    const model = mode.kieModel;
+    const input = wireFields(request, mode);
+    const body = callBackUrl ? { model, callBackUrl, input } : { model, input };
+    return { path: '/api/v1/jobs/createTask', body };
+  },
 
-    parseCreated(body) {
-      const taskId = str(envelopeObject(body).taskId);
-      if (!taskId) throw new UnexpectedResponseError('KIE createTask answer has no taskId');
-      return taskId;
-    },
+  parseCreated: (body) => createdTaskId(body, 'createTask'),
 
-    recordPath(taskId) {
-      return `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(taskId)}`;
-    },
+  recordPath(taskId) {
+    return `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(taskId)}`;
+  },
 
-    parseRecord: parseJobsRecord,
+  parseRecord: parseJobsRecord,
 
-    taskParams,
+  taskParams,
 
-    refreshLink(_taskId, staleUrl) {
-      return { path: '/api/v1/common/download-url', body: { url: staleUrl } };
-    },
+  refreshLink(_taskId, staleUrl) {
+    return { path: '/api/v1/common/download-url', body: { url: staleUrl } };
+  },
 
-    parseRefreshedLink(body) {
-      const url = str(envelopeData(body));
-      if (!url) throw new UnexpectedResponseError(`KIE download-url answer has no link (got ${show(envelopeData(body))})`);
-      return url;
-    },
+  parseRefreshedLink(body) {
+    const url = str(envelopeData(body));
+    if (!url) throw new UnexpectedResponseError(`KIE download-url answer has no link (got ${show(envelopeData(body))})`);
+    return url;
+  },
 
-    creditsPath() {
-      return '/api/v1/chat/credit';
-    },
+  creditsPath() {
+    return '/api/v1/chat/credit';
+  },
 
-    parseCredits(body) {
-      const credits = envelopeData(body);
-      if (typeof credits !== 'number' || !Number.isFinite(credits)) {
-        throw new UnexpectedResponseError(`KIE credit answer has no balance (got ${show(credits)})`);
-      }
-      return credits;
-    },
-  };
-}
+  parseCredits(body) {
+    const credits = envelopeData(body);
+    if (typeof credits !== 'number' || !Number.isFinite(credits)) {
+      throw new UnexpectedResponseError(`KIE credit answer has no balance (got ${show(credits)})`);
+    }
+    return credits;
+  },
+};

@@ -1,8 +1,12 @@
-/** The reference's API (`KIE_API_STYLE=sora`): /api/v1/sora/*, numeric statuses 0/1/2. */
+/**
+ * The reference's API (the Sora 2 entries with `KIE_API_STYLE=sora`): /api/v1/sora/*, numeric
+ * statuses 0/1/2. The body is the mode's fields at the top level (prompt, aspectRatio, duration,
+ * quality, seed), as the catalog maps them.
+ */
 import { InvalidParametersError, UnexpectedResponseError } from '../shared/errors';
-import type { RenderRequest } from '../shared/renderRequest';
-import { envelopeObject, str } from './envelope';
+import { createdTaskId, envelopeObject, str } from './envelope';
 import type { KieDialect, TaskRecord } from './types';
+import { wireFields } from './wireFields';
 
 interface SoraRecord {
   taskId?: unknown;
@@ -19,29 +23,18 @@ interface SoraRecord {
 
 const STATES: Record<number, TaskRecord['state']> = { 0: 'generating', 1: 'success', 2: 'failed' };
 
-
 export const soraDialect: KieDialect = {
-  createTask(req: RenderRequest, callBackUrl) {
-    if (req.type === 'storyboard') {
+  createTask({ request, mode }, callBackUrl) {
+    if (request.type === 'storyboard') {
       // Refused at the door already; kept here so the adapter never sends what it cannot express.
       throw new InvalidParametersError('storyboard needs KIE_API_STYLE=jobs');
     }
-    const body: Record<string, unknown> = {
-      prompt: req.prompt,
-      aspectRatio: req.aspectRatio,
-      duration: req.duration,
-      quality: req.quality,
-    };
-    if (req.seed !== undefined) body.seed = req.seed;
+    const body = wireFields(request, mode);
     if (callBackUrl) body.callBackUrl = callBackUrl;
     return { path: '/api/v1/sora/generate', body };
   },
 
-  parseCreated(body) {
-    const taskId = str(envelopeObject(body).taskId);
-    if (!taskId) throw new UnexpectedResponseError('KIE create answer has no taskId');
-    return taskId;
-  },
+  parseCreated: (body) => createdTaskId(body, 'create'),
 
   recordPath(taskId) {
     return `/api/v1/sora/record-info?taskId=${encodeURIComponent(taskId)}`;

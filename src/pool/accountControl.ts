@@ -4,7 +4,7 @@ import type { AccountCaps, Config } from '../shared/config';
 import { UnknownAccountError } from '../shared/errors';
 import { registeredAccounts } from './accountRegistry';
 import { createLimiter } from './createLimiter';
-import { JobWaker } from './wakeJobs';
+import { wakeMembers } from './wakeJobs';
 import type { AccountStatus } from './limiter/accountLimiter';
 
 export interface FleetAccounts {
@@ -34,12 +34,7 @@ async function knownAccount(redis: Redis, config: Config, name: string): Promise
 /** Puts a paused account (e.g. after "insufficient credits") back into rotation and wakes the jobs waiting for it. */
 export async function resumeAccount(redis: Redis, config: Config, name: string): Promise<number> {
   const waiters = await createLimiter(redis, config, await knownAccount(redis, config, name)).resume(name);
-  const waker = new JobWaker(redis);
-  try {
-    await waker.wake(waiters);
-  } finally {
-    await waker.close();
-  }
+  await wakeMembers(redis, waiters);
   return waiters.length;
 }
 

@@ -10,11 +10,16 @@ import type { Config } from '../shared/config';
 import type { KieClient } from '../kie/types';
 import type { Logger } from '../shared/logger';
 import type { RenderRequest } from '../shared/renderRequest';
+import { modeOf } from '../kie/catalog/modelCatalog';
+import { creditsFor } from '../kie/catalog/modelPrice';
 import { callKie } from './kieCall';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { accountKeys } from './limiter/limiterKeys';
 
-export type CreditPrices = Config['kie']['creditPrices'];
+/** Credits one job costs at the catalog's prices. */
+export function creditPrice(req: RenderRequest, models: Config['kie']['models']): number {
+  return creditsFor(req, modeOf(models, req).mode);
+}
 
 export interface CreditBalance {
   account: string;
@@ -37,12 +42,6 @@ export interface AccountCreditsDeps {
 
 /** An alert per process at most this often: a backlog would otherwise log one per job. */
 const ALERT_EVERY_MS = 60_000;
-
-/** Credits one job costs under the configured price table. */
-export function creditPrice(req: RenderRequest, prices: CreditPrices): number {
-  if (req.type === 'storyboard') return prices.storyboard;
-  return ((req.quality === 'high' ? prices.per10sHigh : prices.per10sStandard) * req.duration) / 10;
-}
 
 /**
  * The account's credits HASH: read (what KIE reported), readAt, spentAtRead (`spent` when that
@@ -74,8 +73,9 @@ export class AccountCredits {
     this.accounts = deps.config.kie.accounts.map((a) => a.name);
   }
 
+  /** Credits one task of the request costs, from its model's price in the catalog. */
   priceOf(req: RenderRequest): number {
-    return creditPrice(req, this.deps.config.kie.creditPrices);
+    return creditPrice(req, this.deps.config.kie.models);
   }
 
   /**

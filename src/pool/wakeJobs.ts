@@ -42,7 +42,7 @@ export async function takeWakePending(redis: Redis, job: Job): Promise<boolean> 
   return (await redis.getdel(wakePendingKey(job))) !== null;
 }
 
-/** Wakes jobs named by limiter members, whichever queue sharing the accounts they are on. */
+/** Wakes (or reads) jobs named by limiter members, whichever queue sharing the accounts they are on. */
 export class JobWaker {
   private readonly queues = new Map<string, Queue>();
 
@@ -51,16 +51,36 @@ export class JobWaker {
   async wake(members: readonly string[]): Promise<void> {
     for (const member of members) {
       const { queueName, jobId } = parseSlotMember(member);
-      let queue = this.queues.get(queueName);
-      if (!queue) {
-        this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.connection })));
-        logQueueErrors(queue);
-      }
-      await wakeJobs(this.connection, queue, [jobId]);
+      await wakeJobs(this.connection, this.queueFor(queueName), [jobId]);
     }
+  }
+
+  /** The job a member names, if it still exists. */
+  async jobOf(member: string): Promise<Job | undefined> {
+    const { queueName, jobId } = parseSlotMember(member);
+    return Job.fromId(this.queueFor(queueName), jobId);
+  }
+
+  private queueFor(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      this.queues.set(name, (queue = new Queue(name, { connection: this.connection })));
+      logQueueErrors(queue);
+    }
+    return queue;
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}
+
+/** Wakes the members once, with a waker of its own (operator commands, which hold no worker). */
+export async function wakeMembers(connection: Redis, members: readonly string[]): Promise<void> {
+  const waker = new JobWaker(connection);
+  try {
+    await waker.wake(members);
+  } finally {
+    await waker.close();
   }
 }

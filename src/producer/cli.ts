@@ -11,6 +11,9 @@ import { ConfigError, UnknownAccountError, ValidationError } from '../shared/err
 import { connectRedis, TroubleLog, waitForRedis } from '../shared/redis';
 import { readBalances } from '../pool/accountCredits';
 import { accountStatus, fleetAccounts, pauseAccount, resumeAccount } from '../pool/accountControl';
+import { modelStatus, pauseModel, resumeModel } from '../pool/modelControl';
+import { modelsMarkdown } from '../kie/catalog/modelsTable';
+import { listOf } from '../kie/catalog/resolveRequest';
 import { count, printResult, withJsonOption } from './cliOutput';
 import { RenderProducer } from './renderProducer';
 import { startTracing } from '../shared/startTracing';
@@ -89,7 +92,7 @@ async function withProducer<T>(fn: (producer: RenderProducer, config: Config) =>
     const producer = new RenderProducer({
       connection: redis,
       queueName: config.queueName,
-      apiStyle: config.kie.apiStyle,
+      models: config.kie.models,
       notifyAllowPrivate: config.notify.allowPrivate,
       logger: stderrTrouble,
       telemetry: queueTelemetry(config),
@@ -103,21 +106,53 @@ async function withProducer<T>(fn: (producer: RenderProducer, config: Config) =>
   });
 }
 
-const REQUEST_OPTIONS = { aspectRatio: '--aspect-ratio', duration: '--duration', quality: '--quality', seed: '--seed', key: '--key' } as const;
+const REQUEST_OPTIONS = {
+  model: '--model',
+  image: '--image',
+  option: '--option',
+  aspectRatio: '--aspect-ratio',
+  duration: '--duration',
+  quality: '--quality',
+  seed: '--seed',
+  key: '--key',
+} as const;
+
+/** `--option name=value` (repeatable): true/false and numbers are read as such. */
+function collectOption(v: string, previous: Record<string, string | number | boolean> = {}): Record<string, string | number | boolean> {
+  const at = v.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError('must be name=value, e.g. sound=true');
+  const raw = v.slice(at + 1);
+  const value = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  return { ...previous, [v.slice(0, at)]: value };
+}
 
 /** The render request the request options describe (validated by the producer). */
 function requestFrom(prompt: string, o: Record<string, unknown>): Record<string, unknown> {
-  const fields = { prompt, aspectRatio: o.aspectRatio, duration: o.duration, quality: o.quality, seed: o.seed, key: o.key, batchId: o.batch };
+  const fields = {
+    prompt,
+    model: o.model,
+    images: o.image,
+    options: o.option,
+    aspectRatio: o.aspectRatio,
+    duration: o.duration,
+    quality: o.quality,
+    seed: o.seed,
+    key: o.key,
+    batchId: o.batch,
+  };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
 /** The options every render request takes, on `enqueue` and `schedules add`. */
 function withRequestOptions(command: Command): Command {
   return command
-    .option('--aspect-ratio <ratio>', '16:9 | 9:16 | 1:1 (default 16:9)')
-    .option('--duration <seconds>', '10 | 15 (default 10)', int)
-    .option('--quality <quality>', 'standard | high (default standard)')
-    .option('--seed <seed>', '10000..99999 (KIE_API_STYLE=sora only)', int)
+    .option('--model <id>', 'catalog model (see `sora-batch models`; default KIE_DEFAULT_MODEL)')
+    .option('--image <url>', 'an image for image-to-video, first frame first (repeatable)', (v: string, all: string[] = []) => [...all, v])
+    .option('--option <name=value>', "one of the model's options, e.g. sound=true (repeatable)", collectOption)
+    .option('--aspect-ratio <ratio>', "16:9, 9:16, 1:1 ... (the model's; default 16:9 where it has it)")
+    .option('--duration <seconds>', "clip length (the model's; Sora 2: 10 | 15, default 10)", int)
+    .option('--quality <quality>', 'standard | high (Sora 2 only; default standard)')
+    .option('--seed <seed>', "the model's seed range (Sora 2, Veo: 10000..99999)", int)
     .option('--batch <batchId>', 'batch id (also the S3 folder of the videos)');
 }
 
@@ -279,7 +314,8 @@ withJsonOption(program.command('status').description('job counts of the queue an
       const fleet = await fleetAccounts(redis, config);
       const balances = new Map((await readBalances(redis, config.limiterPrefix, fleet.accounts.map((a) => a.name))).map((b) => [b.account, b]));
       const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
-      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts }, o.json, () => {
+      const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
+      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels }, o.json, () => {
         process.stdout.write(`queue ${config.queueName}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
         if (!accounts.length) {
           process.stdout.write(`accounts: none configured in this shell, and no worker has registered any under LIMITER_PREFIX=${config.limiterPrefix}\n`);
@@ -298,6 +334,9 @@ withJsonOption(program.command('status').description('job counts of the queue an
             waiters: a.waiters,
           })),
         );
+        for (const m of pausedModels) {
+          process.stdout.write(`model ${m.model} paused by ${m.paused!.by} since ${new Date(m.paused!.since).toISOString()}: ${m.paused!.reason} (${count(m.waiters, 'job')} waiting)\n`);
+        }
       });
     });
   });
@@ -324,6 +363,79 @@ accounts
     withRedis(async (redis, config) => {
       const woken = await resumeAccount(redis, config, name);
       process.stdout.write(`account ${name} resumed; ${count(woken, 'waiting job')} woken\n`);
+    }),
+  );
+
+const MODEL_ENV = 'KIE_DEFAULT_MODEL, KIE_MODELS_FILE  the catalog this shell sees (default sora-2; your own entries)';
+
+/** A catalog id, or a usage error naming the ones there are. */
+function knownModel(config: Config, id: string): string {
+  if (!Object.hasOwn(config.kie.models.entries, id)) throw new UsageError(`no model ${id} in the catalog (known: ${Object.keys(config.kie.models.entries).join(', ')})`);
+  return id;
+}
+
+const models = withJsonOption(
+  program
+    .command('models')
+    .description('the model catalog: status at KIE when checked, runtime pause, prices (KIE_DEFAULT_MODEL, KIE_MODELS_FILE)')
+    .option('--markdown', "the README's table of the catalog (reads no Redis)"),
+)
+  .addHelpText('after', helpAfter(['sora-batch models', 'sora-batch models --json', 'sora-batch models --markdown'], [...REDIS_ENV, MODEL_ENV]))
+  .action(async (o: { json?: boolean; markdown?: boolean }) => {
+    if (o.markdown) {
+      const config = loadConfig(process.env, { accountsRequired: false });
+      process.stdout.write(`${modelsMarkdown(config.kie.models)}\n`);
+      return;
+    }
+    await withRedis(async (redis, config) => {
+      const pauses = new Map((await modelStatus(redis, config)).map((m) => [m.model, m]));
+      const entries = Object.values(config.kie.models.entries).map((e) => ({
+        ...e,
+        default: e.id === config.kie.models.defaultModel,
+        paused: pauses.get(e.id)?.paused ?? null,
+        waiters: pauses.get(e.id)?.waiters ?? 0,
+      }));
+      printResult(entries, o.json, (list) => {
+        process.stdout.write(`models (default ${config.kie.models.defaultModel}):\n`);
+        console.table(
+          list.map((e) => {
+            const modes = Object.keys(e.modes).map((m) => ({ text: 't2v', image: 'i2v', storyboard: 'storyboard' })[m]);
+            const main = e.modes.text ?? e.modes.storyboard ?? e.modes.image!;
+            return {
+              model: e.id + (e.default ? ' (default)' : ''),
+              family: e.family,
+              status: e.status + (e.unavailable ? `: ${e.unavailable}` : ''),
+              paused: e.paused ? `${e.paused.by}: ${e.paused.reason} (${e.waiters} waiting)` : '',
+              modes: modes.join(', '),
+              seconds: listOf(main.duration.seconds),
+              credits: `${main.price.credits}/${main.price.per}${main.price.verified ? '' : ' (unverified)'}`,
+            };
+          }),
+        );
+      });
+    });
+  });
+models
+  .command('resume')
+  .description('put a paused model back (KIE serves it again) and wake the jobs waiting for it')
+  .argument('<id>', 'the catalog id')
+  .addHelpText('after', helpAfter(['sora-batch models resume sora-2'], [...REDIS_ENV, MODEL_ENV]))
+  .action((id: string) =>
+    withRedis(async (redis, config) => {
+      const woken = await resumeModel(redis, config, knownModel(config, id));
+      process.stdout.write(`model ${id} resumed; ${count(woken, 'waiting job')} woken\n`);
+    }),
+  );
+models
+  .command('pause')
+  .description('take a model out of rotation fleet-wide until resumed (no probes; tasks in flight still finish)')
+  .argument('<id>', 'the catalog id')
+  .option('--reason <text>', 'shown in status', 'paused by an operator')
+  .addHelpText('after', helpAfter(['sora-batch models pause kling-2.6 --reason "quality regression"'], [...REDIS_ENV, MODEL_ENV]))
+  .action((id: string, o) =>
+    withRedis(async (redis, config) => {
+      await pauseModel(redis, config, knownModel(config, id), o.reason as string);
+      process.stdout.write(`model ${id} paused: ${o.reason as string}\n`);
     }),
   );
 

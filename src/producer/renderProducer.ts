@@ -10,7 +10,7 @@ import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
 import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
-import { checkDialectSupport } from '../kie/dialectSupport';
+import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
 import type { ApiStyle } from '../shared/config';
 import { logQueueErrors, TroubleLog } from '../shared/redis';
 import { startJobTraces } from '../shared/tracing';
@@ -35,7 +35,12 @@ export interface EnqueuedJob {
 export interface RenderProducerOptions {
   connection: Redis;
   queueName: string;
-  /** Refuse at the door what the configured KIE dialect cannot render. */
+  /**
+   * The models requests are checked against (the configuration's `kie.models`: KIE_DEFAULT_MODEL,
+   * KIE_MODELS_FILE). Without it, the built-in catalog of `apiStyle` (default `sora`).
+   */
+  models?: ModelCatalog;
+  /** KIE_API_STYLE, which decides how the Sora 2 models are served; used when `models` is not given. */
   apiStyle?: ApiStyle;
   /**
    * Accept a notifyUrl whose host is a literal private, loopback or link-local address
@@ -75,21 +80,21 @@ export function jobIdForIdempotencyKey(key: string): string {
 
 export class RenderProducer {
   readonly queue: Queue<RenderJobData>;
+  /** What requests are validated against; each job is written with the model it resolved to. */
+  readonly models: ModelCatalog;
   private readonly chunkSize: number;
 
   constructor(private readonly options: RenderProducerOptions) {
     this.queue = new Queue<RenderJobData>(options.queueName, { connection: options.connection, telemetry: options.telemetry });
+    this.models = options.models ?? builtinCatalog(options.apiStyle);
     logQueueErrors(this.queue, options.logger);
     this.chunkSize = options.chunkSize ?? 500;
   }
 
   /** Validates and normalises; throws ValidationError naming field, value and rule. */
   validate(input: unknown, opts: EnqueueOptions = {}): RenderRequest {
-    const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input);
-    const issues = [
-      ...(this.options.apiStyle ? checkDialectSupport(request, this.options.apiStyle) : []),
-      ...checkNotifyUrl(request.notifyUrl, this.options.notifyAllowPrivate ?? false),
-    ];
+    const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input, this.models);
+    const issues = checkNotifyUrl(request.notifyUrl, this.options.notifyAllowPrivate ?? false);
     if (issues.length) throw new ValidationError(issues);
     if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
       throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);

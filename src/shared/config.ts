@@ -2,10 +2,14 @@
  * Configuration is read from the environment once, validated, and frozen into a typed object
  * that is passed to whatever needs it; no other module reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError, FieldIssue } from './errors';
 import { DEFAULT_JOBS_MODELS, type JobsModels } from '../kie/jobsModels';
 import { maskRedisUrl } from './redis';
+import { buildCatalog, DEFAULT_MODEL, type ModelCatalog, parseModelEntries } from '../kie/catalog/modelCatalog';
+import { DEFAULT_USD_PER_CREDIT } from '../kie/catalog/modelPrice';
+import type { ModelEntry } from '../kie/catalog/modelEntry';
 
 export type ApiStyle = 'sora' | 'jobs';
 export type DailyWindow = 'rolling' | 'utc-day';
@@ -65,6 +69,17 @@ export interface Config {
     readonly creditPrices: { readonly per10sStandard: number; readonly per10sHigh: number; readonly storyboard: number };
     /** How old a balance reading may get before it is read again (a top-up is noticed within this). */
     readonly creditsRefreshMs: number;
+    /**
+     * The models a request may name (built-in for KIE_API_STYLE, plus KIE_MODELS_FILE), with the
+     * one a request that names none renders with (KIE_DEFAULT_MODEL).
+     */
+    readonly models: ModelCatalog;
+    /** Where KIE_MODELS_FILE was read from, if set. */
+    readonly modelsFile?: string;
+    /** A model paused because KIE said so is tried again (one create fleet-wide) this often. */
+    readonly modelProbeMs: number;
+    /** Dollars per KIE credit, for estimatedCostUsd (an assumption: KIE publishes no rate). */
+    readonly usdPerCredit: number;
   };
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
@@ -197,6 +212,18 @@ class EnvReader {
     return n;
   }
 
+  /** A decimal number, e.g. 0.005. */
+  decimal(name: string, fallback: number, min: number, max: number): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || n < min || n > max) {
+      this.bad(name, v, `must be a number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const v = this.raw(name);
     if (v === undefined) return fallback;
@@ -321,6 +348,32 @@ function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, r
   });
 }
 
+/** KIE_MODELS_FILE: a JSON array of catalog entries, each checked like a built-in one. */
+function readModelsFile(r: EnvReader): ModelEntry[] {
+  const path = r.raw('KIE_MODELS_FILE');
+  if (path === undefined) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    r.bad('KIE_MODELS_FILE', path, `must be a readable JSON file: ${(err as Error).message}`);
+    return [];
+  }
+  const { entries, issues } = parseModelEntries(json);
+  for (const issue of issues) r.bad('KIE_MODELS_FILE', path, `entry ${issue}`);
+  return entries;
+}
+
+function readCatalog(r: EnvReader, apiStyle: ApiStyle, jobsModels: JobsModels, soraPrices: Config['kie']['creditPrices']): ModelCatalog {
+  const defaultModel = r.string('KIE_DEFAULT_MODEL', DEFAULT_MODEL);
+  const { catalog, issues } = buildCatalog({ apiStyle, jobsModels, soraPrices, defaultModel, extra: readModelsFile(r) });
+  for (const { about, message } of issues) {
+    if (about === 'defaultModel') r.bad('KIE_DEFAULT_MODEL', defaultModel, message);
+    else r.bad('KIE_MODELS_FILE', r.raw('KIE_MODELS_FILE'), message);
+  }
+  return catalog;
+}
+
 /**
  * Reads and validates the configuration; throws one ConfigError naming every bad variable.
  * Producers (enqueue only) need no KIE account: `{ accountsRequired: false }`.
@@ -345,6 +398,20 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
   }
   const logLevel = r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
   const s3Endpoint = r.url('S3_ENDPOINT');
+  const apiStyle = r.oneOf<ApiStyle>('KIE_API_STYLE', 'sora', ['sora', 'jobs']);
+  const jobsModels: JobsModels = {
+    standard: r.string('KIE_MODEL_STANDARD', DEFAULT_JOBS_MODELS.standard),
+    high: r.string('KIE_MODEL_HIGH', DEFAULT_JOBS_MODELS.high),
+    storyboard: r.string('KIE_MODEL_STORYBOARD', DEFAULT_JOBS_MODELS.storyboard),
+  };
+  // Defaults: what the simulator charges; standard and high are also the reference's dollar
+  // prices at $0.005 a credit. The storyboard's 150 errs above the reference's $0.60 (120):
+  // a price set too high only holds back an account's last credits, one too low risks a 402.
+  const creditPrices = {
+    per10sStandard: r.int('KIE_CREDITS_PER_10S_STANDARD', 30, 0, 1_000_000),
+    per10sHigh: r.int('KIE_CREDITS_PER_10S_HIGH', 60, 0, 1_000_000),
+    storyboard: r.int('KIE_CREDITS_STORYBOARD', 150, 0, 1_000_000),
+  };
 
   const config: Config = {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
@@ -353,12 +420,8 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     limiterPrefix: r.string('LIMITER_PREFIX', 'sora-batch'),
     kie: {
       baseUrl: kieBaseUrl,
-      apiStyle: r.oneOf<ApiStyle>('KIE_API_STYLE', 'sora', ['sora', 'jobs']),
-      jobsModels: {
-        standard: r.string('KIE_MODEL_STANDARD', DEFAULT_JOBS_MODELS.standard),
-        high: r.string('KIE_MODEL_HIGH', DEFAULT_JOBS_MODELS.high),
-        storyboard: r.string('KIE_MODEL_STORYBOARD', DEFAULT_JOBS_MODELS.storyboard),
-      },
+      apiStyle,
+      jobsModels,
       accounts: readAccounts(r, maxConcurrent, dailyLimit, opts.accountsRequired ?? true),
       dailyWindowMs: r.int('KIE_DAILY_WINDOW_MS', 86_400_000, 1000),
       dailyWindow: r.oneOf<DailyWindow>('KIE_DAILY_WINDOW', 'rolling', ['rolling', 'utc-day']),
@@ -374,15 +437,12 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       ambiguousGraceMs: r.int('KIE_AMBIGUOUS_GRACE_MS', 15 * 60_000, 0),
       ambiguousPolicy: r.oneOf('KIE_AMBIGUOUS_POLICY', 'resubmit', ['resubmit', 'fail'] as const),
       webhookHmacKey: r.raw('KIE_WEBHOOK_HMAC_KEY'),
-      // Defaults: what the simulator charges; standard and high are also the reference's dollar
-      // prices at $0.005 a credit. The storyboard's 150 errs above the reference's $0.60 (120):
-      // a price set too high only holds back an account's last credits, one too low risks a 402.
-      creditPrices: {
-        per10sStandard: r.int('KIE_CREDITS_PER_10S_STANDARD', 30, 0, 1_000_000),
-        per10sHigh: r.int('KIE_CREDITS_PER_10S_HIGH', 60, 0, 1_000_000),
-        storyboard: r.int('KIE_CREDITS_STORYBOARD', 150, 0, 1_000_000),
-      },
+      creditPrices,
       creditsRefreshMs: r.int('KIE_CREDITS_REFRESH_MS', 5 * 60_000, 100, 86_400_000),
+      models: readCatalog(r, apiStyle, jobsModels, creditPrices),
+      modelsFile: r.raw('KIE_MODELS_FILE'),
+      modelProbeMs: r.int('KIE_MODEL_PROBE_MS', 5 * 60_000, 100, 86_400_000),
+      usdPerCredit: r.decimal('KIE_USD_PER_CREDIT', DEFAULT_USD_PER_CREDIT, 0, 1000),
     },
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,
@@ -434,7 +494,13 @@ export function describeConfig(c: Config): Record<string, unknown> {
   return {
     ...c,
     redisUrl: maskRedisUrl(c.redisUrl),
-    kie: { ...c.kie, accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a), webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined },
+    kie: {
+      ...c.kie,
+      accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a),
+      webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined,
+      // The entries are long; KIE_MODELS_FILE and `sora-batch models` show them.
+      models: { defaultModel: c.kie.models.defaultModel, ids: Object.keys(c.kie.models.entries) },
+    },
     webhook: c.webhook ? { baseUrl: c.webhook.baseUrl, secret: '***' } : undefined,
     notify: { ...c.notify, secret: c.notify.secret ? '***' : undefined },
     apiTokens: c.apiTokens.map(() => '***'),

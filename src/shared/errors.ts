@@ -132,6 +132,31 @@ export class TransientKieError extends KieError {
 }
 
 /**
+ * KIE answered a create that the model takes no tasks: its interface is paused ("This interface
+ * is temporarily paused"), or KIE does not know the model. The model is paused fleet-wide, not
+ * the account; retrying the same request soon would only repeat the answer.
+ */
+export class ModelUnavailableError extends KieError {
+  override name = 'ModelUnavailableError';
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly reason: 'paused' | 'unknown',
+    code?: number,
+    httpStatus?: number,
+  ) {
+    super(message, code, httpStatus);
+  }
+}
+
+/** The version of a finished video the request asked for (Veo's 1080p) is still being made. */
+export class ResultNotReadyError extends KieError {
+  override name = 'ResultNotReadyError';
+  // Not retried in-process: the job is parked and asks again later.
+  readonly retryable = false;
+}
+
+/**
  * KIE would not mint a fresh link from the stale one (foreign, malformed, too old). The task's
  * record can still give one: ask again without the stale link, on a request turn of its own.
  */

@@ -37,6 +37,7 @@ export function newCounters(keys: readonly string[]): SimCounters {
       noContentLength: 0,
       failedTasks: 0,
       insufficientCredits: 0,
+      modelPaused: 0,
     },
     tasks: [],
   };

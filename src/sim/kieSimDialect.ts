@@ -1,4 +1,4 @@
-/** What each wire dialect (sora, jobs) provides to the simulator's shared server and engine. */
+/** What each wire family (sora, jobs, veo) provides to the simulator's shared server and engine. */
 import type { SimEngine } from './kieSimEngine';
 import type { SimDialect, SimTask } from './kieSimTypes';
 
@@ -35,6 +35,8 @@ export interface SimDialectApi {
   readonly name: SimDialect;
   /** The dialect's codes for refusals the shared code decides. */
   readonly codes: { ok: number; invalid: number; insufficientCredits: number; overloaded: number };
+  /** Creates take the model's price off the key's credit balance (the reference's API keeps none). */
+  readonly chargesCredits: boolean;
   /** An error or success envelope, with the HTTP status the dialect uses for that code. */
   answer(code: number, text: string, data?: unknown): Answer;
   /** Handlers by "METHOD /path". */

@@ -1,18 +1,30 @@
 /**
- * The simulator's accounts and tasks, shared by both dialects: creating a task (credits, caps,
- * faults), running it to completion on a timer, and handing finished tasks to the callback sender.
+ * The simulator's accounts and tasks, shared by every family: creating a task (paused models,
+ * credits, caps, faults), running it to completion on a timer, and handing finished tasks to the
+ * callback sender.
  */
 import { randomBytes } from 'node:crypto';
+import { creditsFor } from '../kie/catalog/modelPrice';
 import type { CallbackSender } from './kieSimCallbacks';
 import type { SimCaps } from './kieSimCaps';
 import { countGenerating, countTaskCreated } from './kieSimCounters';
 import { type Answer, gatewayError, type Outcome, RESET, type SimDialectApi } from './kieSimDialect';
 import type { VideoLinks } from './kieSimLinks';
+import type { SimModels } from './kieSimModels';
 import type { SimCreateRequest } from './kieSimValidation';
 import type { SimCounters, SimFaults, SimTask } from './kieSimTypes';
 
+/** What KIE answers a create for a model whose interface it paused (a 500, told apart by its words only). */
+export const MODEL_PAUSED_MESSAGE = 'This interface is temporarily paused';
+
+const TASK_ID_PREFIX: Record<SimTask['dialect'], string> = { sora: 'sora_', jobs: '', veo: 'veo_task_' };
+
 export interface EngineSettings {
   generationMs: number | [number, number];
+  /** Generation time by KIE model name, where it differs from generationMs. */
+  generationMsByModel: Record<string, number | [number, number]>;
+  /** How long after a task finished its 1080p version is ready (Veo). */
+  hdDelayMs: number;
   bannedWords: readonly string[];
   callbackHmacKey?: string;
   credits: Record<string, number>;
@@ -24,6 +36,7 @@ export class SimEngine {
 
   constructor(
     readonly settings: EngineSettings,
+    readonly models: SimModels,
     private readonly counters: SimCounters,
     private readonly faults: SimFaults,
     readonly links: VideoLinks,
@@ -58,16 +71,16 @@ export class SimEngine {
   }
 
   /**
-   * Creates a task and answers with `created(task)`, or answers why not; `credits` is what it
-   * costs (0 where the dialect keeps no balance).
+   * Creates a task and answers with `created(task)`, or answers why not: the model's interface is
+   * paused, the key cannot pay the model's price (where the family charges credits), a cap.
    */
-  create(
-    dialect: SimDialectApi,
-    key: string,
-    call: { request: SimCreateRequest; params: unknown; credits: number },
-    created: (task: SimTask) => Answer,
-  ): Outcome {
-    const { request, params, credits } = call;
+  create(dialect: SimDialectApi, key: string, call: { request: SimCreateRequest; params: unknown }, created: (task: SimTask) => Answer): Outcome {
+    const { request, params } = call;
+    if (this.faults.pausedModels.includes(request.model)) {
+      this.counters.faults.modelPaused++;
+      return dialect.answer(500, MODEL_PAUSED_MESSAGE);
+    }
+    const credits = dialect.chargesCredits ? creditsFor({ duration: request.durationSeconds, options: request.options }, request.mode) : 0;
     if (this.faults.insufficientCredits.includes(key) || credits > this.balance(key)) {
       this.counters.faults.insufficientCredits++;
       const why = `insufficient credits: the task costs ${credits}, the balance is ${this.balance(key)}`;
@@ -82,7 +95,7 @@ export class SimEngine {
 
     const now = Date.now();
     const task: SimTask = {
-      taskId: dialect.name === 'sora' ? `sora_${randomBytes(8).toString('hex')}` : randomBytes(16).toString('hex'),
+      taskId: `${TASK_ID_PREFIX[dialect.name]}${randomBytes(dialect.name === 'sora' ? 8 : 16).toString('hex')}`,
       key,
       dialect: dialect.name,
       model: request.model,
@@ -90,10 +103,11 @@ export class SimEngine {
       seed: request.seed,
       durationSeconds: request.durationSeconds,
       quality: request.quality,
+      imageUrls: request.imageUrls,
       callBackUrl: request.callBackUrl,
       params,
       credits,
-      generationMs: this.drawGenerationMs(),
+      generationMs: this.drawGenerationMs(request.model),
       createdAt: now,
       state: 'generating',
     };
@@ -158,8 +172,13 @@ export class SimEngine {
     }
   }
 
-  private drawGenerationMs(): number {
-    const g = this.settings.generationMs;
+  /** When the task's 1080p version can be fetched (Veo), or undefined while it generates. */
+  hdReadyAt(task: SimTask): number | undefined {
+    return task.completedAt === undefined ? undefined : task.completedAt + this.settings.hdDelayMs;
+  }
+
+  private drawGenerationMs(model: string): number {
+    const g = this.settings.generationMsByModel[model] ?? this.settings.generationMs;
     return typeof g === 'number' ? g : Math.round(g[0] + this.random() * (g[1] - g[0]));
   }
 

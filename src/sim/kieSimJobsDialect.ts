@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { Answer, SimDialectApi } from './kieSimDialect';
 import type { SimEngine } from './kieSimEngine';
-import { JOBS_STORYBOARD_MODEL, type SimCreateRequest, validateJobsCreate } from './kieSimValidation';
+import { validateJobsCreate } from './kieSimValidation';
 import type { SimTask } from './kieSimTypes';
 
 /** The failCode of a failed generation, and the code of its callback. */
@@ -17,12 +17,6 @@ const QUEUING_SHARE = 0.2;
 
 function answer(code: number, text: string, data: unknown = null): Answer {
   return { status: code, body: { code, msg: text, data } };
-}
-
-/** Credits a task costs: 30 per 10 s standard, 60 per 10 s high, 150 a storyboard. */
-function creditsFor(request: SimCreateRequest): number {
-  if (request.model === JOBS_STORYBOARD_MODEL) return 150;
-  return ((request.quality === 'high' ? 60 : 30) * request.durationSeconds) / 10;
 }
 
 function stateOf(task: SimTask, now = Date.now()): string {
@@ -52,13 +46,13 @@ function record(engine: SimEngine, task: SimTask) {
 export const jobsDialect: SimDialectApi = {
   name: 'jobs',
   codes: { ok: 200, invalid: 422, insufficientCredits: 402, overloaded: 455 },
+  chargesCredits: true,
   answer,
   routes: {
     'POST /api/v1/jobs/createTask': (engine, { key, body }) => {
-      const v = validateJobsCreate(body, engine.settings.bannedWords);
+      const v = validateJobsCreate(body, engine.models, engine.settings.bannedWords);
       if (!v.ok) return answer(v.code, v.message);
-      const call = { request: v.request, params: body, credits: creditsFor(v.request) };
-      return engine.create(jobsDialect, key, call, (task) => answer(200, 'success', { taskId: task.taskId }));
+      return engine.create(jobsDialect, key, { request: v.request, params: body }, (task) => answer(200, 'success', { taskId: task.taskId }));
     },
     'GET /api/v1/jobs/recordInfo': (engine, { key, query }) => {
       const task = engine.taskOf(key, query.get('taskId'));

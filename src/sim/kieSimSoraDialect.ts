@@ -31,12 +31,13 @@ function record(engine: SimEngine, task: SimTask) {
 export const soraDialect: SimDialectApi = {
   name: 'sora',
   codes: { ok: 0, invalid: 1004, insufficientCredits: 1002, overloaded: 1003 },
+  chargesCredits: false,
   answer,
   routes: {
     'POST /api/v1/sora/generate': (engine, { key, body }) => {
-      const v = validateSoraCreate(body, engine.settings.bannedWords);
+      const v = validateSoraCreate(body, engine.models, engine.settings.bannedWords);
       if (!v.ok) return answer(v.code, v.message);
-      return engine.create(soraDialect, key, { request: v.request, params: body, credits: 0 }, (task) =>
+      return engine.create(soraDialect, key, { request: v.request, params: body }, (task) =>
         answer(0, 'success', { taskId: task.taskId, status: 0 }),
       );
     },

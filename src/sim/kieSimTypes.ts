@@ -1,4 +1,5 @@
 /** The KIE simulator's vocabulary: its options, its fault knobs, its tasks and the counters tests read. */
+import type { ModelEntryInput } from '../kie/catalog/modelEntry';
 
 export interface SimOptions {
   /** 0 = a random free port (default). */
@@ -17,6 +18,15 @@ export interface SimOptions {
   minIntervalMs?: number;
   /** Generation time (default 5000); a [min, max] range draws per task from the seeded RNG. */
   generationMs?: number | [number, number];
+  /** Generation time by KIE model name (e.g. { veo3: [8000, 12000] }), where it differs from generationMs. */
+  generationMsByModel?: Record<string, number | [number, number]>;
+  /** How long after a Veo task finished its 1080p version is ready; until then get-1080p-video answers "processing" (default 0). */
+  hdDelayMs?: number;
+  /**
+   * Catalog entries the simulator serves beside the built-in ones, as KIE serves models sora-batch
+   * only learns about through KIE_MODELS_FILE. Validated like the catalog's own.
+   */
+  models?: ModelEntryInput[];
   /** Lifetime of a video link (default 20 min); an expired link answers 403. */
   linkTtlMs?: number;
   /** Size of every video file (default 256 KiB, at least 148: ftyp, moov and the mdat header). */
@@ -67,9 +77,11 @@ export interface SimFaults {
   insufficientCredits: string[];
   /** Never deliver callbacks. */
   dropCallbacks: boolean;
+  /** KIE model names whose creates answer 500 "This interface is temporarily paused" (the sora API's are sora-2 and sora-2-pro). */
+  pausedModels: string[];
 }
 
-export type SimDialect = 'sora' | 'jobs';
+export type SimDialect = 'sora' | 'jobs' | 'veo';
 export type SimTaskState = 'generating' | 'success' | 'fail';
 
 /** One task the simulator created. The same object sits in `counters.tasks` and changes as the task runs. */
@@ -78,17 +90,19 @@ export interface SimTask {
   readonly key: string;
   /** The dialect it was created with; it decides the callback's shape. */
   readonly dialect: SimDialect;
-  /** Jobs model, or 'sora-2' for the sora dialect. */
+  /** KIE's model name: the jobs or Veo model, 'sora-2' or 'sora-2-pro' for the sora API. */
   readonly model: string;
   /** The prompt; for a storyboard, the scenes joined by newlines. */
   readonly prompt: string;
   readonly seed?: number;
   readonly durationSeconds: number;
   readonly quality: 'standard' | 'high';
+  /** The images the create named (image-to-video). */
+  readonly imageUrls: readonly string[];
   readonly callBackUrl?: string;
   /** The create request's body as received. */
   readonly params: unknown;
-  /** Credits it cost (jobs dialect only; 0 for sora). */
+  /** Credits it cost, by the catalog's price of its model (0 for the sora API). */
   readonly credits: number;
   readonly generationMs: number;
   /** Epoch ms. */
@@ -147,6 +161,8 @@ export interface SimCounters {
     noContentLength: number;
     failedTasks: number;
     insufficientCredits: number;
+    /** Creates refused because the model's interface is paused. */
+    modelPaused: number;
   };
   /** Every task created, in creation order. */
   tasks: SimTask[];

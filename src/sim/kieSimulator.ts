@@ -1,7 +1,8 @@
 /**
- * A stand-in for KIE's API as a real HTTP server, for tests, benchmarks and the demo: both
- * dialects, the three caps (refused with 429 and counted), link expiry, callbacks and fault
- * injection down to the transport (resets, cut bodies), which is why it uses node:http directly.
+ * A stand-in for KIE's API as a real HTTP server, for tests, benchmarks and the demo: every endpoint
+ * family (sora, jobs, veo) with each model's validation from the catalog, the three caps (refused
+ * with 429 and counted), paused models, link expiry, callbacks and fault injection down to the
+ * transport (resets, cut bodies), which is why it uses node:http directly.
  *
  * `GET /__sim/counters` answers the live counters as JSON (Maps as objects), uncounted and
  * without faults, so a harness can read a simulator running in another process. No KIE path
@@ -17,8 +18,10 @@ import { type Answer, gatewayError, type RawAnswer, RESET, type SimDialectApi } 
 import { SimEngine } from './kieSimEngine';
 import { jobsDialect } from './kieSimJobsDialect';
 import { VideoLinks } from './kieSimLinks';
+import { SimModels } from './kieSimModels';
 import { seededRandom } from './kieSimRandom';
 import { soraDialect } from './kieSimSoraDialect';
+import { veoDialect } from './kieSimVeoDialect';
 import type { KieSimulator, SimCounters, SimFaults, SimOptions } from './kieSimTypes';
 import { MIN_VIDEO_BYTES, measureVideo, videoChunks } from './kieSimVideo';
 
@@ -32,7 +35,7 @@ export type SimCountersSnapshot = Omit<SimCounters, 'submitsByPrompt' | 'submits
   submitsBySeed: Record<string, number>;
 };
 
-const DIALECTS = { sora: soraDialect, jobs: jobsDialect } as const;
+const DIALECTS = { sora: soraDialect, jobs: jobsDialect, veo: veoDialect } as const;
 const ROUTES = new Map(
   Object.values(DIALECTS).flatMap((dialect) =>
     Object.entries(dialect.routes).map(([route, handle]) => [route, { dialect, handle }] as const),
@@ -53,6 +56,7 @@ const NO_FAULTS: SimFaults = {
   failRate: 0,
   insufficientCredits: [],
   dropCallbacks: false,
+  pausedModels: [],
 };
 const DEFAULT_CREDITS = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -89,11 +93,14 @@ function compileOptions(o: SimOptions) {
     videoBytes,
     engine: {
       generationMs,
+      generationMsByModel: o.generationMsByModel ?? {},
+      hdDelayMs: nonNegative('hdDelayMs', o.hdDelayMs ?? 0),
       bannedWords: o.bannedWords ?? ['forbidden'],
       callbackHmacKey: o.callbackHmacKey,
       credits: Object.fromEntries(o.apiKeys.map((k) => [k, o.credits?.[k] ?? DEFAULT_CREDITS])),
     },
     seed: o.seed ?? 1,
+    models: new SimModels(o.models),
   };
 }
 
@@ -112,7 +119,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
   const callbacks = new CallbackSender(counters);
   const dialectOf = (task: { dialect: keyof typeof DIALECTS }) => DIALECTS[task.dialect];
   const random = seededRandom(settings.seed);
-  const engine = new SimEngine(settings.engine, counters, faults, links, caps, callbacks, random, dialectOf);
+  const engine = new SimEngine(settings.engine, settings.models, counters, faults, links, caps, callbacks, random, dialectOf);
   const measured = new Map<string, { size: number; sha256: string }>();
 
   const send = (res: http.ServerResponse, answer: Answer | RawAnswer): void => {
@@ -124,8 +131,8 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const route = `${req.method} ${target.pathname}`;
     const found = ROUTES.get(route);
     if (!found) {
-      const dialect: SimDialectApi = target.pathname.startsWith('/api/v1/sora/') ? soraDialect : jobsDialect;
-      // An unknown endpoint is an HTTP 404 in both dialects (the sora dialect's code 404 rides in a 200).
+      const dialect: SimDialectApi = target.pathname.startsWith('/api/v1/sora/') ? soraDialect : target.pathname.startsWith('/api/v1/veo/') ? veoDialect : jobsDialect;
+      // An unknown endpoint is an HTTP 404 in every family (the sora dialect's code 404 rides in a 200).
       return send(res, { ...dialect.answer(404, `no such endpoint: ${route}`), status: 404 });
     }
     const { dialect, handle } = found;

@@ -1,9 +1,11 @@
 /**
  * `npm run sim`: the KIE simulator as a standalone server, configured from SIM_* variables
  * (SIM_GENERATION_MS takes a number or a "min-max" range; SIM_PORT=0 picks a free port, named by
- * the `url` field of the "listening" log line). Its counters answer on GET /__sim/counters.
- * Stops on SIGINT/SIGTERM.
+ * the `url` field of the "listening" log line; SIM_PAUSED_MODELS lists KIE model names whose
+ * interface answers "temporarily paused"; SIM_MODELS_FILE serves more catalog entries, in the
+ * KIE_MODELS_FILE format). Its counters answer on GET /__sim/counters. Stops on SIGINT/SIGTERM.
  */
+import { readFileSync } from 'node:fs';
 import { createLogger } from '../shared/logger';
 import { startKieSimulator } from './kieSimulator';
 import type { SimFaults, SimOptions } from './kieSimTypes';
@@ -47,7 +49,9 @@ function simOptionsFromEnv(env: Env): SimOptions {
     failRate: number(env, 'SIM_FAIL_RATE'),
     insufficientCredits: list(env, 'SIM_INSUFFICIENT_CREDITS'),
     dropCallbacks: env.SIM_DROP_CALLBACKS === 'true' || undefined,
+    pausedModels: list(env, 'SIM_PAUSED_MODELS'),
   };
+  const modelsFile = env.SIM_MODELS_FILE?.trim();
   const options: SimOptions = {
     port: number(env, 'SIM_PORT') ?? 4010,
     host: env.SIM_HOST?.trim() || undefined,
@@ -63,6 +67,7 @@ function simOptionsFromEnv(env: Env): SimOptions {
     seed: number(env, 'SIM_SEED'),
     callbackHmacKey: env.SIM_CALLBACK_HMAC_KEY?.trim() || undefined,
     credits: credits === undefined ? undefined : Object.fromEntries(apiKeys.map((k) => [k, credits])),
+    models: modelsFile ? (JSON.parse(readFileSync(modelsFile, 'utf8')) as SimOptions['models']) : undefined,
     faults: Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined)),
   };
   // Unset variables leave the simulator's own defaults in place.

@@ -7,6 +7,7 @@ import type { Queue } from 'bullmq';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import type { CreditBalance } from '../pool/accountCredits';
 import type { KieRequestObserver } from '../kie/requestOutcome';
+import type { ModelPauses } from '../pool/modelPauses';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 
@@ -42,7 +43,13 @@ export interface WorkerMetrics {
 export type RenderCounters = Pick<WorkerMetrics, 'kieRetries' | 'ambiguousSubmits' | 'creditsSpent'>;
 
 /** `creditBalances` where the dialect keeps a credit balance (KIE_API_STYLE=jobs). */
-export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, creditBalances?: () => Promise<CreditBalance[]>): WorkerMetrics {
+export function createWorkerMetrics(
+  queue: Queue,
+  limiter: AccountLimiter,
+  models: ModelPauses,
+  modelIds: readonly string[],
+  creditBalances?: () => Promise<CreditBalance[]>,
+): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -91,11 +98,21 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, credi
 
   const kieRequests = new Counter({
     name: 'sora_kie_requests_total',
-    help: 'KIE requests by endpoint and outcome (ok, refused, unauthorized, rate-limited, transient, ambiguous, unreachable, error)',
+    help: 'KIE requests by endpoint and outcome (ok, refused, unauthorized, model-unavailable, rate-limited, transient, ambiguous, unreachable, error)',
     labelNames: ['endpoint', 'outcome'],
     registers: [registry],
   });
   const kieRateLimited = new Counter({ name: 'sora_kie_rate_limited_total', help: 'KIE answers 429 (rate limited) per account', labelNames: ['account'], registers: [registry] });
+
+  new Gauge({
+    name: 'sora_model_paused',
+    help: '1 while a catalog model is paused fleet-wide (KIE paused or does not know it, or an operator)',
+    labelNames: ['model'],
+    registers: [registry],
+    async collect() {
+      for (const m of await models.status(modelIds)) this.set({ model: m.model }, m.paused ? 1 : 0);
+    },
+  });
 
   return {
     registry,

@@ -14,6 +14,7 @@ import { AccountCredits, readBalances } from '../pool/accountCredits';
 import { registerAccounts } from '../pool/accountRegistry';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
+import { createModelPauses } from '../pool/modelControl';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
 import { createS3Client } from './storage/s3Client';
@@ -56,7 +57,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const accountNames = config.kie.accounts.map((a) => a.name);
   const keepsCredits = Boolean(dialectFor(config.kie).creditsPath);
-  const metrics = createWorkerMetrics(queue, limiter, keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined);
+  const models = createModelPauses(redis, config);
+  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries), keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined);
   const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a, metrics.observeKieRequest)]));
   const credits = keepsCredits ? new AccountCredits({ redis, config, limiter, kie, logger, signal: shutdown.signal, retries: metrics.kieRetries }) : undefined;
   // Before any job is taken: an account must not get work its balance cannot pay.
@@ -64,7 +66,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   const waker = new JobWaker(redis);
   const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
-  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, tasksTimedOut: metrics.tasksTimedOut });
+  // A job without a model (added before the catalog, or by a backend that names none) renders the default.
+  const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
+  const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf, tasksTimedOut: metrics.tasksTimedOut });
 
   const processor = createRenderProcessor({
     config,
@@ -72,6 +76,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     redis,
     limiter,
     credits,
+    models,
     kie,
     s3: createS3Client(config),
     wakeJobs,

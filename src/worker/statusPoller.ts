@@ -24,6 +24,8 @@ export interface StatusPollerDeps {
   kie: ReadonlyMap<string, KieClient>;
   logger: Logger;
   wakeJobs(members: readonly string[]): Promise<void>;
+  /** The catalog model of the job behind a member: its family decides where the task's record is read. */
+  modelOf(member: string): Promise<string | undefined>;
   /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
   tasksTimedOut?: { inc(): void };
 }
@@ -54,8 +56,10 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
 
   async function check(account: string, member: string, taskId: string, ageMs: number): Promise<void> {
     const kie = deps.kie.get(account)!;
+    // Outside the try: trouble reading the job is a poller hiccup, not KIE refusing the task.
+    const model = await deps.modelOf(member);
     try {
-      const answer = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId));
+      const answer = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId, model));
       const record = judgeStuckTask(answer, { account, ageMs, timeoutMs: config.kie.taskTimeoutMs, log: logger, timedOut: deps.tasksTimedOut });
       if (record.state === 'generating') {
         await limiter.scheduleCheck(account, member, checkDelayMs(config));

@@ -57,7 +57,7 @@ it('enqueue says what it did (count, queue, job id), --json for scripts; bad inp
 
   const bad = await cli('enqueue', 'a kite', '--seed', '12');
   expect(bad.code).toBe(2);
-  expect(bad.stderr).toContain('seed: must be between 10000 and 99999 (got 12)');
+  expect(bad.stderr).toContain('seed: sora-2 (KIE_API_STYLE=sora) accepts 10000 to 99999 (got 12)');
 
   const late = await cli('enqueue', 'a kite next year', '--delay', '31536000000');
   expect(late.code).toBe(2);

@@ -105,8 +105,8 @@ describe('what only one dialect can express is refused at the producer, naming t
 
   it('1:1 and a seed are refused in jobs, and nothing is added', async () => {
     const s = await startStack('jobs');
-    await expect(s.producer.enqueue({ prompt: 'a square', aspectRatio: '1:1' })).rejects.toThrow('KIE_API_STYLE=jobs renders only 16:9 (landscape) or 9:16 (portrait)');
-    await expect(s.producer.enqueue({ prompt: 'a seed', seed: 12345 })).rejects.toThrow('KIE_API_STYLE=jobs has no seed option');
+    await expect(s.producer.enqueue({ prompt: 'a square', aspectRatio: '1:1' })).rejects.toThrow('aspectRatio: sora-2 (KIE_API_STYLE=jobs) text-to-video accepts 16:9 or 9:16');
+    await expect(s.producer.enqueue({ prompt: 'a seed', seed: 12345 })).rejects.toThrow('seed: sora-2 (KIE_API_STYLE=jobs) text-to-video has no seed option');
     expect(await s.queue.count()).toBe(0);
     expect(s.sim.counters.requests.byEndpoint[CREATE.jobs]).toBeUndefined();
   });

@@ -57,8 +57,8 @@ describe('end to end: producer -> BullMQ -> worker -> KIE simulator -> S3', () =
     await foreign.close();
     expect((await stack.waitForJobs([job.id!])).get(job.id!)).toBe('failed');
     const failed = (await stack.queue.getJob(job.id!))!;
-    expect(failed.failedReason).toContain('duration: must be 10 or 15 (got 12)');
-    expect(failed.failedReason).toContain('seed: must be between 10000 and 99999 (got 7)');
+    expect(failed.failedReason).toContain('duration: sora-2 (KIE_API_STYLE=sora) accepts 10 or 15 (got 12)');
+    expect(failed.failedReason).toContain('seed: sora-2 (KIE_API_STYLE=sora) accepts 10000 to 99999 (got 7)');
     expect(failed.attemptsMade).toBe(1);
     expect(stack.sim.counters.requests.total).toBe(before);
   });
@@ -66,7 +66,7 @@ describe('end to end: producer -> BullMQ -> worker -> KIE simulator -> S3', () =
   it('rejects bad requests at the producer with field-level messages, adding nothing', async () => {
     const before = await stack.queue.count();
     await expect(stack.producer.enqueueMany([{ prompt: 'ok' }, { prompt: 'y'.repeat(801) }])).rejects.toThrow(
-      new ValidationError([{ field: '[1].prompt', value: 'y'.repeat(801), rule: 'must be at most 800 characters' }]).message,
+      new ValidationError([{ field: '[1].prompt', value: 'y'.repeat(801), rule: 'sora-2 (KIE_API_STYLE=sora) accepts at most 800 characters' }]).message,
     );
     await expect(stack.producer.enqueue({ prompt: 'ok' }, { priority: 0 })).rejects.toThrow('priority: must be a whole number from 1 to 2097152');
     expect(await stack.queue.count()).toBe(before);

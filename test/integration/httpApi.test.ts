@@ -86,7 +86,7 @@ describe('POST /renders', () => {
     expect(res.body.created).toBe(true);
     const job = (await stack.queue.getJob(res.body.jobId))!;
     expect(job.name).toBe('render');
-    expect(job.data).toEqual({ type: 'text', prompt: 'a lighthouse at dusk', duration: 15, aspectRatio: '16:9', quality: 'standard', metadata: { order: 7 } });
+    expect(job.data).toEqual({ type: 'text', model: 'sora-2', prompt: 'a lighthouse at dusk', duration: 15, aspectRatio: '16:9', quality: 'standard', metadata: { order: 7 } });
     expect(job.opts.priority).toBe(3);
     expect(job.opts.delay).toBe(60_000);
     await job.remove();
@@ -146,7 +146,8 @@ describe('POST /renders', () => {
   });
 
   it('a 900-character prompt is echoed cut to 60 characters, its length stated', async () => {
-    const prompt = `${'a quiet harbour at dawn, '.repeat(36)}`;
+    // No trailing blank: prompts are judged trimmed.
+    const prompt = `${'a quiet harbour at dawn, '.repeat(36).slice(0, 899)}.`;
     expect(prompt).toHaveLength(900);
     const res = await post('/renders', { prompt });
     expect(res.status).toBe(400);

@@ -17,6 +17,7 @@ import {
   TransientKieError,
 } from '../../src/shared/errors';
 import { createKieClient } from '../../src/kie/client';
+import { builtinCatalog } from '../../src/kie/catalog/modelCatalog';
 import type { KieClient, TaskRecord } from '../../src/kie/types';
 import { parseRenderRequest, type RenderRequest, type RenderRequestInput } from '../../src/shared/renderRequest';
 import { type KieSimulator, type SimFaults, startKieSimulator } from '../../src/sim/kieSimulator';
@@ -245,7 +246,10 @@ describe('KIE client, jobs-only endpoints', () => {
   test('a storyboard and the watermark option travel to KIE intact', async () => {
     const { sim, kie } = await setUp('jobs');
     const taskId = await kie.createTask(
-      parseRenderRequest({ type: 'storyboard', aspectRatio: '16:9', removeWatermark: true, shots: [{ prompt: 'harbour at dawn', seconds: 10 }, { prompt: 'gulls', seconds: 15 }] }),
+      parseRenderRequest(
+        { type: 'storyboard', aspectRatio: '16:9', removeWatermark: true, shots: [{ prompt: 'harbour at dawn', seconds: 10 }, { prompt: 'gulls', seconds: 15 }] },
+        builtinCatalog('jobs'),
+      ),
     );
     expect(sim.task(taskId)).toMatchObject({
       model: 'sora-2-pro-storyboard',

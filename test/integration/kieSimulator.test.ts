@@ -206,7 +206,7 @@ describe('a sora task', () => {
 describe('a jobs task', () => {
   it('reports waiting or queuing first, then generating, then success with resultJson', async () => {
     const s = await sim({ generationMs: 600 });
-    const body = textJob('a fox in snow', { input: { prompt: 'a fox in snow', aspect_ratio: 'portrait', n_frames: '15', size: 'high' } });
+    const body = textJob('a fox in snow', { input: { prompt: 'a fox in snow', aspect_ratio: 'portrait', n_frames: '15' } });
     const taskId: string = (await createJob(s, body)).body.data.taskId;
     const first = (await jobRecord(s, taskId)).body.data;
     expect(first).toMatchObject({ taskId, model: 'sora-2-text-to-video', resultJson: '', failCode: '', completeTime: null });

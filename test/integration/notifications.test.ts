@@ -125,7 +125,7 @@ describe('notifications with private destinations allowed (NOTIFY_ALLOW_PRIVATE=
     await foreign.close();
     expect((await stack.waitForJobs([job.id!])).get(job.id!)).toBe('failed');
     const [delivery] = await waitFor('the notification', () => receiver.at('/failed').length > 0 && receiver.at('/failed'));
-    expect(verified(delivery!)).toMatchObject({ jobId: job.id, status: 'failed', reason: expect.stringContaining('duration: must be 10 or 15 (got 12)') });
+    expect(verified(delivery!)).toMatchObject({ jobId: job.id, status: 'failed', reason: expect.stringContaining('duration: sora-2 (KIE_API_STYLE=sora) accepts 10 or 15 (got 12)') });
   });
 
   it('retries after a 500 and a 429, with the same webhook-id, until the receiver takes it', async () => {

@@ -102,7 +102,14 @@ test('each job is one trace from its enqueue to its stored object and its notifi
     expect(runs.every((s) => attr(s, 'bullmq.job.id') === jobId)).toBe(true);
 
     const create = trace.find((s) => s.name === 'kie POST /api/v1/sora/generate');
-    expect(create?.attributes).toMatchObject({ 'kie.endpoint': 'POST /api/v1/sora/generate', 'kie.account': 'default', 'kie.outcome': 'ok', 'kie.task_id': result.taskId, 'http.response.status_code': 200 });
+    expect(create?.attributes).toMatchObject({
+      'kie.endpoint': 'POST /api/v1/sora/generate',
+      'kie.account': 'default',
+      'kie.model': stack.config.kie.models.defaultModel,
+      'kie.outcome': 'ok',
+      'kie.task_id': result.taskId,
+      'http.response.status_code': 200,
+    });
 
     const store = trace.find((s) => s.name === `store video ${result.bucket}`);
     expect(store?.attributes).toMatchObject({ 'aws.s3.bucket': result.bucket, 'aws.s3.key': result.key, 'video.bytes': result.size, 'video.sha256': result.sha256 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Queue } from 'bullmq';
 import { parse } from 'yaml';
 import type { AccountLimiter } from '../../src/pool/limiter/accountLimiter';
+import type { ModelPauses } from '../../src/pool/modelPauses';
 import { createWorkerMetrics } from '../../src/worker/metrics';
 import { lintDockerfile } from '../../scripts/lintDockerfile';
 
@@ -63,11 +64,10 @@ describe('docker-compose.yml', () => {
 });
 
 describe('alerts and dashboard', () => {
-  // Series the worker does not export: Prometheus' own `up`, and sora_model_paused, which the
-  // model catalog (issue 13's branch) adds to the worker's metrics.
-  const ELSEWHERE = new Set(['up', 'sora_model_paused']);
+  // Prometheus' own series.
+  const ELSEWHERE = new Set(['up']);
   const exported = new Set(
-    createWorkerMetrics({} as Queue, {} as AccountLimiter, async () => [])
+    createWorkerMetrics({} as Queue, {} as AccountLimiter, {} as ModelPauses, [], async () => [])
       .registry.getMetricsAsArray()
       .map((m) => m.name),
   );

@@ -8,16 +8,24 @@ import {
   TaskNotFoundError,
   TransientKieError,
   UnexpectedResponseError,
+  ValidationError,
 } from '../../src/shared/errors';
 import { dialectFor } from '../../src/kie/client';
+import { buildCatalog, builtinCatalog, type ModelCatalog, modeOf } from '../../src/kie/catalog/modelCatalog';
 import { errorForAnswer } from '../../src/kie/errorForAnswer';
-import { createJobsDialect, parseJobsRecord } from '../../src/kie/jobsDialect';
+import { jobsDialect, parseJobsRecord } from '../../src/kie/jobsDialect';
 import { DEFAULT_JOBS_MODELS } from '../../src/kie/jobsModels';
 import { soraDialect } from '../../src/kie/soraDialect';
+import type { WireOrder } from '../../src/kie/types';
 import { parseRenderRequest, type RenderRequestInput } from '../../src/shared/renderRequest';
 
-const dialect = createJobsDialect(DEFAULT_JOBS_MODELS);
-const bodyFor = (input: RenderRequestInput, callBackUrl?: string) => dialect.createTask(parseRenderRequest(input), callBackUrl);
+const dialect = jobsDialect;
+const JOBS = builtinCatalog('jobs');
+const orderFor = (input: RenderRequestInput, catalog: ModelCatalog = JOBS): WireOrder => {
+  const request = parseRenderRequest(input, catalog);
+  return { request, ...modeOf(catalog, request) };
+};
+const bodyFor = (input: RenderRequestInput, callBackUrl?: string) => dialect.createTask(orderFor(input), callBackUrl);
 const envelope = (data: unknown) => ({ code: 200, msg: 'success', data });
 const recordOf = (data: Record<string, unknown>, taskId = 't1') => parseJobsRecord(envelope({ taskId: 't1', ...data }), taskId);
 
@@ -76,20 +84,20 @@ describe('jobs dialect: createTask mapping', () => {
   });
 
   test('configured model names replace the defaults', () => {
-    const custom = createJobsDialect({ standard: 'std-x', high: 'pro-x', storyboard: 'board-x' });
-    const model = (r: RenderRequestInput) => (custom.createTask(parseRenderRequest(r), undefined).body as { model: string }).model;
+    const custom = buildCatalog({ apiStyle: 'jobs', jobsModels: { standard: 'std-x', high: 'pro-x', storyboard: 'board-x' } }).catalog;
+    const model = (r: RenderRequestInput) => (dialect.createTask(orderFor(r, custom), undefined).body as { model: string }).model;
     expect(model({ prompt: 'x' })).toBe('std-x');
     expect(model({ prompt: 'x', quality: 'high' })).toBe('pro-x');
     expect(model({ type: 'storyboard', shots: [{ prompt: 'x', seconds: 10 }] })).toBe('board-x');
   });
 
   test.each<[string, RenderRequestInput, RegExp]>([
-    ['aspectRatio 1:1', { prompt: 'x', aspectRatio: '1:1' }, /KIE_API_STYLE=jobs cannot express aspectRatio "1:1"/],
-    ['a seed', { prompt: 'x', seed: 12345 }, /KIE_API_STYLE=jobs cannot express seed 12345/],
-    ['a storyboard seed', { type: 'storyboard', seed: 54321, shots: [{ prompt: 'x', seconds: 10 }] }, /seed 54321/],
-  ])('%s is refused with InvalidParametersError, never dropped', (_name, req, message) => {
+    ['aspectRatio 1:1', { prompt: 'x', aspectRatio: '1:1' }, /aspectRatio: sora-2 \(KIE_API_STYLE=jobs\) text-to-video accepts 16:9 or 9:16 \(got "1:1"\)/],
+    ['a seed', { prompt: 'x', seed: 12345 }, /seed: sora-2 \(KIE_API_STYLE=jobs\) text-to-video has no seed option \(got 12345\)/],
+    ['a storyboard seed', { type: 'storyboard', seed: 54321, shots: [{ prompt: 'x', seconds: 10 }] }, /seed: sora-2-storyboard \(KIE_API_STYLE=jobs\) has no seed option \(got 54321\)/],
+  ])('%s is refused naming the model, never dropped', (_name, req, message) => {
     const create = () => bodyFor(req);
-    expect(create).toThrow(InvalidParametersError);
+    expect(create).toThrow(ValidationError);
     expect(create).toThrow(message);
   });
 });
@@ -145,7 +153,7 @@ describe('jobs dialect: answers', () => {
   });
 
   test('the echoed create parameters read like the body they echo, storyboards as their scenes', () => {
-    const story = parseRenderRequest({ type: 'storyboard', shots: [{ prompt: 'a', seconds: 10 }, { prompt: 'b', seconds: 15 }] });
+    const story = orderFor({ type: 'storyboard', shots: [{ prompt: 'a', seconds: 10 }, { prompt: 'b', seconds: 15 }] });
     const { body } = dialect.createTask(story, 'https://hooks.example/kie/callback/q/j?token=t');
     expect(recordOf({ state: 'generating', param: JSON.stringify(body) }).params).toEqual(dialect.taskParams!(body));
     expect(dialect.taskParams!(body)).toEqual({ model: DEFAULT_JOBS_MODELS.storyboard, prompt: 'a\nb', callBackUrl: 'https://hooks.example/kie/callback/q/j?token=t' });
@@ -237,7 +245,8 @@ describe('dialectFor', () => {
     expect(dialectFor(loadConfig({ KIE_API_KEY: 'k' }).kie)).toBe(soraDialect);
     const config = loadConfig({ KIE_API_KEY: 'k', KIE_API_STYLE: 'jobs', KIE_MODEL_HIGH: 'sora-3-pro' });
     expect(config.kie.jobsModels).toEqual({ ...DEFAULT_JOBS_MODELS, high: 'sora-3-pro' });
-    const body = dialectFor(config.kie).createTask(parseRenderRequest({ prompt: 'x', quality: 'high' }), undefined).body;
+    const request = parseRenderRequest({ prompt: 'x', quality: 'high' }, config.kie.models);
+    const body = dialectFor(config.kie).createTask({ request, ...modeOf(config.kie.models, request) }, undefined).body;
     expect(body).toMatchObject({ model: 'sora-3-pro' });
   });
 });

@@ -19,7 +19,10 @@ export type LimiterScript =
   | 'scheduleCheck'
   | 'claimCheck'
   | 'confirmSubmit'
-  | 'fenceTurn';
+  | 'fenceTurn'
+  | 'checkModel'
+  | 'pauseModel'
+  | 'resumeModel';
 
 export type ScriptArg = string | number;
 

@@ -38,7 +38,8 @@ export async function checkTask(run: RenderRun): Promise<TaskRecord | undefined>
     step: 'storing',
     setbacks: 0,
     completedAt: record.completedAt ?? new Date().toISOString(),
-    durationSeconds: record.durationSeconds,
+    // Where the record does not say (Veo, a model from KIE_MODELS_FILE), the length asked for.
+    durationSeconds: record.durationSeconds ?? run.request.duration,
     resolution: record.resolution,
   });
   return record;

@@ -9,13 +9,13 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
 import type { Logger } from '../../shared/logger';
 import { checkNotifyUrl } from '../../shared/notifyDestination';
-import { checkDialectSupport } from '../../kie/dialectSupport';
 import { ValidationError, formatIssues } from '../../shared/errors';
 import type { KieClient } from '../../kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
 import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
 import { parseRenderState } from '../../shared/renderState';
 import type { AccountCredits } from '../../pool/accountCredits';
+import type { ModelPauses } from '../../pool/modelPauses';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
 import { takeWakePending } from '../../pool/wakeJobs';
@@ -34,6 +34,8 @@ export interface RenderDeps {
   limiter: AccountLimiter;
   /** Set where the dialect keeps a credit balance: accounts that cannot pay get no new work. */
   credits?: AccountCredits;
+  /** Models KIE paused: their jobs wait, one probe create at a time. */
+  models: ModelPauses;
   kie: ReadonlyMap<string, KieClient>;
   s3: S3Client;
   /** Wakes delayed jobs named by limiter members (waiters for a slot). */
@@ -101,8 +103,9 @@ export class RenderRun {
           break;
         case 'generating': {
           const record = await checkTask(this);
-          if (record) return storeVideoStep(this, record.videoUrl!);
-          break;
+          if (!record) break;
+          // A request for another version of the video (Veo 1080p) fetches its link in the store step.
+          return storeVideoStep(this, this.client(this.task.account).recordLinkServes(this.request) ? record.videoUrl : undefined);
         }
         case 'storing':
           return storeVideoStep(this, undefined);
@@ -116,8 +119,8 @@ export class RenderRun {
   /** Bad data from any producer fails here, before KIE is ever asked. */
   private validate(): RenderRequest {
     try {
-      const request = parseRenderRequest(this.job.data);
-      const issues = [...checkDialectSupport(request, this.deps.config.kie.apiStyle), ...checkNotifyUrl(request.notifyUrl, this.deps.config.notify.allowPrivate)];
+      const request = parseRenderRequest(this.job.data, this.deps.config.kie.models);
+      const issues = checkNotifyUrl(request.notifyUrl, this.deps.config.notify.allowPrivate);
       if (issues.length) throw new ValidationError(issues);
       return request;
     } catch (err) {

@@ -3,7 +3,7 @@
  * link through KIE (paced), and return the job's result.
  */
 import { UnrecoverableError } from 'bullmq';
-import { KieError, LinkRefusedError, StorageError } from '../../shared/errors';
+import { KieError, LinkRefusedError, ResultNotReadyError, StorageError } from '../../shared/errors';
 import type { RenderResult } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
 import { findStoredVideo, storeVideo } from '../storage/storeVideo';
@@ -71,17 +71,22 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
     submittedAt: new Date(state.submittedAt ?? Date.now()).toISOString(),
     completedAt: state.completedAt ?? new Date().toISOString(),
     storedAt: new Date().toISOString(),
-    estimatedCostUsd: estimateCostUsd(run.request) * Math.max(1, state.submits),
+    estimatedCostUsd: estimateCostUsd(run.request, config.kie.models, config.kie.usdPerCredit) * Math.max(1, state.submits),
     ...(state.possibleDuplicate ? { possibleDuplicate: true } : {}),
   };
 }
 
-/** A new download link for the finished task (KIE links live 20 minutes); staleUrl lets a dialect re-mint it. */
+/**
+ * A new download link for the finished task (KIE links live 20 minutes), or the link of the version
+ * the request asked for (Veo 1080p); staleUrl lets a dialect re-mint it.
+ */
 async function freshLink(run: RenderRun, staleUrl = ''): Promise<string> {
   const { account, taskId } = run.task;
   try {
-    return await run.paced(account, 'refresh', () => run.client(account).refreshVideoUrl(taskId, staleUrl));
+    return await run.paced(account, 'refresh', () => run.client(account).refreshVideoUrl(taskId, staleUrl, run.request));
   } catch (err) {
+    // KIE is still making that version: the job waits (its setbacks bound how long) and asks again.
+    if (err instanceof ResultNotReadyError) return run.setback(err, `fetching the ${run.request.options?.resolution ?? 'requested'} video`);
     // KIE would not re-mint the stale link: the record has a fresh one, asked for on its own turn.
     if (err instanceof LinkRefusedError && staleUrl !== '') return freshLink(run);
     if (err instanceof KieError && !err.retryable) throw new UnrecoverableError(`cannot get a download link for task ${taskId}: ${err.message}`);

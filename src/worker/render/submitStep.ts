@@ -1,10 +1,10 @@
 /**
- * The submit step: a slot, a quota unit and a request turn first, then one create request whose
- * taskId is written into the job the moment it arrives. A create that got no answer is never
- * resent blindly (recoverAmbiguousSubmit).
+ * The submit step: the model open (not paused), a slot, a quota unit and a request turn first, then
+ * one create request whose taskId is written into the job the moment it arrives. A create that got
+ * no answer is never resent blindly (recoverAmbiguousSubmit).
  */
 import { UnrecoverableError } from 'bullmq';
-import { InsufficientCreditsError, KieError } from '../../shared/errors';
+import { InsufficientCreditsError, KieError, ModelUnavailableError } from '../../shared/errors';
 import { callbackUrl } from '../../shared/callbackToken';
 import { callKie } from '../../pool/kieCall';
 import { creditPrice } from '../../pool/accountCredits';
@@ -15,9 +15,26 @@ import type { RenderRun } from './renderRun';
 /** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
 const SLOT_WAIT_FAILSAFE_MS = 60_000;
 
+/** An alert per process and model at most this often: a backlog would otherwise log one per job. */
+const MODEL_ALERT_EVERY_MS = 60_000;
+const lastModelAlert = new Map<string, number>();
+
+function alertModelWaiting(run: RenderRun, reason: string, retryInMs: number): void {
+  const { model } = run.request;
+  const now = Date.now();
+  if (now - (lastModelAlert.get(model) ?? -Infinity) < MODEL_ALERT_EVERY_MS) return;
+  lastModelAlert.set(model, now);
+  run.log.warn({ model, alert: 'model-paused', reason }, `model ${model} is paused: its jobs wait (next probe within ${Math.round(retryInMs / 1000)} s, or sora-batch models resume ${model})`);
+}
+
 export async function submitTask(run: RenderRun): Promise<void> {
   const jobId = run.job.id!;
-  const { limiter, config, credits } = run.deps;
+  const { limiter, config, credits, models } = run.deps;
+  const gate = await models.enter(run.request.model, run.member);
+  if (!gate.open) {
+    alertModelWaiting(run, gate.reason, gate.retryInMs);
+    return run.delay(gate.retryInMs, `model ${run.request.model} paused`);
+  }
   const price = credits?.priceOf(run.request) ?? 0;
   const accounts = await credits?.accountsAbleToPay(price);
   if (credits && accounts?.length === 0) {
@@ -66,7 +83,8 @@ export async function submitTask(run: RenderRun): Promise<void> {
   await run.persist({ ...run.state, step: 'generating', taskId, submittedAt, submits: run.state.submits + 1, setbacks: 0 });
   await limiter.confirmSubmit(account, run.member);
   await run.watchTask(account, taskId);
-  run.log.info({ account, taskId }, 'task submitted');
+  run.log.info({ account, taskId, model: run.request.model }, 'task submitted');
+  if (gate.probe) await modelBack(run);
   return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
 }
 
@@ -83,6 +101,7 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   await limiter.refundSubmit(account, run.member);
   await credits?.refund(account, credits.priceOf(run.request));
   await run.freeSlot(account);
+  if (err instanceof ModelUnavailableError) return modelUnavailable(run, err);
   if (err instanceof InsufficientCreditsError) {
     await limiter.pause(account, err.message);
     run.log.error({ account, alert: 'insufficient-credits' }, `account ${account} paused: ${err.message}`);
@@ -98,9 +117,31 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   return run.setback(err, 'submit');
 }
 
-/** What a task KIE created costs, under the configured prices (in either dialect: KIE charges credits). */
+/** KIE refused the create because of the model itself: pause the model (not the account) and wait. */
+async function modelUnavailable(run: RenderRun, err: ModelUnavailableError): Promise<void> {
+  const { model } = run.request;
+  const { newlyPaused, retryInMs } = await run.deps.models.pause(model, run.member, err.message);
+  if (newlyPaused) {
+    run.log.error(
+      { model, alert: 'model-paused', kie: err.message },
+      `model ${model} paused fleet-wide: KIE ${err.reason === 'paused' ? 'has paused its interface' : 'does not know it'}; its jobs wait, other models go on (a probe every ${run.deps.config.kie.modelProbeMs} ms, or sora-batch models resume ${model})`,
+    );
+  }
+  await run.persist({ ...run.state, step: undefined, account: undefined, submitStartedAt: undefined });
+  return run.delay(retryInMs, `model ${model} paused`);
+}
+
+/** The probe's create went through: the model is back, and every job waiting for it is woken. */
+async function modelBack(run: RenderRun): Promise<void> {
+  const { model } = run.request;
+  const waiters = await run.deps.models.resume(model);
+  run.log.info({ model, woken: waiters.length }, `model ${model} is back: the probe's create succeeded`);
+  await run.deps.wakeJobs(waiters);
+}
+
+/** What a task KIE created costs, at the catalog's prices (in every family: KIE charges credits). */
 function countCreditsSpent(run: RenderRun, account: string): void {
-  run.deps.counters?.creditsSpent.inc({ account }, creditPrice(run.request, run.deps.config.kie.creditPrices));
+  run.deps.counters?.creditsSpent.inc({ account }, creditPrice(run.request, run.deps.config.kie.models));
 }
 
 /** The callBackUrl this job's create requests carry (none without webhooks). */

@@ -12,6 +12,8 @@ import { isValidCallbackToken } from '../../shared/callbackToken';
 import type { Config } from '../../shared/config';
 import { ConfigError, UnexpectedResponseError } from '../../shared/errors';
 import { CallbackHint, parseCallbackBody } from '../../kie/callbackBody';
+import { familyOf } from '../../kie/catalog/modelCatalog';
+import type { Family } from '../../kie/catalog/modelEntry';
 import { verifyKieCallbackSignature } from '../../kie/callbackSignature';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
@@ -59,6 +61,16 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
   // JSON only: without the text parser, any other content type is refused with 415.
   app.removeContentTypeParser('text/plain');
   app.addHook('onClose', () => queue.close());
+
+  /** The job's model decides the callback's shape; a job that is gone (answered 404 below) or names an unknown model reads as the default's. */
+  const callbackFamily = async (jobId: string): Promise<Family> => {
+    const model = (await queue.getJob(jobId))?.data.model;
+    try {
+      return familyOf(config.kie.models, model);
+    } catch {
+      return familyOf(config.kie.models, undefined);
+    }
+  };
 
   const refuse = (reply: FastifyReply, status: number, jobId: string | undefined, reason: string): FastifyReply => {
     logger.warn({ jobId, status, reason }, 'callback refused');
@@ -114,7 +126,7 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
         const { jobId } = request.params;
         let hint: CallbackHint;
         try {
-          hint = parseCallbackBody(config.kie.apiStyle, request.body);
+          hint = parseCallbackBody(await callbackFamily(jobId), request.body);
         } catch (err) {
           if (err instanceof UnexpectedResponseError) return refuse(reply, 400, jobId, `unreadable callback body: ${err.message}`);
           throw err;
