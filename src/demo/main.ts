@@ -4,6 +4,10 @@
  * table of the verified objects (with the duration and picture the worker read in each MP4) and
  * copies that play in any video player. Exits 0 only when every video was stored, its SHA-256
  * matches what the simulator served and it is what was asked for. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
+ *
+ * `npm run demo -- --built-worker <dir>`: the worker is the build of a production install in
+ * `<dir>` (node dist/worker/main.js, its own process), which must also answer /healthz and exit 0
+ * on SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
@@ -18,6 +22,7 @@ import { watchJobs } from '../producer/watchJobs';
 import { startWorker } from '../worker/runtime';
 import { createS3Client } from '../worker/storage/s3Client';
 import { copyVideoOut, startLocalStack } from './localStack';
+import { startBuiltWorker } from './builtWorker';
 
 const PROMPTS = [
   'A paper boat drifting down a rain-soaked street at dusk, neon reflections',
@@ -29,7 +34,8 @@ const PROMPTS = [
 ];
 
 async function main(): Promise<void> {
-  const { values: args } = parseArgs({ options: { model: { type: 'string' } } });
+  const { values: args } = parseArgs({ options: { model: { type: 'string' }, 'built-worker': { type: 'string' } } });
+  const builtDir = args['built-worker'] && path.resolve(args['built-worker']);
   const workDir = path.resolve('.demo');
   mkdirSync(workDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -44,10 +50,19 @@ async function main(): Promise<void> {
   // The AWS SDK reads its credentials from the environment, as in production.
   process.env.AWS_ACCESS_KEY_ID ??= local.env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= local.env.AWS_SECRET_ACCESS_KEY;
-  const config = loadConfig({ ...local.env, ...(args.model ? { KIE_DEFAULT_MODEL: args.model } : {}), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' });
+  const workerEnv = { ...local.env, ...(args.model ? { KIE_DEFAULT_MODEL: args.model } : {}), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10' };
+  const config = loadConfig(workerEnv);
   const logFile = path.join(workDir, 'worker.log');
   const { default: pino } = await import('pino');
-  const worker = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
+  let stopWorker: () => Promise<number | null>;
+  if (builtDir) {
+    const built = await startBuiltWorker(builtDir, workerEnv, logFile);
+    say(`worker     built, in ${builtDir}: node dist/worker/main.js (pid ${built.pid}), ${built.url}/healthz answered 200`);
+    stopWorker = built.stop;
+  } else {
+    const runtime = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
+    stopWorker = () => runtime.close().then(() => 0);
+  }
   say(`worker     queue ${config.queueName}, logs in ${logFile}\n`);
 
   const connection = connectRedis(redis.url);
@@ -92,10 +107,11 @@ async function main(): Promise<void> {
   s3Client.destroy();
   await producer.close();
   await connection.quit();
-  await worker.close();
+  const stopped = await stopWorker();
+  if (stopped !== 0) say(`the worker exited with code ${stopped} on SIGTERM (log: ${logFile})`);
   // The demo's queue and account keys go with it: nothing is left in a shared Redis.
   await local.close();
-  process.exit(verified === jobs.length ? 0 : 1);
+  process.exit(verified === jobs.length && stopped === 0 ? 0 : 1);
 }
 
 main().catch((err: unknown) => {

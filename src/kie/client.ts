@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { AccountConfig, Config } from '../shared/config';
 import {
   AuthenticationError,
@@ -19,10 +20,12 @@ import {
   UnexpectedResponseError,
 } from '../shared/errors';
 import type { RenderRequest } from '../shared/renderRequest';
+import { inSpan, type Attributes, type Span } from '../shared/tracing';
 import { familyOf, modeOf, type ModelCatalog } from './catalog/modelCatalog';
 import type { Family } from './catalog/modelEntry';
 import { errorForAnswer, isKieRefusal } from './errorForAnswer';
 import { jobsDialect } from './jobsDialect';
+import { outcomeOf, type KieOutcome, type KieRequestObserver } from './requestOutcome';
 import { soraDialect } from './soraDialect';
 import type { HttpAnswer, KieClient, KieDialect, TaskConfirmation, TaskParams, TaskRecord, WireOrder } from './types';
 import { veoDialect } from './veoDialect';
@@ -48,6 +51,7 @@ class HttpKieClient implements KieClient {
     private readonly http: AxiosInstance,
     private readonly catalog: ModelCatalog,
     private readonly accountDialect: KieDialect,
+    private readonly observe?: KieRequestObserver,
   ) {}
 
   /**
@@ -61,22 +65,27 @@ class HttpKieClient implements KieClient {
     const dialect = dialectOf(order.entry.family);
     const { path, body } = dialect.createTask(order, callBackUrl);
     const what = `POST ${path}`;
-    const answer = await this.exchange('POST', path, body);
-    const error = errorForAnswer(answer);
-    if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
-    if (error) {
-      throw this.located(new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`), 'POST', path);
-    }
-    try {
-      return dialect.parseCreated(answer.body);
-    } catch (err) {
-      throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
-    }
+    return this.request('POST', path, { 'kie.model': req.model }, async (span) => {
+      const answer = await this.exchange('POST', path, body);
+      const error = errorForAnswer(answer);
+      if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
+      if (error) {
+        throw this.located(new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+      }
+      let taskId: string;
+      try {
+        taskId = dialect.parseCreated(answer.body);
+      } catch (err) {
+        throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+      }
+      span.setAttribute('kie.task_id', taskId);
+      return taskId;
+    });
   }
 
   async getTaskRecord(taskId: string, model?: string) {
     const dialect = dialectOf(familyOf(this.catalog, model));
-    return dialect.parseRecord(await this.send('GET', dialect.recordPath(taskId)), taskId);
+    return dialect.parseRecord(await this.send('GET', dialect.recordPath(taskId), undefined, { 'kie.task_id': taskId, ...(model ? { 'kie.model': model } : {}) }), taskId);
   }
 
   async confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation> {
@@ -105,11 +114,12 @@ class HttpKieClient implements KieClient {
     const order = req && this.orderFor(req);
     const dialect = dialectOf(familyOf(this.catalog, req?.model));
     const resultPath = order && dialect.resultPath?.(order, taskId);
-    if (resultPath && dialect.parseResultLink) return dialect.parseResultLink(await this.send('GET', resultPath));
+    const attributes = { 'kie.task_id': taskId, ...(req ? { 'kie.model': req.model } : {}) };
+    if (resultPath && dialect.parseResultLink) return dialect.parseResultLink(await this.send('GET', resultPath, undefined, attributes));
     if (staleUrl !== '' && dialect.refreshLink && dialect.parseRefreshedLink) {
       const { path, body } = dialect.refreshLink(taskId, staleUrl);
       try {
-        return dialect.parseRefreshedLink(await this.send('POST', path, body));
+        return dialect.parseRefreshedLink(await this.send('POST', path, body, attributes));
       } catch (err) {
         // A refused link (foreign, malformed, too old) can still be re-minted by reading the record,
         // but that is a second request: it needs a limiter turn of its own, which only the caller
@@ -140,18 +150,47 @@ class HttpKieClient implements KieClient {
    * paused model's interface may refuse these reads (records, links) too: for a task that exists
    * that is an outage to wait out, not a reason to pause the model again.
    */
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    const answer = await this.exchange(method, path, body);
-    const error = errorForAnswer(answer);
-    if (error instanceof ModelUnavailableError) throw this.located(new TransientKieError(error.message, error.code, error.httpStatus), method, path);
-    if (error) throw this.located(error, method, path);
-    return answer.body;
+  private send(method: 'GET' | 'POST', path: string, body?: unknown, attributes: Attributes = {}): Promise<unknown> {
+    return this.request(method, path, attributes, async () => {
+      const answer = await this.exchange(method, path, body);
+      const error = errorForAnswer(answer);
+      if (error instanceof ModelUnavailableError) throw this.located(new TransientKieError(error.message, error.code, error.httpStatus), method, path);
+      if (error) throw this.located(error, method, path);
+      return answer.body;
+    });
+  }
+
+  /**
+   * One KIE request as traces and metrics see it: a client span (endpoint, account, what else the
+   * caller knows, the outcome; never the key, which only the HTTP instance holds) and a report to
+   * the observer.
+   */
+  private request<T>(method: 'GET' | 'POST', path: string, attributes: Attributes, run: (span: Span) => Promise<T>): Promise<T> {
+    const endpoint = `${method} ${path.split('?')[0]}`;
+    return inSpan(
+      `kie ${endpoint}`,
+      { 'kie.endpoint': endpoint, 'kie.account': this.account, ...attributes },
+      async (span) => {
+        let outcome: KieOutcome = 'ok';
+        try {
+          return await run(span);
+        } catch (err) {
+          outcome = outcomeOf(err);
+          throw err;
+        } finally {
+          span.setAttribute('kie.outcome', outcome);
+          this.observe?.({ account: this.account, endpoint, outcome });
+        }
+      },
+      SpanKind.CLIENT,
+    );
   }
 
   /** One HTTP request and whatever came back; a failure in transport is a typed error. */
   private async exchange(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer> {
     try {
       const res = await this.http.request({ method, url: path, data: body });
+      trace.getActiveSpan()?.setAttribute('http.response.status_code', res.status);
       return { status: res.status, body: res.data, headers: res.headers as HttpAnswer['headers'] };
     } catch (err) {
       throw this.located(transportError(err, `${method} ${path.split('?')[0]}`), method, path);
@@ -182,7 +221,8 @@ function transportError(err: unknown, what: string): KieError {
 /** Keep-alive connections: a cold connection adds jitter to when KIE sees a request. */
 const agents = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true }) };
 
-export function createKieClient(config: Config, account: AccountConfig): KieClient {
+/** `observe` hears of every request the client sends (the worker counts them). */
+export function createKieClient(config: Config, account: AccountConfig, observe?: KieRequestObserver): KieClient {
   const instance = axios.create({
     baseURL: config.kie.baseUrl,
     timeout: config.kie.requestTimeoutMs,
@@ -191,5 +231,5 @@ export function createKieClient(config: Config, account: AccountConfig): KieClie
     maxRedirects: 0,
     ...agents,
   });
-  return new HttpKieClient(account.name, instance, config.kie.models, dialectFor(config.kie));
+  return new HttpKieClient(account.name, instance, config.kie.models, dialectFor(config.kie), observe);
 }

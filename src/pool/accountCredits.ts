@@ -16,6 +16,11 @@ import { callKie } from './kieCall';
 import type { AccountLimiter } from './limiter/accountLimiter';
 import { accountKeys } from './limiter/limiterKeys';
 
+/** Credits one job costs at the catalog's prices. */
+export function creditPrice(req: RenderRequest, models: Config['kie']['models']): number {
+  return creditsFor(req, modeOf(models, req).mode);
+}
+
 export interface CreditBalance {
   account: string;
   /** What KIE last reported, less what submits spent since: the most the account can still have. */
@@ -31,6 +36,8 @@ export interface AccountCreditsDeps {
   kie: ReadonlyMap<string, KieClient>;
   logger: Logger;
   signal?: AbortSignal;
+  /** Counts the balance reads retried after a transient failure. */
+  retries?: { inc(labels: { account: string }): void };
 }
 
 /** An alert per process at most this often: a backlog would otherwise log one per job. */
@@ -68,7 +75,7 @@ export class AccountCredits {
 
   /** Credits one task of the request costs, from its model's price in the catalog. */
   priceOf(req: RenderRequest): number {
-    return creditsFor(req, modeOf(this.deps.config.kie.models, req).mode);
+    return creditPrice(req, this.deps.config.kie.models);
   }
 
   /**
@@ -96,13 +103,13 @@ export class AccountCredits {
 
   /** Reads one account's balance from KIE (one paced request) and keeps it. */
   async refresh(account: string): Promise<CreditBalance | undefined> {
-    const { redis, limiter, config, kie, signal, logger } = this.deps;
+    const { redis, limiter, config, kie, signal, logger, retries } = this.deps;
     const client = kie.get(account);
     if (!client) throw new RangeError(`account ${JSON.stringify(account)} has no KIE client`);
     const key = this.key(account);
     const spentAtRead = (await redis.hget(key, 'spent')) ?? '0';
     const readAt = Date.now();
-    const read = await callKie(limiter, config, account, 'poll', () => client.getCredits(), { retryAmbiguous: true, signal, logger });
+    const read = await callKie(limiter, config, account, 'poll', () => client.getCredits(), { retryAmbiguous: true, signal, logger, retries });
     if (read === undefined) return undefined;
     await redis.hset(key, { read, readAt, spentAtRead });
     return balanceFrom(account, await redis.hmget(key, ...FIELDS));

@@ -22,7 +22,7 @@ export async function callKie<T>(
   account: string,
   kind: TurnKind,
   request: () => Promise<T>,
-  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal; logger: Logger },
+  opts: { retryAmbiguous: boolean; firstTurnTaken?: boolean; signal?: AbortSignal; logger: Logger; retries?: { inc(labels: { account: string }): void } },
 ): Promise<T> {
   const retryable = (error: Error): boolean => error instanceof KieError && error.retryable && (opts.retryAmbiguous || !error.ambiguous);
   return pRetry(
@@ -44,6 +44,7 @@ export async function callKie<T>(
       onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
         // The last failure, or one not retried, is the caller's to report (a setback, a failed job).
         if (retriesLeft === 0 || !retryable(error) || opts.signal?.aborted) return;
+        opts.retries?.inc({ account });
         opts.logger.warn(
           { account, attempt: attemptNumber, attempts: config.kie.retries + 1, endpoint: (error as KieError).endpoint, err: error.message },
           `KIE request failed (attempt ${attemptNumber} of ${config.kie.retries + 1}); retrying`,

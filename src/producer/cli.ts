@@ -16,6 +16,8 @@ import { modelsMarkdown } from '../kie/catalog/modelsTable';
 import { listOf } from '../kie/catalog/resolveRequest';
 import { count, printResult, withJsonOption } from './cliOutput';
 import { RenderProducer } from './renderProducer';
+import { startTracing } from '../shared/startTracing';
+import { queueTelemetry } from '../shared/tracing';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
 
@@ -85,11 +87,21 @@ async function withRedis<T>(fn: (redis: Redis, config: Config) => Promise<T>): P
 
 async function withProducer<T>(fn: (producer: RenderProducer, config: Config) => Promise<T>): Promise<T> {
   return withRedis(async (redis, config) => {
-    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger: stderrTrouble });
+    // An enqueue starts each job's trace (with OTEL_EXPORTER_OTLP_ENDPOINT set); sent before the CLI exits.
+    const tracing = startTracing(config, 'sora-batch-cli');
+    const producer = new RenderProducer({
+      connection: redis,
+      queueName: config.queueName,
+      models: config.kie.models,
+      notifyAllowPrivate: config.notify.allowPrivate,
+      logger: stderrTrouble,
+      telemetry: queueTelemetry(config),
+    });
     try {
       return await fn(producer, config);
     } finally {
       await producer.close();
+      await tracing?.shutdown();
     }
   });
 }

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { JobsOptions, Queue } from 'bullmq';
+import type { BullMQOtel } from 'bullmq-otel';
 import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
 import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
@@ -12,6 +13,7 @@ import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
 import type { ApiStyle } from '../shared/config';
 import { logQueueErrors, TroubleLog } from '../shared/redis';
+import { startJobTraces } from '../shared/tracing';
 
 export interface EnqueueOptions {
   /** Same key, same job: a second enqueue with it returns the first job and adds nothing. */
@@ -49,6 +51,11 @@ export interface RenderProducerOptions {
   chunkSize?: number;
   /** Where the queue's errors other than connection trouble go (default: stderr). */
   logger?: Pick<TroubleLog, 'error'>;
+  /**
+   * OpenTelemetry through BullMQ (`queueTelemetry(config)`, or your own `new BullMQOtel()`): each
+   * job then starts a trace of its own, which the workers' steps continue.
+   */
+  telemetry?: BullMQOtel;
 }
 
 /** Defaults every job gets: the worker handles KIE's transient trouble itself; attempts cover crashes and bugs. */
@@ -78,7 +85,7 @@ export class RenderProducer {
   private readonly chunkSize: number;
 
   constructor(private readonly options: RenderProducerOptions) {
-    this.queue = new Queue<RenderJobData>(options.queueName, { connection: options.connection });
+    this.queue = new Queue<RenderJobData>(options.queueName, { connection: options.connection, telemetry: options.telemetry });
     this.models = options.models ?? builtinCatalog(options.apiStyle);
     logQueueErrors(this.queue, options.logger);
     this.chunkSize = options.chunkSize ?? 500;
@@ -138,10 +145,25 @@ export class RenderProducer {
     for (let i = 0; i < jobs.length; i += this.chunkSize) {
       const chunk = jobs.slice(i, i + this.chunkSize);
       const before = await this.existingIds(chunk.map((j) => j.opts.jobId));
-      const added = await this.queue.addBulk(chunk);
+      const added = await this.addTraced(chunk);
       added.forEach((job, n) => result.push({ jobId: job.id!, created: !before.has(chunk[n]!.opts.jobId ?? '') }));
     }
     return result;
+  }
+
+  /** addBulk, each job in a trace of its own when tracing is on. */
+  private async addTraced(chunk: Parameters<Queue<RenderJobData>['addBulk']>[0]) {
+    const { telemetry } = this.options;
+    if (!telemetry) return this.queue.addBulk(chunk);
+    const traces = startJobTraces(telemetry, chunk.length, this.queue.name, { 'messaging.operation.name': 'add' });
+    try {
+      const added = await traces.adding(() => this.queue.addBulk(chunk.map((job, n) => ({ ...job, opts: { ...job.opts, telemetry: { metadata: traces.metadata[n] } } }))));
+      traces.end(added.map((job) => job.id));
+      return added;
+    } catch (err) {
+      traces.end([], err as Error);
+      throw err;
+    }
   }
 
   /** Which of the given custom job ids already exist (one round trip; skipped when none is set). */

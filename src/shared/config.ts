@@ -135,6 +135,16 @@ export interface Config {
    */
   readonly workerLockMs: number;
   readonly shutdownTimeoutMs: number;
+  /**
+   * OpenTelemetry traces, exported over OTLP/HTTP (protobuf); off unless OTEL_EXPORTER_OTLP_ENDPOINT
+   * (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, and off whenever OTEL_SDK_DISABLED=true.
+   */
+  readonly tracing?: {
+    /** Where spans are POSTed: the traces endpoint as given, or the base endpoint + /v1/traces. */
+    readonly tracesUrl: string;
+    /** OTEL_SERVICE_NAME; each program names itself otherwise (sora-batch-worker, -api, -cli). */
+    readonly serviceName?: string;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -160,6 +170,9 @@ export const EMPTY_MEANS_UNSET: ReadonlySet<string> = new Set([
   'API_TOKENS',
   'NOTIFY_SECRET',
   'METRICS_TOKEN',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_SERVICE_NAME',
 ]);
 
 /** Collects every problem before failing, so one start shows all of them. */
@@ -285,6 +298,20 @@ function readNotifySecret(r: EnvReader): string | undefined {
   if (bytes >= 24 && bytes <= 64) return v;
   r.bad('NOTIFY_SECRET', '***', 'must be whsec_ followed by the base64 of 24 to 64 random bytes, e.g. whsec_$(openssl rand -base64 32)');
   return undefined;
+}
+
+/** OpenTelemetry's standard variables (the OTLP exporter reads its own others: headers, timeout, compression). */
+function readTracing(r: EnvReader): Config['tracing'] {
+  const disabled = r.bool('OTEL_SDK_DISABLED', false);
+  const tracesEndpoint = r.url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const endpoint = r.url('OTEL_EXPORTER_OTLP_ENDPOINT');
+  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']) {
+    r.oneOf(name, 'http/protobuf', ['http/protobuf']);
+  }
+  const serviceName = r.raw('OTEL_SERVICE_NAME');
+  const tracesUrl = tracesEndpoint ?? (endpoint === undefined ? undefined : `${endpoint}/v1/traces`);
+  if (disabled || tracesUrl === undefined) return undefined;
+  return { tracesUrl, serviceName };
 }
 
 const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,40}$/;
@@ -457,6 +484,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     workerConcurrency: r.int('WORKER_CONCURRENCY', 50, 1, 10_000),
     workerLockMs: r.int('WORKER_LOCK_MS', 30_000, 1000, 3_600_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0),
+    tracing: readTracing(r),
   };
   if (r.issues.length) throw new ConfigError(r.issues);
   return deepFreeze(config);

@@ -19,11 +19,24 @@ const REDACT = [
   '*.token',
 ];
 
-/** JSON lines by default (for log shippers), human-readable when a person watches a terminal. */
+/** pino-pretty is a development dependency: a production install (npm ci --omit=dev) has none. */
+function prettyPrinterInstalled(): boolean {
+  try {
+    require.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * JSON lines by default (for log shippers), human-readable when a person watches a terminal and
+ * pino-pretty is installed.
+ */
 export function createLogger(level: string, name = 'sora-batch', destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = { name, level, redact: { paths: REDACT, censor: '***' } };
   if (destination) return pino(options, destination);
-  if (process.stdout.isTTY && !process.env.CI) {
+  if (process.stdout.isTTY && !process.env.CI && prettyPrinterInstalled()) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
   return pino(options);

@@ -5,6 +5,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
+import type { CreditBalance } from '../pool/accountCredits';
+import type { KieRequestObserver } from '../kie/requestOutcome';
 import type { ModelPauses } from '../pool/modelPauses';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
@@ -25,9 +27,31 @@ export interface WorkerMetrics {
   notificationsRetried: Counter;
   /** Notifications given up: `reason` permanent (refused destination, 4xx, redirect), exhausted, not-queued. */
   notificationsFailed: Counter<'reason'>;
+  /** Every KIE request the clients sent, retries included, by endpoint (method and path) and outcome. */
+  kieRequests: Counter<'endpoint' | 'outcome'>;
+  /** HTTP 429s per account: requests KIE judged too close to the one before. */
+  kieRateLimited: Counter<'account'>;
+  /** KIE requests tried again after a transient failure. */
+  kieRetries: Counter<'account'>;
+  /** Creates sent without an answer that proves nothing was created. */
+  ambiguousSubmits: Counter<'account'>;
+  /** Credits of every task KIE created or a job adopted, at the configured prices. */
+  creditsSpent: Counter<'account'>;
+  /** Counts a KIE request (handed to each KIE client). */
+  observeKieRequest: KieRequestObserver;
 }
 
-export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, models: ModelPauses, modelIds: readonly string[]): WorkerMetrics {
+/** What the render steps count (the rest is counted where jobs end). */
+export type RenderCounters = Pick<WorkerMetrics, 'kieRetries' | 'ambiguousSubmits' | 'creditsSpent' | 'postersFailed'>;
+
+/** `creditBalances` where the dialect keeps a credit balance (KIE_API_STYLE=jobs). */
+export function createWorkerMetrics(
+  queue: Queue,
+  limiter: AccountLimiter,
+  models: ModelPauses,
+  modelIds: readonly string[],
+  creditBalances?: () => Promise<CreditBalance[]>,
+): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -62,6 +86,25 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, model
   accountGauge('sora_account_daily_limit', 'Daily submit cap per account', (a) => a.dailyLimit);
   accountGauge('sora_account_paused', '1 when the account is out of rotation (e.g. insufficient credits)', (a) => (a.paused ? 1 : 0));
   accountGauge('sora_slot_waiters', 'Jobs waiting for a free slot (pool-wide)', (a) => a.waiters);
+  if (creditBalances) {
+    new Gauge({
+      name: 'sora_account_credits',
+      help: 'Known KIE credit balance per account, less what submits spent since it was read (KIE_API_STYLE=jobs)',
+      labelNames: ['account'],
+      registers: [registry],
+      async collect() {
+        for (const b of await creditBalances()) this.set({ account: b.account }, b.credits);
+      },
+    });
+  }
+
+  const kieRequests = new Counter({
+    name: 'sora_kie_requests_total',
+    help: 'KIE requests by endpoint and outcome (ok, refused, unauthorized, model-unavailable, rate-limited, transient, ambiguous, unreachable, error)',
+    labelNames: ['endpoint', 'outcome'],
+    registers: [registry],
+  });
+  const kieRateLimited = new Counter({ name: 'sora_kie_rate_limited_total', help: 'KIE answers 429 (rate limited) per account', labelNames: ['account'], registers: [registry] });
 
   new Gauge({
     name: 'sora_model_paused',
@@ -91,7 +134,7 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, model
     completionToStored: new Histogram({
       name: 'sora_completion_to_stored_seconds',
       help: 'From KIE reporting the task done to the verified object in S3',
-      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200],
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 900, 1200],
       registers: [registry],
     }),
     notificationsDelivered: new Counter({ name: 'sora_notifications_delivered_total', help: 'Notifications a notifyUrl accepted (2xx)', registers: [registry] }),
@@ -102,5 +145,19 @@ export function createWorkerMetrics(queue: Queue, limiter: AccountLimiter, model
       labelNames: ['reason'],
       registers: [registry],
     }),
+    kieRequests,
+    kieRateLimited,
+    kieRetries: new Counter({ name: 'sora_kie_retries_total', help: 'KIE requests tried again after a transient failure, per account', labelNames: ['account'], registers: [registry] }),
+    ambiguousSubmits: new Counter({
+      name: 'sora_ambiguous_submits_total',
+      help: 'Creates sent to KIE without an answer that proves nothing was created (adopted via callback, or the ambiguous policy applies)',
+      labelNames: ['account'],
+      registers: [registry],
+    }),
+    creditsSpent: new Counter({ name: 'sora_credits_spent_total', help: 'KIE credits of every task created or adopted, at the configured prices, per account', labelNames: ['account'], registers: [registry] }),
+    observeKieRequest({ account, endpoint, outcome }) {
+      kieRequests.inc({ endpoint, outcome });
+      if (outcome === 'rate-limited') kieRateLimited.inc({ account });
+    },
   };
 }

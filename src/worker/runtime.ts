@@ -10,7 +10,7 @@ import { createKieClient, dialectFor } from '../kie/client';
 import type { Logger } from '../shared/logger';
 import { connectRedis, logQueueErrors, waitForRedis } from '../shared/redis';
 import { RenderJobData, RenderResult } from '../shared/renderJob';
-import { AccountCredits } from '../pool/accountCredits';
+import { AccountCredits, readBalances } from '../pool/accountCredits';
 import { registerAccounts } from '../pool/accountRegistry';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
@@ -23,6 +23,7 @@ import { startStatusPoller } from './statusPoller';
 import { createWorkerMetrics } from './metrics';
 import { startNotifier } from './notify/startNotifier';
 import { startWebhookServer } from './webhookServer/startWebhookServer';
+import { queueTelemetry } from '../shared/tracing';
 
 export interface WorkerRuntime {
   readonly worker: Worker<RenderJobData, RenderResult>;
@@ -46,21 +47,25 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   // So that `sora-batch status` in a shell without keys shows this fleet's accounts.
   await registerAccounts(redis, config.limiterPrefix, config.kie.accounts);
   const limiter = createLimiter(redis, config);
-  const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
+  // With tracing on, every run of a job's steps joins the trace its producer started.
+  const telemetry = queueTelemetry(config);
+  const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis, telemetry });
   logQueueErrors(queue, logger);
   const shutdown = new AbortController();
   // Every job waiting in-process listens for shutdown; there may be as many as the concurrency.
   setMaxListeners(0, shutdown.signal);
 
-  const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a)]));
-  const credits = dialectFor(config.kie).creditsPath ? new AccountCredits({ redis, config, limiter, kie, logger, signal: shutdown.signal }) : undefined;
+  const accountNames = config.kie.accounts.map((a) => a.name);
+  const keepsCredits = Boolean(dialectFor(config.kie).creditsPath);
+  const models = createModelPauses(redis, config);
+  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries), keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined);
+  const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a, metrics.observeKieRequest)]));
+  const credits = keepsCredits ? new AccountCredits({ redis, config, limiter, kie, logger, signal: shutdown.signal, retries: metrics.kieRetries }) : undefined;
   // Before any job is taken: an account must not get work its balance cannot pay.
   await credits?.refreshStale();
 
   const waker = new JobWaker(redis);
   const wakeJobs = (members: readonly string[]): Promise<void> => waker.wake(members);
-  const models = createModelPauses(redis, config);
-  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries));
   // A job without a model (added before the catalog, or by a backend that names none) renders the default.
   const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
   const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf, tasksTimedOut: metrics.tasksTimedOut });
@@ -77,12 +82,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     wakeJobs,
     signal: shutdown.signal,
     tasksTimedOut: metrics.tasksTimedOut,
-    postersFailed: metrics.postersFailed,
+    counters: metrics,
   });
 
-  const notifier = startNotifier({ config, redis, logger, metrics });
+  const notifier = startNotifier({ config, redis, logger, metrics, telemetry });
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
+    telemetry,
     concurrency: config.workerConcurrency,
     // The lock is renewed every lockDuration/2 while the process lives, so a long download is never
     // declared stalled; a dead worker's job is taken over within lockDuration + stalledInterval.

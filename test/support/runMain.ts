@@ -17,7 +17,9 @@ export function runMain(
   whileRunning?: (port: number, child: ReturnType<typeof spawn>) => Promise<void>,
 ): Promise<{ code: number | null; stderr: string; port?: number; host?: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [main.script], {
+    // node with tsx's loader, not the tsx command: that one relays a signal to its child and, when
+    // the child does not acknowledge it within 30 ms (a busy host), kills it and exits 143.
+    const child = spawn(process.execPath, ['--import', 'tsx', main.script], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
 import type { RenderState } from '../../shared/renderJob';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
+import { queueTelemetry } from '../../shared/tracing';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
 import { presentedToken, tokenChecker } from '../../shared/httpTokens';
 
@@ -67,7 +68,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
   // The connection reports its own outages; healthz answers 503 meanwhile.
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger, telemetry: queueTelemetry(config) });
   const isKnownToken = tokenChecker(config.apiTokens);
 
   // No fastify request logger: requests carry the caller's token.

@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../shared/logger';
 import { loadConfigOrExit, startOrExit, stopOnSignals } from '../../shared/processLifecycle';
+import { startTracing } from '../../shared/startTracing';
 import { connectRedis, waitForRedis } from '../../shared/redis';
 import { requireApiTokens } from './apiAuth';
 import { buildApiServer, DASHBOARD_PATH } from './buildApiServer';
@@ -9,6 +10,8 @@ import { buildApiServer, DASHBOARD_PATH } from './buildApiServer';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('sora-batch api', { accountsRequired: false }, requireApiTokens);
   const logger = createLogger(config.logLevel, 'api');
+  // Each render enqueued here starts its trace (with OTEL_EXPORTER_OTLP_ENDPOINT set).
+  const tracing = startTracing(config, 'sora-batch-api');
   const redis = connectRedis(config.redisUrl, { logger });
   await startOrExit(logger, () => waitForRedis(redis, config.redisUrl, config.redisConnectTimeoutMs));
   const app = buildApiServer({ config, redis, logger });
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
   stopOnSignals(logger, async () => {
     await app.close();
     await redis.quit().catch(() => redis.disconnect());
+    await tracing?.shutdown();
   });
 }
 

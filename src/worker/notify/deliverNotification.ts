@@ -7,6 +7,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { trace } from '@opentelemetry/api';
 import type { Webhook } from 'standardwebhooks';
 import { NotificationError } from '../../shared/errors';
 import { destinationRefusal } from '../../shared/notifyDestination';
@@ -108,6 +109,7 @@ export async function deliverNotification(n: Notification, opts: DeliveryOptions
 
   const answer = await post(url, n.body, headers, opts);
   const { status } = answer;
+  trace.getActiveSpan()?.setAttribute('http.response.status_code', status);
   if (status >= 200 && status < 300) return;
   const retryAfter = retryAfterMs(answer.headers['retry-after']);
   if (status >= 300 && status < 400) throw new NotificationError(`notifyUrl answered ${status}: redirects are not followed, point notifyUrl at the final address`, true);

@@ -4,15 +4,17 @@
  * exponential backoff for about three days, and never in the way of a render.
  */
 import { createHash } from 'node:crypto';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { SpanKind } from '@opentelemetry/api';
+import { Queue, UnrecoverableError, Worker, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import type { Config } from '../../shared/config';
 import { notificationQueueName } from '../../shared/renderJob';
 import { NotificationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
+import { inSpan } from '../../shared/tracing';
 import type { WorkerMetrics } from '../metrics';
-import { deliverNotification, Notification } from './deliverNotification';
+import { deliverNotification, type DeliveryOptions, type Notification } from './deliverNotification';
 
 export type RenderOutcome =
   | { jobId: string; status: 'stored'; result: unknown }
@@ -65,14 +67,38 @@ function originOf(url: string): string {
   }
 }
 
-export function startNotifier(deps: { config: Config; redis: Redis; logger: Logger; metrics: WorkerMetrics }): Notifier {
-  const { config, redis, metrics } = deps;
+/**
+ * One delivery attempt in a span of its own (destination origin, webhook-id, attempt, outcome): with
+ * tracing on, it joins the render's trace, since the notification is queued while the render's
+ * last step still runs.
+ */
+function deliverInSpan(data: NotificationJobData, attempt: number, delivery: DeliveryOptions): Promise<void> {
+  const destination = originOf(data.url);
+  const attributes = { 'notify.destination': destination, 'notify.webhook_id': data.webhookId, 'notify.attempt': attempt, 'notify.job_id': data.jobId };
+  return inSpan(
+    `notify ${destination}`,
+    attributes,
+    async (span) => {
+      try {
+        await deliverNotification(data, delivery);
+        span.setAttribute('notify.outcome', 'delivered');
+      } catch (err) {
+        span.setAttribute('notify.outcome', err instanceof NotificationError && err.permanent ? 'refused' : 'failed');
+        throw err;
+      }
+    },
+    SpanKind.CLIENT,
+  );
+}
+
+export function startNotifier(deps: { config: Config; redis: Redis; logger: Logger; metrics: WorkerMetrics; telemetry?: Telemetry }): Notifier {
+  const { config, redis, metrics, telemetry } = deps;
   const logger = deps.logger.child({ component: 'notify' });
   const name = notificationQueueName(config.queueName);
-  const queue = new Queue<NotificationJobData>(name, { connection: redis });
+  const queue = new Queue<NotificationJobData>(name, { connection: redis, telemetry });
   const signer = config.notify.secret ? new Webhook(config.notify.secret) : undefined;
   if (!signer) logger.warn('NOTIFY_SECRET is not set: notifications are sent unsigned, and receivers cannot tell them from forgeries');
-  const delivery = { signer, allowPrivate: config.notify.allowPrivate, timeoutMs: config.notify.timeoutMs };
+  const delivery: DeliveryOptions = { signer, allowPrivate: config.notify.allowPrivate, timeoutMs: config.notify.timeoutMs };
 
   const worker = new Worker<NotificationJobData>(
     name,
@@ -80,7 +106,7 @@ export function startNotifier(deps: { config: Config; redis: Redis; logger: Logg
       const attempt = job.attemptsMade + 1;
       const log = { jobId: job.data.jobId, webhookId: job.data.webhookId, destination: originOf(job.data.url), attempt };
       try {
-        await deliverNotification(job.data, delivery);
+        await deliverInSpan(job.data, attempt, delivery);
       } catch (err) {
         const failure = err instanceof NotificationError ? err : new NotificationError((err as Error).message, false);
         if (failure.permanent) {
@@ -102,6 +128,7 @@ export function startNotifier(deps: { config: Config; redis: Redis; logger: Logg
     },
     {
       connection: redis,
+      telemetry,
       concurrency: DELIVERY_CONCURRENCY,
       maxStalledCount: 5,
       settings: { backoffStrategy: (attemptsMade, _type, err) => notificationBackoff(attemptsMade, config.notify.retryBaseMs, err) },

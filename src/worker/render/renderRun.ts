@@ -21,6 +21,7 @@ import { slotMember } from '../../pool/slotMember';
 import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
+import type { RenderCounters } from '../metrics';
 import { checkDelayMs } from '../statusPoller';
 import { checkTask } from './generatingStep';
 import { storeVideoStep } from './storeStep';
@@ -43,8 +44,8 @@ export interface RenderDeps {
   signal?: AbortSignal;
   /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
   tasksTimedOut?: { inc(): void };
-  /** Counts poster frames that could not be made (POSTERS=true). */
-  postersFailed?: { inc(): void };
+  /** Retries, ambiguous submits, credits spent and posters that could not be made (the worker's metrics). */
+  counters?: RenderCounters;
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;
@@ -150,7 +151,7 @@ export class RenderRun {
   }
 
   paced<T>(account: string, kind: TurnKind, request: () => Promise<T>): Promise<T> {
-    return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal, logger: this.log });
+    return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal, logger: this.log, retries: this.deps.counters?.kieRetries });
   }
 
   /**

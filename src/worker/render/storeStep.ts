@@ -95,13 +95,13 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
 
 /** The poster frame's key, or undefined with a `poster-failed` warning: a poster never fails its render. */
 async function posterOf(run: RenderRun, stored: StoredVideo, warnings: RenderWarning[]): Promise<string | undefined> {
-  const { config, s3, postersFailed } = run.deps;
+  const { config, s3, counters } = run.deps;
   try {
     return await storePoster({ s3, bucket: stored.bucket, key: stored.key, durationSeconds: stored.video?.durationSeconds, timeoutMs: config.downloadTimeoutMs });
   } catch (err) {
     const message = `no poster for ${stored.key}: ${(err as Error).message}`;
     warnings.push({ type: 'poster-failed', message });
-    postersFailed?.inc();
+    counters?.postersFailed.inc();
     run.log.warn({ key: stored.key, err: (err as Error).message }, 'poster failed');
     return undefined;
   }

@@ -7,6 +7,7 @@ import { UnrecoverableError } from 'bullmq';
 import { InsufficientCreditsError, KieError, ModelUnavailableError } from '../../shared/errors';
 import { callbackUrl } from '../../shared/callbackToken';
 import { callKie } from '../../pool/kieCall';
+import { creditPrice } from '../../pool/accountCredits';
 import { callbackTaskFor, clearCallbackTask } from '../callbackInbox';
 import type { TaskConfirmation } from '../../kie/types';
 import type { RenderRun } from './renderRun';
@@ -72,10 +73,12 @@ export async function submitTask(run: RenderRun): Promise<void> {
       firstTurnTaken: true,
       signal: run.deps.signal,
       logger: run.log,
+      retries: run.deps.counters?.kieRetries,
     });
   } catch (err) {
     return submitFailed(run, account, err);
   }
+  countCreditsSpent(run, account);
   const submittedAt = Date.now();
   await run.persist({ ...run.state, step: 'generating', taskId, submittedAt, submits: run.state.submits + 1, setbacks: 0 });
   await limiter.confirmSubmit(account, run.member);
@@ -88,6 +91,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
 async function submitFailed(run: RenderRun, account: string, err: unknown): Promise<void> {
   const { limiter, credits } = run.deps;
   if (err instanceof KieError && err.ambiguous) {
+    run.deps.counters?.ambiguousSubmits.inc({ account });
     await limiter.confirmSubmit(account, run.member);
     run.log.warn({ account, err: err.message }, 'submit got no answer that proves nothing was created: a task may exist; not resubmitting blindly');
     return recoverAmbiguousSubmit(run);
@@ -135,6 +139,11 @@ async function modelBack(run: RenderRun): Promise<void> {
   await run.deps.wakeJobs(waiters);
 }
 
+/** What a task KIE created costs, at the catalog's prices (in every family: KIE charges credits). */
+function countCreditsSpent(run: RenderRun, account: string): void {
+  run.deps.counters?.creditsSpent.inc({ account }, creditPrice(run.request, run.deps.config.kie.models));
+}
+
 /** The callBackUrl this job's create requests carry (none without webhooks). */
 function jobCallbackUrl(run: RenderRun): string | undefined {
   const { webhook } = run.deps.config;
@@ -155,6 +164,7 @@ export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
     const confirmation = await confirmAnnouncedTask(run, account, announced);
     if (confirmation.confirmed) {
       run.log.info({ account, taskId: announced }, 'adopted the task a callback reported for an ambiguous submit');
+      countCreditsSpent(run, account);
       // The generating step hands it to the status poller next.
       await run.persist({ ...run.state, step: 'generating', taskId: announced, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
       return;

@@ -25,8 +25,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { SpanKind } from '@opentelemetry/api';
 import { StorageError } from '../../shared/errors';
 import type { VideoFacts } from '../../shared/renderJob';
+import { inSpan } from '../../shared/tracing';
 import { describeUrl, openVideoDownload, VideoDownload } from './openVideoDownload';
 import { VideoVerifier } from './videoVerifier';
 
@@ -136,7 +138,22 @@ async function abortLeftoverUploads(s3: S3Client, bucket: string, prefix: string
   }
 }
 
-export async function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
+/** The whole transfer in one span: bucket, key and, once stored, size and SHA-256 (never the signed link's query). */
+export function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
+  const attributes = { 'aws.s3.bucket': input.bucket, 'aws.s3.key': input.key, 'video.source': describeUrl(input.url) };
+  return inSpan(
+    `store video ${input.bucket}`,
+    attributes,
+    async (span) => {
+      const stored = await transferVideo(input);
+      span.setAttributes({ 'video.bytes': stored.size, 'video.sha256': stored.sha256 });
+      return stored;
+    },
+    SpanKind.CLIENT,
+  );
+}
+
+async function transferVideo(input: StoreVideoInput): Promise<StoredVideo> {
   checkMetadata(input.metadata);
   const source = describeUrl(input.url);
   const stop = new AbortController();
