@@ -85,7 +85,7 @@ async function withRedis<T>(fn: (redis: Redis, config: Config) => Promise<T>): P
 
 async function withProducer<T>(fn: (producer: RenderProducer, config: Config) => Promise<T>): Promise<T> {
   return withRedis(async (redis, config) => {
-    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger: stderrTrouble });
+    const producer = new RenderProducer({ connection: redis, queueName: config.queueName, limiterPrefix: config.limiterPrefix, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger: stderrTrouble });
     try {
       return await fn(producer, config);
     } finally {

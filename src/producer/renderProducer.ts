@@ -10,7 +10,9 @@ import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
-import type { ApiStyle } from '../shared/config';
+import { type ApiStyle, DEFAULT_LIMITER_PREFIX } from '../shared/config';
+import { BatchLedger } from '../batch/batchLedger';
+import { tenantOf } from '../shared/renderRequest';
 import { logQueueErrors, TroubleLog } from '../shared/redis';
 
 export interface EnqueueOptions {
@@ -47,6 +49,8 @@ export interface RenderProducerOptions {
   notifyAllowPrivate?: boolean;
   /** Jobs per addBulk call. */
   chunkSize?: number;
+  /** LIMITER_PREFIX, where batches are recorded (default sora-batch). */
+  limiterPrefix?: string;
   /** Where the queue's errors other than connection trouble go (default: stderr). */
   logger?: Pick<TroubleLog, 'error'>;
 }
@@ -75,6 +79,8 @@ export class RenderProducer {
   readonly queue: Queue<RenderJobData>;
   /** What requests are validated against; each job is written with the model it resolved to. */
   readonly models: ModelCatalog;
+  /** Where jobs carrying a batchId join their batch. */
+  readonly batches: BatchLedger;
   private readonly chunkSize: number;
 
   constructor(private readonly options: RenderProducerOptions) {
@@ -82,6 +88,7 @@ export class RenderProducer {
     this.models = options.models ?? builtinCatalog(options.apiStyle);
     logQueueErrors(this.queue, options.logger);
     this.chunkSize = options.chunkSize ?? 500;
+    this.batches = new BatchLedger(options.connection, options.limiterPrefix ?? DEFAULT_LIMITER_PREFIX, options.queueName);
   }
 
   /** Validates and normalises; throws ValidationError naming field, value and rule. */
@@ -134,14 +141,39 @@ export class RenderProducer {
       };
     });
 
+    await this.refuseCancelledBatches(jobs.map((j) => j.data));
     const result: EnqueuedJob[] = [];
     for (let i = 0; i < jobs.length; i += this.chunkSize) {
       const chunk = jobs.slice(i, i + this.chunkSize);
       const before = await this.existingIds(chunk.map((j) => j.opts.jobId));
       const added = await this.queue.addBulk(chunk);
       added.forEach((job, n) => result.push({ jobId: job.id!, created: !before.has(chunk[n]!.opts.jobId ?? '') }));
+      // After the add: a crash in between leaves jobs that join on their first run, never a
+      // batch waiting for jobs that do not exist. Jobs that existed join too (a resumed enqueue).
+      await this.joinBatches(added.map((job, n) => ({ jobId: job.id!, data: chunk[n]!.data })));
     }
     return result;
+  }
+
+  /** A cancelled batch takes no new jobs. */
+  private async refuseCancelledBatches(data: readonly RenderJobData[]): Promise<void> {
+    for (const batchId of new Set(data.map((d) => d.batchId).filter((b): b is string => b !== undefined))) {
+      const state = (await this.batches.read(batchId))?.state;
+      if (state === 'cancelling' || state === 'cancelled') {
+        throw new ValidationError([{ field: 'batchId', value: batchId, rule: 'names a cancelled batch: it takes no new jobs' }]);
+      }
+    }
+  }
+
+  private async joinBatches(jobs: ReadonlyArray<{ jobId: string; data: RenderJobData }>): Promise<void> {
+    const byBatch = new Map<string, { tenant: string; jobIds: string[] }>();
+    for (const { jobId, data } of jobs) {
+      if (data.batchId === undefined) continue;
+      const entry = byBatch.get(data.batchId) ?? { tenant: tenantOf(data), jobIds: [] };
+      entry.jobIds.push(jobId);
+      byBatch.set(data.batchId, entry);
+    }
+    for (const [batchId, { tenant, jobIds }] of byBatch) await this.batches.join(batchId, tenant, jobIds);
   }
 
   /** Which of the given custom job ids already exist (one round trip; skipped when none is set). */

@@ -132,6 +132,9 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/** LIMITER_PREFIX's default: where the account pool and the batches keep their keys. */
+export const DEFAULT_LIMITER_PREFIX = 'sora-batch';
+
 /** KIE's file hosts as seen in its documentation, plus the reference's storage host. */
 const KIE_FILE_HOSTS = ['storage.kie.ai', 'tempfile.aiquickdraw.com', 'file.aiquickdraw.com', 'tempfile.redpandaai.co'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -390,7 +393,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
     redisConnectTimeoutMs: r.int('REDIS_CONNECT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     queueName: r.name('QUEUE_NAME', 'sora-renders'),
-    limiterPrefix: r.string('LIMITER_PREFIX', 'sora-batch'),
+    limiterPrefix: r.string('LIMITER_PREFIX', DEFAULT_LIMITER_PREFIX),
     kie: {
       baseUrl: kieBaseUrl,
       apiStyle,

@@ -23,6 +23,9 @@ import { startStatusPoller } from './statusPoller';
 import { createWorkerMetrics } from './metrics';
 import { startNotifier } from './notify/startNotifier';
 import { startWebhookServer } from './webhookServer/startWebhookServer';
+import { BatchLedger } from '../batch/batchLedger';
+import { BatchCancelledError, BatchProgress } from './batchProgress';
+import { sweepBatchManifests, writeBatchManifest } from './batchManifest';
 
 export interface WorkerRuntime {
   readonly worker: Worker<RenderJobData, RenderResult>;
@@ -65,6 +68,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
   const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf, tasksTimedOut: metrics.tasksTimedOut });
 
+  const notifier = startNotifier({ config, redis, logger, metrics });
+  const s3 = createS3Client(config);
+  const manifests = { ledger: new BatchLedger(redis, config.limiterPrefix, config.queueName), s3, config, notifier, logger };
+  const batches = new BatchProgress({ ...manifests, batchEnded: (batchId) => writeBatchManifest(manifests, batchId) });
+
   const processor = createRenderProcessor({
     config,
     logger,
@@ -73,13 +81,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     credits,
     models,
     kie,
-    s3: createS3Client(config),
+    s3,
     wakeJobs,
     signal: shutdown.signal,
     tasksTimedOut: metrics.tasksTimedOut,
+    batches,
   });
 
-  const notifier = startNotifier({ config, redis, logger, metrics });
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
     concurrency: config.workerConcurrency,
@@ -101,6 +109,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (final) metrics.jobsFailed.inc();
+    // Recorded by the run already, except for a job failed by the stalled check: idempotent.
+    if (final) void batches.ended(job, err.message, err instanceof BatchCancelledError).catch((e: Error) => logger.warn({ jobId: job.id, err: e.message }, 'recording the end of the job in its batch failed'));
     logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
     if (final && typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message });
   });
@@ -114,6 +124,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       .then(async ({ expired, wake }) => {
         for (const slot of expired) logger.warn(slot, 'slot lease expired: freed a slot whose job never came back');
         await wakeJobs(wake);
+        await sweepBatchManifests(manifests);
       })
       .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();

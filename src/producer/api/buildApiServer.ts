@@ -67,7 +67,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
   // The connection reports its own outages; healthz answers 503 meanwhile.
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, limiterPrefix: config.limiterPrefix, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger });
   const isKnownToken = tokenChecker(config.apiTokens);
 
   // No fastify request logger: requests carry the caller's token.

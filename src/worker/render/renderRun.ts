@@ -21,6 +21,7 @@ import { slotMember } from '../../pool/slotMember';
 import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
+import type { BatchProgress } from '../batchProgress';
 import { checkDelayMs } from '../statusPoller';
 import { checkTask } from './generatingStep';
 import { storeVideoStep } from './storeStep';
@@ -43,6 +44,8 @@ export interface RenderDeps {
   signal?: AbortSignal;
   /** Counts tasks found stuck past KIE_TASK_TIMEOUT_MS. */
   tasksTimedOut?: { inc(): void };
+  /** Records the moves of jobs that carry a batchId in their batch. */
+  batches: BatchProgress;
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;
@@ -87,6 +90,7 @@ export class RenderRun {
   async execute(): Promise<RenderResult> {
     this.request = this.validate();
     this.state = this.resumeState();
+    if (this.state.step === undefined) await this.deps.batches.join(this.job, this.request);
     for (let steps = 1; ; steps++) {
       if (steps > MAX_STEPS_PER_RUN) {
         throw new UnrecoverableError(`render.step: still at step "${this.state.step ?? '(none)'}" after ${MAX_STEPS_PER_RUN} steps in one run; the job cannot make progress`);
@@ -177,12 +181,27 @@ export class RenderRun {
   }
 
   async persist(state: RenderState): Promise<void> {
-    if (!(await saveRenderState(this.deps.redis, this.job, this.token, { ...this.job.data, render: state }))) {
-      const lost = new JobLockLostError(this.job.id!);
-      this.log.warn({ alert: 'lock-lost' }, lost.message);
-      throw lost;
-    }
+    if (!(await saveRenderState(this.deps.redis, this.job, this.token, { ...this.job.data, render: state }))) this.lockLost();
     this.state = state;
+  }
+
+  /**
+   * Persists the state a create request leaves from. A job of a batch passes the batch's gate in
+   * the same step (BatchProgress.enterSubmit): if the batch is being cancelled, nothing is written
+   * and BatchCancelledError is thrown, so no create is sent.
+   */
+  async persistSubmit(state: RenderState): Promise<void> {
+    if (this.request.batchId === undefined) return this.persist(state);
+    const data = { ...this.job.data, render: state };
+    if ((await this.deps.batches.enterSubmit(this.job, this.token, this.request, data)) === 'lost') this.lockLost();
+    this.job.data = data;
+    this.state = state;
+  }
+
+  private lockLost(): never {
+    const lost = new JobLockLostError(this.job.id!);
+    this.log.warn({ alert: 'lock-lost' }, lost.message);
+    throw lost;
   }
 
   /** Short waits are slept here; longer ones give the worker back. */
