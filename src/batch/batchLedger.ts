@@ -241,6 +241,11 @@ export class BatchLedger {
     return (await this.run('claimManifests', [endingBatchesKey(this.prefix, this.queue)], [MANIFEST_CLAIM_MS, limit])) as string[];
   }
 
+  /** For a process that ended a batch but writes no manifest (a cancel from the CLI or API): the workers' sweep writes it. */
+  async releaseManifestClaim(batchId: string): Promise<void> {
+    await this.redis.zadd(endingBatchesKey(this.prefix, this.queue), 'XX', 0, batchId);
+  }
+
   /** false when the batch ended again since `ends`: its manifest is to be written anew. */
   async finishManifest(batchId: string, ends: number, manifestKey: string | undefined): Promise<boolean> {
     const k = this.keys(batchId);

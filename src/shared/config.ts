@@ -80,6 +80,8 @@ export interface Config {
     readonly modelProbeMs: number;
     /** Dollars per KIE credit, for estimatedCostUsd (an assumption: KIE publishes no rate). */
     readonly usdPerCredit: number;
+    /** How long KIE takes to make one clip, for batch estimates: the catalog has no such figure. */
+    readonly typicalGenerationMs: number;
   };
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
@@ -419,6 +421,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       modelsFile: r.raw('KIE_MODELS_FILE'),
       modelProbeMs: r.int('KIE_MODEL_PROBE_MS', 5 * 60_000, 100, 86_400_000),
       usdPerCredit: r.decimal('KIE_USD_PER_CREDIT', DEFAULT_USD_PER_CREDIT, 0, 1000),
+      typicalGenerationMs: r.int('KIE_TYPICAL_GENERATION_MS', 3 * 60_000, 1, 3_600_000),
     },
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,

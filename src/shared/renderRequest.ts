@@ -25,7 +25,7 @@ const objectKey = z
   // eslint-disable-next-line no-control-regex
   .refine((k) => !/[\u0000-\u001f\u007f]/.test(k), { error: 'must not contain control characters' });
 
-const httpUrl = z
+export const httpUrl = z
   .string()
   .refine(
     (u) => {
@@ -255,3 +255,6 @@ export function parseRenderRequest(input: unknown, catalog: ModelCatalog = built
 export function estimateCostUsd(req: RenderRequest, catalog: ModelCatalog = builtinCatalog(), usdPerCredit = DEFAULT_USD_PER_CREDIT): number {
   return usdFor(req, modeOf(catalog, req).mode, usdPerCredit);
 }
+
+/** Every field a render request may have (either type). */
+export const REQUEST_FIELDS: ReadonlySet<string> = new Set([...Object.keys(textRequest.shape), ...Object.keys(storyboardRequest.shape)]);

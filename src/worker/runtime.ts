@@ -41,6 +41,8 @@ export interface WorkerRuntime {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** How often a worker looks for ended batches whose manifest nobody writes (a cancel from the CLI, a writer that died). */
+const MANIFEST_SWEEP_MS = 5_000;
 
 export async function startWorker(config: Config, logger: Logger): Promise<WorkerRuntime> {
   const redis = connectRedis(config.redisUrl, { logger });
@@ -124,10 +126,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       .then(async ({ expired, wake }) => {
         for (const slot of expired) logger.warn(slot, 'slot lease expired: freed a slot whose job never came back');
         await wakeJobs(wake);
-        await sweepBatchManifests(manifests);
       })
       .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
+  const manifestSweeper = setInterval(() => {
+    sweepBatchManifests(manifests).catch((err: Error) => logger.warn({ err: err.message }, 'batch manifest sweep failed'));
+  }, MANIFEST_SWEEP_MS).unref();
   // Several checks per period, so the fleet's reading is never much older than creditsRefreshMs.
   const creditsTimer = credits
     ? setInterval(() => void credits.refreshStale().catch((err: Error) => logger.warn({ err: err.message }, 'credit refresh failed')), Math.ceil(config.kie.creditsRefreshMs / 4)).unref()
@@ -143,6 +147,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(sweeper);
+      clearInterval(manifestSweeper);
       clearInterval(creditsTimer);
       await http?.close();
       shutdown.abort();
