@@ -88,7 +88,8 @@ if to == 'submitted' then
   end
 else
   -- The job has ended: its reservation turns into what it spent (a failed run's spend is replaced).
-  redis.call('HINCRBY', record, 'reservedMicroUsd', -reserved)
+  -- (0 - x, not -x: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.)
+  if reserved ~= 0 then redis.call('HINCRBY', record, 'reservedMicroUsd', 0 - reserved) end
   reserved = 0
   local cost = tonumber(ARGV[7])
   redis.call('HINCRBY', record, 'spentMicroUsd', cost - spent)

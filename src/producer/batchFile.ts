@@ -5,10 +5,10 @@
  * enqueued again after a crash or a partial enqueue adds only what is missing.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import type { FieldIssue } from '../shared/errors';
-import { REQUEST_FIELDS } from '../shared/renderRequest';
+import { echoIssue, type FieldIssue, formatIssues, ValidationError } from '../shared/errors';
+import { REQUEST_FIELDS, type RenderRequest } from '../shared/renderRequest';
 
 /** One line of the file as a request (not yet validated). */
 export interface FileLine {
@@ -184,4 +184,37 @@ export function lineIdempotencyKeys(lines: readonly FileLine[], batchId: string 
 /** `prompts.csv` -> `prompts.csv.rejects.jsonl`: beside the input. */
 export function defaultRejectsPath(file: string): string {
   return `${file}.rejects.jsonl`;
+}
+
+export interface CheckedLine extends FileLine {
+  request: RenderRequest;
+}
+
+/** Validates every line (the producer's check: the catalog, notifyUrl); a line's own idempotencyKey is not a request field. */
+export function validateLines(read: { lines: FileLine[]; bad: BadLine[] }, validate: (fields: unknown) => RenderRequest): { good: CheckedLine[]; bad: BadLine[] } {
+  const good: CheckedLine[] = [];
+  const bad = [...read.bad];
+  for (const line of read.lines) {
+    const { idempotencyKey: _key, ...fields } = line.input;
+    try {
+      good.push({ ...line, request: validate(fields) });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      bad.push({ line: line.line, issues: err.issues, input: line.input });
+    }
+  }
+  bad.sort((a, b) => lineOrder(a.line) - lineOrder(b.line));
+  return { good, bad };
+}
+
+const lineOrder = (line: string): number => Number(line.replace(/[[\]]/g, ''));
+
+/** `prompts.csv:4: duration: ... (got 12)`, one line per issue. */
+export function describeBadLine(file: string, bad: BadLine): string[] {
+  return bad.issues.map((i) => `${file}:${bad.line}: ${i.field ? formatIssues([i]) : formatIssues([i]).replace(/^: /, '')}`);
+}
+
+/** The rejects file: one JSON line per bad line, with its issues and what it held. */
+export function writeRejects(path: string, bad: readonly BadLine[]): void {
+  writeFileSync(path, bad.map((b) => `${JSON.stringify({ line: b.line, issues: b.issues.map(echoIssue), input: b.input })}\n`).join(''));
 }

@@ -24,6 +24,8 @@ export interface EnqueueOptions {
   delay?: number;
   /** Overrides the request's batchId. */
   batchId?: string;
+  /** Overrides the request's tenant. */
+  tenant?: string;
 }
 
 export interface EnqueuedJob {
@@ -93,7 +95,8 @@ export class RenderProducer {
 
   /** Validates and normalises; throws ValidationError naming field, value and rule. */
   validate(input: unknown, opts: EnqueueOptions = {}): RenderRequest {
-    const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input, this.models);
+    const overrides = { ...(opts.batchId ? { batchId: opts.batchId } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) };
+    const request = parseRenderRequest(Object.keys(overrides).length ? { ...(input as object), ...overrides } : input, this.models);
     const issues = checkNotifyUrl(request.notifyUrl, this.options.notifyAllowPrivate ?? false);
     if (issues.length) throw new ValidationError(issues);
     if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
@@ -177,7 +180,7 @@ export class RenderProducer {
   }
 
   /** Which of the given custom job ids already exist (one round trip; skipped when none is set). */
-  private async existingIds(ids: Array<string | undefined>): Promise<Set<string>> {
+  async existingIds(ids: Array<string | undefined>): Promise<Set<string>> {
     const wanted = ids.filter((id): id is string => id !== undefined);
     if (!wanted.length) return new Set();
     const pipeline = this.options.connection.pipeline();
