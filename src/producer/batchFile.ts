@@ -181,6 +181,12 @@ export function lineIdempotencyKeys(lines: readonly FileLine[], batchId: string 
   });
 }
 
+/** The lines as the producer takes them, each with its idempotency key where it has one. */
+export function keyedRequests(lines: readonly FileLine[], batchId: string | undefined): Array<Record<string, unknown>> {
+  const keys = lineIdempotencyKeys(lines, batchId);
+  return lines.map((l, i) => (keys[i] === undefined ? l.input : { ...l.input, idempotencyKey: keys[i] }));
+}
+
 /** `prompts.csv` -> `prompts.csv.rejects.jsonl`: beside the input. */
 export function defaultRejectsPath(file: string): string {
   return `${file}.rejects.jsonl`;

@@ -15,7 +15,7 @@ import { modelsMarkdown } from '../kie/catalog/modelsTable';
 import { listOf } from '../kie/catalog/resolveRequest';
 import { count, printResult, withJsonOption } from './cliOutput';
 import { jobIdForIdempotencyKey, RenderProducer } from './renderProducer';
-import { CheckedLine, defaultRejectsPath, describeBadLine, FileUnreadableError, lineIdempotencyKeys, readBatchFile, validateLines, writeRejects } from './batchFile';
+import { CheckedLine, defaultRejectsPath, describeBadLine, FileUnreadableError, keyedRequests, lineIdempotencyKeys, readBatchFile, validateLines, writeRejects } from './batchFile';
 import { batchStatus, type BatchStatus } from '../batch/batchStatus';
 import { cancelBatch } from '../batch/cancelBatch';
 import { type BatchEstimate, estimateBatch, readCapacity } from '../batch/estimateBatch';
@@ -277,9 +277,8 @@ withJsonOption(
         if (checked.bad && !o.skipBad) {
           throw new UsageError(`${count(checked.bad, 'bad line')} in ${o.file as string}: nothing enqueued; fix them (see ${checked.rejects}), or add --skip-bad to enqueue the other ${count(checked.good.length, 'line')}`);
         }
-        const keys = lineIdempotencyKeys(checked.good, o.batch);
-        requests = checked.good.map((l, i) => (keys[i] === undefined ? l.input : { ...l.input, idempotencyKey: keys[i] }));
-        if (o.dryRun) return dryRun(producer, config, checked.good, keys, o.json);
+        requests = keyedRequests(checked.good, o.batch);
+        if (o.dryRun) return dryRun(producer, config, checked.good, lineIdempotencyKeys(checked.good, o.batch), o.json);
       } else requests = [requestFrom(prompt!, o)];
       const jobs = await producer.enqueueMany(requests, opts);
       const created = jobs.filter((j) => j.created).length;

@@ -9,13 +9,14 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
-import { echoIssue, ValidationError } from '../../shared/errors';
+import { BatchConflictError, echoIssue, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
 import type { RenderState } from '../../shared/renderJob';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
 import { presentedToken, tokenChecker } from '../../shared/httpTokens';
+import { registerBatchRoutes } from './batchRoutes';
 
 export interface ApiServerDeps {
   config: Config;
@@ -87,6 +88,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ValidationError) return reply.code(400).send({ error: err.message, issues: err.issues.map(echoIssue) });
+    if (err instanceof BatchConflictError) return reply.code(409).send({ error: err.message });
     // Body errors (413 too large, 400 malformed JSON, 415 not JSON) come from the parser.
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     logger.error({ method: request.method, route: request.routeOptions.url, err: err.message }, 'API request failed');
@@ -148,6 +150,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     logger.info({ schedule: request.params.id }, 'schedule removed');
     return reply.code(204).send();
   });
+
+  registerBatchRoutes(app, { config, redis, producer, logger });
 
   // Read-only: a retry or a promotion from a browser must not bypass the worker's own rules.
   const board = new FastifyAdapter();
