@@ -4,53 +4,22 @@
  * enqueued while any is bad unless --skip-bad, a file enqueued again after a crash mid-enqueue adding
  * only the missing lines (and --dry-run saying so), and the estimate of a file.
  */
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { BatchLedger } from '../../src/batch/batchLedger';
 import { keyedRequests, readBatchFile } from '../../src/producer/batchFile';
 import { RenderProducer } from '../../src/producer/renderProducer';
-import { removeRunKeys } from '../../src/shared/removeRunKeys';
-import { REDIS_URL } from '../support/renderStack';
+import { cliSandbox } from '../support/cliProcess';
 
 jest.setTimeout(60_000);
 
-const BIN = path.resolve(__dirname, '../../bin/sora-batch');
-const ID = randomUUID().slice(0, 8);
-const QUEUE_NAME = `test-batch-files-${ID}`;
-const LIMITER_PREFIX = `test-batch-files-limiter-${ID}`;
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-const queue = new Queue(QUEUE_NAME, { connection: redis });
+const { queueName: QUEUE_NAME, limiterPrefix: LIMITER_PREFIX, redis, queue, dir: tmp, cli } = cliSandbox('batch-files');
 const ledger = new BatchLedger(redis, LIMITER_PREFIX, QUEUE_NAME);
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'batch-files-'));
-});
-
-afterAll(async () => {
-  await queue.close();
-  await removeRunKeys(redis, QUEUE_NAME, LIMITER_PREFIX);
-  await redis.quit();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { PATH: process.env.PATH, REDIS_URL, QUEUE_NAME, LIMITER_PREFIX } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const TEMPLATE = 'a {animal} in {city}, cinematic';
 
 it('CSV with a template: bad lines are listed by line and field and written to the rejects file; nothing is enqueued unless --skip-bad', async () => {
-  const file = path.join(dir, 'animals.csv');
+  const file = path.join(tmp(), 'animals.csv');
   await writeFile(file, 'animal,city,duration,options.sound\ncat,Paris,10,\ndog,,15,\n"fox, red",Rome,12,\nowl,Oslo,15,true\n');
   const refused = await cli('enqueue', '--file', file, '--batch', 'zoo', '--template', TEMPLATE);
   expect(refused.code).toBe(2);
@@ -62,7 +31,7 @@ it('CSV with a template: bad lines are listed by line and field and written to t
   const rejects = (await readFile(`${file}.rejects.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { line: string; issues: Array<{ field: string }> });
   expect(rejects.map((r) => [r.line, r.issues[0]!.field])).toEqual([['3', 'city'], ['4', 'duration'], ['5', 'options.sound']]);
 
-  const own = path.join(dir, 'my-rejects.jsonl');
+  const own = path.join(tmp(), 'my-rejects.jsonl');
   const skipped = await cli('enqueue', '--file', file, '--batch', 'zoo', '--template', TEMPLATE, '--skip-bad', '--rejects', own, '--json');
   expect(skipped.code).toBe(0);
   expect(JSON.parse(skipped.stdout)).toMatchObject({ jobs: [{ created: true }] });
@@ -73,7 +42,7 @@ it('CSV with a template: bad lines are listed by line and field and written to t
 });
 
 it('a file enqueued again after a crash mid-enqueue adds only the missing lines; --dry-run says which exist', async () => {
-  const file = path.join(dir, 'night.jsonl');
+  const file = path.join(tmp(), 'night.jsonl');
   const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `night: a train ${i % 6}`, duration: i < 6 ? 10 : 15 }));
   // Two identical lines are two renders, and stay two on the second run.
   lines.push(lines[0]!);
@@ -105,7 +74,7 @@ it('a file enqueued again after a crash mid-enqueue adds only the missing lines;
 });
 
 it('estimate checks every line and prints jobs, seconds and cost per model, the quota, the budget and the finish', async () => {
-  const file = path.join(dir, 'mixed.jsonl');
+  const file = path.join(tmp(), 'mixed.jsonl');
   await writeFile(file, [{ prompt: 'a' }, { prompt: 'b', duration: 15 }, { prompt: 'c', model: 'kling-2.6', duration: 5 }].map((r) => JSON.stringify(r)).join('\n'));
   const json = await cli('estimate', file, '--budget', '0.5', '--json');
   expect(json.code).toBe(0);
