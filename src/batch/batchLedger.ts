@@ -9,6 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { batchIndexKey, BatchKeys, batchKeys, endingBatchesKey, toMicroUsd } from './batchKeys';
+import { waitersKey } from '../pool/limiter/limiterKeys';
+import { slotMember } from '../pool/slotMember';
 
 export type BatchState = 'open' | 'cancelling' | 'cancelled' | 'finished';
 export type BatchJobState = 'waiting' | 'submitted' | 'stored' | 'failed' | 'cancelled';
@@ -84,8 +86,8 @@ export interface MoveOutcome {
 /** A writer that died is replaced after this long; far longer than writing any manifest. */
 export const MANIFEST_CLAIM_MS = 5 * 60_000;
 
-type Script = 'moveBatchJob' | 'createBatch' | 'setBudget' | 'cancelBatch' | 'claimManifests' | 'finishManifest';
-const SCRIPTS: readonly Script[] = ['moveBatchJob', 'createBatch', 'setBudget', 'cancelBatch', 'claimManifests', 'finishManifest'];
+type Script = 'moveBatchJob' | 'joinBatch' | 'createBatch' | 'setBudget' | 'cancelBatch' | 'claimManifests' | 'finishManifest';
+const SCRIPTS: readonly Script[] = ['moveBatchJob', 'joinBatch', 'createBatch', 'setBudget', 'cancelBatch', 'claimManifests', 'finishManifest'];
 const PREFIX = 'batchLedger_';
 let sources: Map<Script, string> | undefined;
 
@@ -163,6 +165,15 @@ export class BatchLedger {
     return parseRecord(await this.redis.hgetall(this.keys(batchId).record));
   }
 
+  /** Takes a removed job out of the account pool's slot waiters (limiterKeys.ts), which a freed slot wakes. */
+  async forgetWaiter(jobId: string): Promise<void> {
+    await this.redis.zrem(waitersKey(this.prefix), slotMember(this.queue, jobId));
+  }
+
+  async stateOf(batchId: string): Promise<BatchState | undefined> {
+    return ((await this.redis.hget(this.keys(batchId).record, 'state')) ?? undefined) as BatchState | undefined;
+  }
+
   /** The batches of this queue, newest first. */
   async list(limit = 100): Promise<string[]> {
     return this.redis.zrevrange(batchIndexKey(this.prefix, this.queue), 0, limit - 1);
@@ -173,12 +184,10 @@ export class BatchLedger {
     return (await this.run('setBudget', [this.keys(batchId).record], [budgetUsd === null ? '' : toMicroUsd(budgetUsd)])) === 1;
   }
 
-  private moveArgs(batchId: string, jobId: string, m: JobMove): Array<string | number> {
+  async move(batchId: string, jobId: string, m: JobMove): Promise<MoveOutcome> {
     const k = this.keys(batchId);
     const keys = [k.record, k.jobs, k.lines, k.ending, k.index, ...(m.gate ? [m.gate.jobKey, m.gate.lockKey] : [])];
-    return [
-      keys.length,
-      ...keys,
+    const [outcome, ended, ends] = (await this.run('moveBatchJob', keys, [
       jobId,
       m.to,
       batchId,
@@ -192,21 +201,15 @@ export class BatchLedger {
       MANIFEST_CLAIM_MS,
       m.gate?.token ?? '',
       m.gate?.data ?? '',
-    ];
-  }
-
-  async move(batchId: string, jobId: string, m: JobMove): Promise<MoveOutcome> {
-    const [outcome, ended, ends] = (await this.commands[PREFIX + 'moveBatchJob']!(...this.moveArgs(batchId, jobId, m))) as [MoveOutcome['outcome'], number, number];
+    ])) as [MoveOutcome['outcome'], number, number];
     return { outcome, ended: ended === 1, ends };
   }
 
-  /** Jobs join their batch as waiting, in one round trip (idempotent: a job it knows keeps its state). */
-  async join(batchId: string, tenant: string, jobIds: readonly string[]): Promise<void> {
-    if (!jobIds.length) return;
-    const pipeline = this.redis.pipeline() as unknown as Commands & { exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const jobId of jobIds) void pipeline[PREFIX + 'moveBatchJob']!(...this.moveArgs(batchId, jobId, { to: 'waiting', tenant }));
-    const failed = ((await pipeline.exec()) ?? []).find(([err]) => err);
-    if (failed) throw failed[0];
+  /** Jobs join their batch as waiting, in one step (idempotent: a job it knows keeps its state); how many joined now. */
+  async join(batchId: string, tenant: string, jobIds: readonly string[]): Promise<number> {
+    if (!jobIds.length) return 0;
+    const k = this.keys(batchId);
+    return (await this.run('joinBatch', [k.record, k.jobs, k.index], [batchId, this.queue, tenant, ...jobIds])) as number;
   }
 
   /** Starts a cancel: from here no job of the batch passes the submit gate (cancelBatch.ts does the rest). */

@@ -13,6 +13,7 @@ import type { Logger } from '../shared/logger';
 import type { RenderJobData, RenderResult, RenderState } from '../shared/renderJob';
 import { batchName, estimateCostUsd, parseRenderRequest, RenderRequest, tenantOf } from '../shared/renderRequest';
 import type { RenderJob } from './render/renderRun';
+import { removeUnsubmitted } from '../batch/cancelBatch';
 
 /** A job of a cancelled batch reached the submit gate before any task of it was created: it never submits. */
 export class BatchCancelledError extends UnrecoverableError {
@@ -52,7 +53,7 @@ export class BatchProgress {
   /** A job carrying a batchId joins its batch before its first submit (idempotent). */
   async join(job: RenderJob, request: RenderRequest): Promise<void> {
     if (request.batchId === undefined) return;
-    await this.move(request.batchId, job.id!, { to: 'waiting', tenant: tenantOf(request) });
+    await this.deps.ledger.join(request.batchId, tenantOf(request), [job.id!]);
   }
 
   /**
@@ -71,6 +72,20 @@ export class BatchProgress {
     });
     if (outcome === 'cancelled') throw new BatchCancelledError(batchId);
     return outcome === 'lost' ? 'lost' : 'entered';
+  }
+
+  /**
+   * A job parked before its submit (its run no longer holds it) leaves a cancelled batch here: checked
+   * after the park, so a cancel that came before is seen, and one that comes after finds it parked
+   * and removes it. True when it was removed.
+   */
+  async leaveIfCancelled(job: RenderJob, request: RenderRequest): Promise<boolean> {
+    if (request.batchId === undefined || job.data.render?.step !== undefined) return false;
+    const state = await this.deps.ledger.stateOf(request.batchId);
+    if (state !== 'cancelling' && state !== 'cancelled') return false;
+    const { removed, ended } = await removeUnsubmitted(this.deps.ledger, request.batchId, job.id!, job);
+    if (ended) await this.deps.batchEnded(request.batchId);
+    return removed;
   }
 
   async stored(job: RenderJob, request: RenderRequest, result: RenderResult): Promise<void> {
