@@ -6,13 +6,12 @@ import { createHash } from 'node:crypto';
 import { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
-import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
+import { parseRenderRequest, RenderRequest, RenderRequestInput, tenantOf } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
 import { type ApiStyle, DEFAULT_LIMITER_PREFIX } from '../shared/config';
 import { BatchLedger } from '../batch/batchLedger';
-import { tenantOf } from '../shared/renderRequest';
 import { logQueueErrors, TroubleLog } from '../shared/redis';
 
 export interface EnqueueOptions {
@@ -161,7 +160,7 @@ export class RenderProducer {
   /** A cancelled batch takes no new jobs. */
   private async refuseCancelledBatches(data: readonly RenderJobData[]): Promise<void> {
     for (const batchId of new Set(data.map((d) => d.batchId).filter((b): b is string => b !== undefined))) {
-      const state = (await this.batches.read(batchId))?.state;
+      const state = await this.batches.stateOf(batchId);
       if (state === 'cancelling' || state === 'cancelled') {
         throw new ValidationError([{ field: 'batchId', value: batchId, rule: 'names a cancelled batch: it takes no new jobs' }]);
       }

@@ -234,7 +234,12 @@ export class RenderRun {
     await this.job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), this.token);
     // A wake that came while this step still ran (a slot freed, the task seen done) is not lost.
     if (await takeWakePending(this.deps.redis, this.job)) await this.job.promote().catch(() => undefined);
-    if (await this.deps.batches.leaveIfCancelled(this.job, this.request)) this.log.info({ batchId: this.request.batchId }, 'job removed: its batch was cancelled before it was submitted');
+    // Parked, the job is no longer this run's: a cancel of its batch may have come while it ran.
+    const left = await this.deps.batches.leaveIfCancelled(this.job, this.request).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'looking for a cancel of the batch failed; the job meets the submit gate when it runs again');
+      return false;
+    });
+    if (left) this.log.info({ batchId: this.request.batchId }, 'job removed: its batch was cancelled before it was submitted');
     throw new DelayedError();
   }
 
