@@ -1,6 +1,6 @@
 --[[
-  Sets or clears a batch's budget. Jobs waiting for budget (once the limiter enforces it) are woken
-  by the caller.
+  Sets or clears a batch's budget: stored and shown now, read by the submit grant once the limiter
+  enforces budgets (whoever raises a budget then wakes the jobs waiting for it).
 
   Input:
     KEYS[1] the batch's record HASH
