@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   say(`worker     queue ${config.queueName}, logs in ${logFile}\n`);
 
   const connection = connectRedis(redis.url);
-  const producer = new RenderProducer({ connection, queueName: config.queueName, models: config.kie.models });
+  const producer = new RenderProducer({ connection, queueName: config.queueName, limiterPrefix: config.limiterPrefix, models: config.kie.models });
   // Two of the model's clip lengths and aspect ratios, alternately (Sora 2: 10 and 15 s, 16:9 and 9:16; Veo: 8 s only).
   const model = config.kie.models.entries[config.kie.models.defaultModel]!;
   const mode = model.modes.text ?? model.modes.image;

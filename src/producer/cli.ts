@@ -3,11 +3,10 @@
  * Exit codes: 0 done, 1 failed (Redis unreachable, a job failed under --wait), 2 usage or
  * configuration (a bad option, a bad request, a bad variable).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { version } from '../../package.json';
 import { Config, loadConfig } from '../shared/config';
-import { ConfigError, UnknownAccountError, ValidationError } from '../shared/errors';
+import { BatchConflictError, ConfigError, UnknownAccountError, ValidationError } from '../shared/errors';
 import { connectRedis, TroubleLog, waitForRedis } from '../shared/redis';
 import { readBalances } from '../pool/accountCredits';
 import { accountStatus, fleetAccounts, pauseAccount, resumeAccount } from '../pool/accountControl';
@@ -15,9 +14,17 @@ import { modelStatus, pauseModel, resumeModel } from '../pool/modelControl';
 import { modelsMarkdown } from '../kie/catalog/modelsTable';
 import { listOf } from '../kie/catalog/resolveRequest';
 import { count, printResult, withJsonOption } from './cliOutput';
-import { RenderProducer } from './renderProducer';
+import { jobIdForIdempotencyKey, RenderProducer } from './renderProducer';
 import { startTracing } from '../shared/startTracing';
 import { queueTelemetry } from '../shared/tracing';
+import { CheckedLine, defaultRejectsPath, describeBadLine, FileUnreadableError, keyedRequests, lineIdempotencyKeys, readBatchFile, validateLines, writeRejects } from './batchFile';
+import { batchStatus, type BatchStatus } from '../batch/batchStatus';
+import { cancelBatch } from '../batch/cancelBatch';
+import { type BatchEstimate, estimateBatch, readCapacity } from '../batch/estimateBatch';
+import { fromMicroUsd } from '../batch/batchKeys';
+import { formatManifest, MANIFEST_FORMATS, type ManifestFormat } from '../batch/manifestFormat';
+import { openBatch } from '../batch/openBatch';
+import { batchFieldsSchema, parseWith } from '../batch/batchSchemas';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
 
@@ -27,6 +34,8 @@ const EXIT_USAGE = 2;
 const CLI_REDIS_TIMEOUT_MS = 5000;
 /** Job ids printed inline after an enqueue; --json lists them all. */
 const IDS_SHOWN = 10;
+/** Bad lines of a file listed on stderr; the rejects file holds them all. */
+const BAD_LINES_SHOWN = 20;
 
 /** A mistake in how the command was called (exit 2), found after commander parsed it. */
 class UsageError extends Error {}
@@ -35,34 +44,6 @@ const int = (v: string): number => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number');
   return Number(v);
 };
-
-/** One JSON request per line (JSON Lines), or one JSON array. */
-function readRequests(file: string): unknown[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new UsageError(`cannot read --file: ${(err as Error).message}`);
-  }
-  if (text.startsWith('[')) {
-    try {
-      return JSON.parse(text) as unknown[];
-    } catch (err) {
-      throw new ValidationError([{ field: file, value: undefined, rule: `must be JSON Lines or one JSON array: ${(err as Error).message}` }]);
-    }
-  }
-  return text
-    .split('\n')
-    .map((line, i) => [line, i + 1] as const)
-    .filter(([line]) => line.trim())
-    .map(([line, n]) => {
-      try {
-        return JSON.parse(line) as unknown;
-      } catch {
-        throw new ValidationError([{ field: `${file}:${n}`, value: line, rule: 'must be one JSON object per line' }]);
-      }
-    });
-}
 
 /** Redis trouble as plain lines on stderr: stdout holds the command's data. */
 const stderrTrouble: TroubleLog = {
@@ -85,20 +66,21 @@ async function withRedis<T>(fn: (redis: Redis, config: Config) => Promise<T>): P
   }
 }
 
-async function withProducer<T>(fn: (producer: RenderProducer, config: Config) => Promise<T>): Promise<T> {
+async function withProducer<T>(fn: (producer: RenderProducer, config: Config, redis: Redis) => Promise<T>): Promise<T> {
   return withRedis(async (redis, config) => {
     // An enqueue starts each job's trace (with OTEL_EXPORTER_OTLP_ENDPOINT set); sent before the CLI exits.
     const tracing = startTracing(config, 'sora-batch-cli');
     const producer = new RenderProducer({
       connection: redis,
       queueName: config.queueName,
+      limiterPrefix: config.limiterPrefix,
       models: config.kie.models,
       notifyAllowPrivate: config.notify.allowPrivate,
       logger: stderrTrouble,
       telemetry: queueTelemetry(config),
     });
     try {
-      return await fn(producer, config);
+      return await fn(producer, config, redis);
     } finally {
       await producer.close();
       await tracing?.shutdown();
@@ -184,43 +166,134 @@ const program = new Command('sora-batch')
       `Every command reads REDIS_URL and QUEUE_NAME; none needs a KIE key. "sora-batch <command> --help" shows examples.\n`,
   );
 
+/** The lines of --file, checked the way the producer checks them; bad ones listed on stderr and written to the rejects file. */
+function checkFile(producer: RenderProducer, o: { file: string; template?: string; batch?: string; tenant?: string; rejects?: string }): { good: CheckedLine[]; bad: number; rejects?: string } {
+  let read;
+  try {
+    read = readBatchFile(o.file, { template: o.template });
+  } catch (err) {
+    if (err instanceof FileUnreadableError) throw new UsageError(err.message);
+    throw err;
+  }
+  const { good, bad } = validateLines(read, (fields) => producer.validate(fields, { batchId: o.batch, tenant: o.tenant }));
+  if (!bad.length) return { good, bad: 0 };
+  const rejects = o.rejects ?? defaultRejectsPath(o.file);
+  writeRejects(rejects, bad);
+  const lines = bad.flatMap((b) => describeBadLine(o.file, b));
+  for (const line of lines.slice(0, BAD_LINES_SHOWN)) process.stderr.write(`sora-batch: ${line}\n`);
+  if (lines.length > BAD_LINES_SHOWN) process.stderr.write(`sora-batch: ... and ${lines.length - BAD_LINES_SHOWN} more\n`);
+  process.stderr.write(`sora-batch: ${count(bad.length, 'bad line')} of ${count(good.length + bad.length, 'line')} written to ${rejects}\n`);
+  return { good, bad: bad.length, rejects };
+}
+
+/** Dollars as a person reads them: $1.50, $0.0375. */
+function usd(n: number): string {
+  return `$${n.toFixed(n !== 0 && Math.abs(n) < 0.1 ? 4 : 2)}`;
+}
+
+/** "4 min", "2 h 5 min", "3 d 2 h". */
+function duration(ms: number): string {
+  const min = Math.ceil(ms / 60_000);
+  if (min < 60) return `${min} min`;
+  if (min < 48 * 60) return `${Math.floor(min / 60)} h${min % 60 ? ` ${min % 60} min` : ''}`;
+  return `${Math.floor(min / 1440)} d${Math.floor((min % 1440) / 60) ? ` ${Math.floor((min % 1440) / 60)} h` : ''}`;
+}
+
+function printEstimate(e: BatchEstimate, what: string): void {
+  process.stdout.write(`${what}: ${count(e.jobs, 'job')}, ${e.seconds} s of video, ${usd(e.costUsd)}\n`);
+  console.table(e.perModel.map((m) => ({ model: m.model, jobs: m.jobs, seconds: m.seconds, cost: usd(m.costUsd) })));
+  const q = e.quota;
+  process.stdout.write(
+    `quota: ${count(q.accounts, 'account')}, ${q.perWindow} submits per ${Math.round(q.windowMs / 3_600_000)} h window, ${q.leftInWindow} left now: ` +
+      (q.jobsNow === e.jobs ? `all ${count(e.jobs, 'job')} can start now\n` : `${q.jobsNow} can start now, ${e.jobs - q.jobsNow} wait for later windows\n`),
+  );
+  if (e.budget) {
+    const b = e.budget;
+    process.stdout.write(
+      `budget: ${usd(b.leftUsd)} left of ${usd(b.budgetUsd)} (spent ${usd(b.spentUsd)}, reserved ${usd(b.reservedUsd)}): ` +
+        (b.jobsAllowed === e.jobs ? `pays for all ${count(e.jobs, 'job')}\n` : `pays for ${b.jobsAllowed} of ${count(e.jobs, 'job')} (${usd(b.costAllowedUsd)})\n`),
+    );
+  }
+  process.stdout.write(`finish: in about ${duration(e.finish.durationMs)} (${e.finish.finishAt}), assuming:\n${e.finish.assumptions.map((a) => `  - ${a}\n`).join('')}`);
+}
+
+/** The budget an estimate is held against: --budget, else the batch's; with what the batch spent and reserved. */
+async function budgetFor(producer: RenderProducer, batchId: string | undefined, budgetUsd: number | undefined): Promise<{ budgetUsd: number; spentUsd: number; reservedUsd: number } | undefined> {
+  const record = batchId === undefined ? undefined : await producer.batches.read(batchId);
+  const budget = budgetUsd ?? (record?.budgetMicroUsd === undefined ? undefined : fromMicroUsd(record.budgetMicroUsd));
+  if (budget === undefined) return undefined;
+  return { budgetUsd: budget, spentUsd: fromMicroUsd(record?.spentMicroUsd ?? 0), reservedUsd: fromMicroUsd(record?.reservedMicroUsd ?? 0) };
+}
+
+const dollars = (v: string): number => {
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new InvalidArgumentError('must be a number of dollars, e.g. 25 or 12.50');
+  return Number(v);
+};
+
+/** Options of a batch file, on `enqueue --file` and `estimate`. */
+function withFileOptions(command: Command): Command {
+  return command
+    .option('--template <text>', 'write each prompt from the line\'s columns, e.g. "a {animal} in {city}, cinematic"')
+    .option('--tenant <name>', 'who the jobs are rendered for (default: the batch id; fair shares and budgets)');
+}
+
 withJsonOption(
-  withRequestOptions(
-    program
-      .command('enqueue')
-      .description('enqueue one prompt, or every render request in --file')
-      .argument('[prompt]', 'the prompt text (or use --file)')
-      .option('-f, --file <path>', 'render requests as JSON Lines (one JSON object per line) or one JSON array; each carries its own fields (prompt, duration, ...)'),
+  withFileOptions(
+    withRequestOptions(
+      program
+        .command('enqueue')
+        .description('enqueue one prompt, or every render request in --file')
+        .argument('[prompt]', 'the prompt text (or use --file)')
+        .option(
+          '-f, --file <path>',
+          'render requests: CSV with a header row (columns named as the fields: prompt, duration, model, options.sound, ...), JSON Lines (one JSON object per line) or one JSON array; each carries its own fields',
+        ),
+    ),
   ),
 )
   .option('--key <key>', 'S3 key for the video (relative to S3_PREFIX; one prompt only)')
   .option('--idempotency-key <key>', 'same key, same job: never two (one prompt only)')
   .option('--priority <n>', '1 (highest) to 2097152, for every job', int)
   .option('--delay <ms>', 'start no earlier than this many ms from now (at most 30 days), for every job', int)
+  .option('--rejects <path>', 'where bad lines of --file are written (default: <file>.rejects.jsonl)')
+  .option('--skip-bad', 'enqueue the good lines of --file even when some are bad (by default nothing is enqueued then)')
+  .option('--dry-run', 'show what --file would add and what exists already; add nothing')
   .option('--wait', 'show progress (on stderr) until every job is stored or failed; exit 1 if one failed')
   .addHelpText(
     'after',
     helpAfter(
       [
         'sora-batch enqueue "a cat in a tiny astronaut suit" --duration 15 --wait',
-        'sora-batch enqueue --file prompts.jsonl --batch nightly',
+        'sora-batch enqueue --file prompts.csv --batch nightly --template "a {animal} in {city}, cinematic"',
+        'sora-batch enqueue --file prompts.jsonl --batch nightly --dry-run   # again after a crash: adds only what is missing',
         'sora-batch enqueue "a paper boat at dusk" --idempotency-key order-42 --json',
       ],
-      [...REDIS_ENV, QUEUE_ENV, STYLE_ENV],
+      [...REDIS_ENV, QUEUE_ENV, STYLE_ENV, 'LIMITER_PREFIX             where batches are recorded (default sora-batch)'],
     ),
   )
   .action(async (prompt: string | undefined, o) => {
-    let requests: unknown[];
     if (o.file) {
       if (prompt !== undefined) throw new UsageError('give a prompt or --file, not both');
       const perRequest: string[] = Object.entries(REQUEST_OPTIONS).filter(([field]) => o[field] !== undefined).map(([, flag]) => flag);
       if (o.idempotencyKey !== undefined) perRequest.push('--idempotency-key');
       if (perRequest.length) throw new UsageError(`${perRequest.join(', ')} ${perRequest.length === 1 ? 'applies' : 'apply'} to a prompt; with --file each request carries its own fields`);
-      requests = readRequests(o.file as string);
-    } else if (prompt !== undefined) requests = [requestFrom(prompt, o)];
-    else throw new UsageError('give a prompt, or --file with render requests');
+    } else {
+      const fileOnly = (['template', 'rejects', 'skipBad', 'dryRun'] as const).filter((k) => o[k] !== undefined);
+      if (fileOnly.length) throw new UsageError(`--${fileOnly.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${fileOnly.length === 1 ? 'applies' : 'apply'} to --file`);
+      if (prompt === undefined) throw new UsageError('give a prompt, or --file with render requests');
+    }
     await withProducer(async (producer, config) => {
-      const jobs = await producer.enqueueMany(requests, { batchId: o.batch, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay });
+      const opts = { batchId: o.batch, tenant: o.tenant, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay };
+      let requests: unknown[];
+      if (o.file) {
+        const checked = checkFile(producer, o);
+        if (checked.bad && !o.skipBad) {
+          throw new UsageError(`${count(checked.bad, 'bad line')} in ${o.file as string}: nothing enqueued; fix them (see ${checked.rejects}), or add --skip-bad to enqueue the other ${count(checked.good.length, 'line')}`);
+        }
+        requests = keyedRequests(checked.good, o.batch);
+        if (o.dryRun) return dryRun(producer, config, checked.good, lineIdempotencyKeys(checked.good, o.batch), o.json);
+      } else requests = [requestFrom(prompt!, o)];
+      const jobs = await producer.enqueueMany(requests, opts);
       const created = jobs.filter((j) => j.created).length;
       if (!o.json) {
         const existed = jobs.length - created;
@@ -238,6 +311,154 @@ withJsonOption(
       if (outcome?.failed.length) process.exitCode = EXIT_FAILURE;
     });
   });
+
+/** `enqueue --file --dry-run`: which lines would become jobs, and which are jobs already (same batch, same content). */
+async function dryRun(producer: RenderProducer, config: Config, lines: CheckedLine[], keys: Array<string | undefined>, json: boolean | undefined): Promise<void> {
+  const ids = keys.map((k) => (k === undefined ? undefined : jobIdForIdempotencyKey(k)));
+  const existing = await producer.existingIds(ids);
+  const entries = lines.map((l, i) => ({ line: l.line, jobId: ids[i] ?? null, exists: ids[i] !== undefined && existing.has(ids[i]!) }));
+  const wouldAdd = entries.filter((e) => !e.exists);
+  printResult({ queue: config.queueName, wouldAdd, existing: entries.filter((e) => e.exists) }, json, () => {
+    process.stdout.write(`dry run: would enqueue ${count(wouldAdd.length, 'job')} on ${config.queueName}; ${entries.length - wouldAdd.length} of ${count(entries.length, 'line')} exist already\n`);
+    if (wouldAdd.length) process.stdout.write(`would add lines ${wouldAdd.slice(0, 20).map((e) => e.line).join(', ')}${wouldAdd.length > 20 ? ` and ${wouldAdd.length - 20} more` : ''}\n`);
+    if (ids.some((id) => id === undefined)) process.stdout.write('lines without a batch (--batch or their own batchId) get no idempotency key: enqueued again, they are added again\n');
+  });
+}
+
+withJsonOption(
+  withFileOptions(
+    program
+      .command('estimate')
+      .description("what a batch file will cost and take, before anything is enqueued: every line checked, cost per model, the accounts' quota, the budget, the finish time")
+      .argument('<file>', 'render requests as for enqueue --file (CSV, JSON Lines, one JSON array)')
+      .option('--batch <batchId>', 'the batch it is for: its budget, and what it spent already')
+      .option('--budget <usd>', 'hold the estimate against this budget (default: the batch\'s)', dollars)
+      .option('--rejects <path>', 'where bad lines are written (default: <file>.rejects.jsonl)'),
+  ),
+)
+  .addHelpText(
+    'after',
+    helpAfter(
+      ['sora-batch estimate prompts.csv --batch nightly', 'sora-batch estimate prompts.jsonl --budget 25 --json'],
+      [...REDIS_ENV, QUEUE_ENV, STYLE_ENV, ...ACCOUNT_ENV, 'KIE_MAX_CONCURRENT, KIE_DAILY_LIMIT, KIE_MIN_INTERVAL_MS, POLL_INTERVAL_MS  the caps, as the workers run with', 'KIE_TYPICAL_GENERATION_MS  time per clip assumed (default 180000)', 'KIE_USD_PER_CREDIT         dollars per credit'],
+    ),
+  )
+  .action((file: string, o) =>
+    withProducer(async (producer, config, redis) => {
+      const checked = checkFile(producer, { ...o, file });
+      const estimate = estimateBatch(checked.good.map((l) => l.request), config, await readCapacity(redis, config), await budgetFor(producer, o.batch, o.budget));
+      printResult({ file, estimate, badLines: checked.bad }, o.json, () => printEstimate(estimate, `estimate for ${file}`));
+      if (checked.bad) process.exitCode = EXIT_USAGE;
+    }),
+  );
+
+/** A batch id given on the command line, or a usage error. */
+function batchIdArg(id: string): string {
+  return parseWith(batchFieldsSchema, { id }).id!;
+}
+
+function printStatus(st: BatchStatus): void {
+  const c = st.counts;
+  process.stdout.write(
+    `batch ${st.batchId} on ${st.queue} (tenant ${st.tenant}): ${st.state}\n` +
+      `jobs ${st.jobs}: waiting ${c.waiting}, submitted ${c.submitted}, stored ${c.stored}, failed ${c.failed}, cancelled ${c.cancelled}\n` +
+      `stored ${count(st.videosStored, 'video')}, ${st.secondsRendered} s rendered, ${st.bytesStored} bytes\n` +
+      `spent ${usd(st.spentUsd)}, reserved ${usd(st.reservedUsd)}` +
+      (st.budgetUsd === null ? ', no budget\n' : `, budget ${usd(st.budgetUsd)}, left ${usd(st.budgetLeftUsd!)}\n`) +
+      (st.estimatedFinishAt ? `estimated finish: ${st.estimatedFinishAt}\n` : '') +
+      (st.endedAt ? `ended at ${st.endedAt}\n` : '') +
+      (st.manifest ? `manifest: s3 key ${st.manifest.key} (written ${st.manifest.writtenAt})\n` : ''),
+  );
+  for (const f of st.failures) process.stdout.write(`failed job ${f.jobId}: ${f.reason}\n`);
+}
+
+const BATCH_ENV = [...REDIS_ENV, QUEUE_ENV, 'LIMITER_PREFIX             where batches are recorded (default sora-batch)'];
+
+async function showBatch(id: string, json: boolean | undefined): Promise<void> {
+  await withProducer(async (producer, config, redis) => {
+    const st = await batchStatus(producer.batches, batchIdArg(id), await readCapacity(redis, config));
+    if (!st) throw new UsageError(`no batch ${id} on ${config.queueName}`);
+    printResult(st, json, printStatus);
+  });
+}
+
+const batch = withJsonOption(
+  program
+    .command('batch')
+    .description('a batch: its status (counts, spend, budget, finish time, failures); create, budget, cancel, export')
+    .argument('[id]', 'the batch (same as `batch status <id>`)'),
+)
+  .addHelpText('after', helpAfter(['sora-batch batch nightly', 'sora-batch batch nightly --json | jq .spentUsd', 'sora-batch batch cancel nightly', 'sora-batch batch export nightly --format csv > nightly.csv'], BATCH_ENV))
+  .action(async (id: string | undefined, o) => {
+    if (id === undefined) return void batch.help({ error: true });
+    await showBatch(id, o.json);
+  });
+withJsonOption(batch.command('status').description('counts by state, videos stored, seconds rendered, money spent and reserved, budget left, finish time, failures').argument('<id>', 'the batch'))
+  .addHelpText('after', helpAfter(['sora-batch batch status nightly --json'], BATCH_ENV))
+  .action((id: string, o) => showBatch(id, o.json));
+batch
+  .command('create')
+  .description('create a batch with a budget, a tenant or a notifyUrl for its batch.completed (jobs naming it as batchId join it)')
+  .argument('<id>', 'the batch id (1 to 200 characters; also the S3 folder of its videos)')
+  .option('--budget <usd>', 'budget in dollars', dollars)
+  .option('--tenant <name>', 'who it is rendered for (default: the batch id)')
+  .option('--notify-url <url>', 'receives a signed batch.completed when the batch ends')
+  .addHelpText('after', helpAfter(['sora-batch batch create nightly --budget 25 --notify-url https://example.com/hooks/renders'], [...BATCH_ENV, 'NOTIFY_ALLOW_PRIVATE       allow a notifyUrl on a private address']))
+  .action((id: string, o) =>
+    withProducer(async (producer, config) => {
+      const fields = parseWith(batchFieldsSchema, { id, tenant: o.tenant, budgetUsd: o.budget, notifyUrl: o.notifyUrl });
+      const { created } = await openBatch(producer.batches, fields, config.notify.allowPrivate);
+      process.stdout.write(created ? `batch ${id} created on ${config.queueName}\n` : `batch ${id} exists already with these fields\n`);
+    }),
+  );
+batch
+  .command('budget')
+  .description("set a batch's budget in dollars, or remove it with `none`")
+  .argument('<id>', 'the batch')
+  .argument('<usd>', 'dollars, or none')
+  .addHelpText('after', helpAfter(['sora-batch batch budget nightly 40', 'sora-batch batch budget nightly none'], BATCH_ENV))
+  .action((id: string, amount: string) =>
+    withProducer(async (producer, config) => {
+      if (amount !== 'none' && !/^\d+(\.\d+)?$/.test(amount)) throw new UsageError(`<usd> must be a number of dollars, e.g. 25 or 12.50, or none (got ${amount})`);
+      const budget = amount === 'none' ? null : Number(amount);
+      if (!(await producer.batches.setBudget(batchIdArg(id), budget))) throw new UsageError(`no batch ${id} on ${config.queueName}`);
+      process.stdout.write(budget === null ? `batch ${id}: budget removed\n` : `batch ${id}: budget ${usd(budget)}\n`);
+    }),
+  );
+withJsonOption(
+  batch
+    .command('cancel')
+    .description('cancel a batch: jobs not yet submitted are removed, submitted ones finish and are stored (they are paid for), then it is cancelled')
+    .argument('<id>', 'the batch'),
+)
+  .addHelpText('after', helpAfter(['sora-batch batch cancel nightly'], BATCH_ENV))
+  .action((id: string, o) =>
+    withProducer(async (producer, config) => {
+      const outcome = await cancelBatch(producer.queue, producer.batches, batchIdArg(id));
+      if (outcome.outcome === 'none') throw new UsageError(`no batch ${id} on ${config.queueName}`);
+      const record = (await producer.batches.read(id))!;
+      printResult({ batchId: id, ...outcome, state: record.state, submitted: record.counts.submitted }, o.json, () => {
+        if (outcome.outcome === 'finished') return void process.stdout.write(`batch ${id} had finished: nothing to cancel\n`);
+        process.stdout.write(
+          `batch ${id}: ${count(outcome.removed, 'job')} removed before submit; ` +
+            (record.state === 'cancelled' ? 'cancelled\n' : `${count(record.counts.submitted, 'submitted job')} finishing (paid for), then cancelled\n`),
+        );
+      });
+    }),
+  );
+batch
+  .command('export')
+  .description("every ended job of the batch, one line each (the manifest's lines): key, size, sha256, model, prompt, cost, taskId, times, or the failure")
+  .argument('<id>', 'the batch')
+  .option('--format <format>', 'jsonl or csv', 'jsonl')
+  .addHelpText('after', helpAfter(['sora-batch batch export nightly > nightly.jsonl', 'sora-batch batch export nightly --format csv'], BATCH_ENV))
+  .action((id: string, o: { format: string }) =>
+    withProducer(async (producer, config) => {
+      if (!MANIFEST_FORMATS.includes(o.format as ManifestFormat)) throw new UsageError(`--format must be ${MANIFEST_FORMATS.join(' or ')} (got ${o.format})`);
+      if (!(await producer.batches.read(batchIdArg(id)))) throw new UsageError(`no batch ${id} on ${config.queueName}`);
+      process.stdout.write(formatManifest(await producer.batches.lines(id), o.format as ManifestFormat));
+    }),
+  );
 
 const schedules = program.command('schedules').description('recurring renders: one new video per iteration');
 withRequestOptions(
@@ -443,6 +664,6 @@ program.parseAsync().catch((err: unknown) => {
   // Commander has printed its own message (or the help, or the version) already.
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   process.stderr.write(`sora-batch: ${(err as Error).message}\n`);
-  const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof ValidationError || err instanceof UnknownAccountError;
+  const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof ValidationError || err instanceof UnknownAccountError || err instanceof BatchConflictError;
   process.exit(usage ? EXIT_USAGE : EXIT_FAILURE);
 });

@@ -7,11 +7,12 @@ import { JobsOptions, Queue } from 'bullmq';
 import type { BullMQOtel } from 'bullmq-otel';
 import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
-import { parseRenderRequest, RenderRequest, RenderRequestInput } from '../shared/renderRequest';
+import { parseRenderRequest, RenderRequest, RenderRequestInput, tenantOf } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
-import type { ApiStyle } from '../shared/config';
+import { type ApiStyle, DEFAULT_LIMITER_PREFIX } from '../shared/config';
+import { BatchLedger } from '../batch/batchLedger';
 import { logQueueErrors, TroubleLog } from '../shared/redis';
 import { startJobTraces } from '../shared/tracing';
 
@@ -24,6 +25,8 @@ export interface EnqueueOptions {
   delay?: number;
   /** Overrides the request's batchId. */
   batchId?: string;
+  /** Overrides the request's tenant. */
+  tenant?: string;
 }
 
 export interface EnqueuedJob {
@@ -49,6 +52,8 @@ export interface RenderProducerOptions {
   notifyAllowPrivate?: boolean;
   /** Jobs per addBulk call. */
   chunkSize?: number;
+  /** LIMITER_PREFIX, where batches are recorded (default sora-batch). */
+  limiterPrefix?: string;
   /** Where the queue's errors other than connection trouble go (default: stderr). */
   logger?: Pick<TroubleLog, 'error'>;
   /**
@@ -82,6 +87,8 @@ export class RenderProducer {
   readonly queue: Queue<RenderJobData>;
   /** What requests are validated against; each job is written with the model it resolved to. */
   readonly models: ModelCatalog;
+  /** Where jobs carrying a batchId join their batch. */
+  readonly batches: BatchLedger;
   private readonly chunkSize: number;
 
   constructor(private readonly options: RenderProducerOptions) {
@@ -89,11 +96,13 @@ export class RenderProducer {
     this.models = options.models ?? builtinCatalog(options.apiStyle);
     logQueueErrors(this.queue, options.logger);
     this.chunkSize = options.chunkSize ?? 500;
+    this.batches = new BatchLedger(options.connection, options.limiterPrefix ?? DEFAULT_LIMITER_PREFIX, options.queueName);
   }
 
   /** Validates and normalises; throws ValidationError naming field, value and rule. */
   validate(input: unknown, opts: EnqueueOptions = {}): RenderRequest {
-    const request = parseRenderRequest(opts.batchId ? { ...(input as object), batchId: opts.batchId } : input, this.models);
+    const overrides = { ...(opts.batchId ? { batchId: opts.batchId } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) };
+    const request = parseRenderRequest(Object.keys(overrides).length ? { ...(input as object), ...overrides } : input, this.models);
     const issues = checkNotifyUrl(request.notifyUrl, this.options.notifyAllowPrivate ?? false);
     if (issues.length) throw new ValidationError(issues);
     if (opts.priority !== undefined && !(Number.isInteger(opts.priority) && opts.priority >= 1 && opts.priority <= 2_097_152)) {
@@ -141,12 +150,16 @@ export class RenderProducer {
       };
     });
 
+    await this.refuseCancelledBatches(jobs.map((j) => j.data));
     const result: EnqueuedJob[] = [];
     for (let i = 0; i < jobs.length; i += this.chunkSize) {
       const chunk = jobs.slice(i, i + this.chunkSize);
       const before = await this.existingIds(chunk.map((j) => j.opts.jobId));
       const added = await this.addTraced(chunk);
       added.forEach((job, n) => result.push({ jobId: job.id!, created: !before.has(chunk[n]!.opts.jobId ?? '') }));
+      // After the add: a crash in between leaves jobs that join on their first run, never a
+      // batch waiting for jobs that do not exist. Jobs that existed join too (a resumed enqueue).
+      await this.joinBatches(added.map((job, n) => ({ jobId: job.id!, data: chunk[n]!.data })));
     }
     return result;
   }
@@ -166,8 +179,29 @@ export class RenderProducer {
     }
   }
 
+  /** A cancelled batch takes no new jobs. */
+  private async refuseCancelledBatches(data: readonly RenderJobData[]): Promise<void> {
+    for (const batchId of new Set(data.map((d) => d.batchId).filter((b): b is string => b !== undefined))) {
+      const state = await this.batches.stateOf(batchId);
+      if (state === 'cancelling' || state === 'cancelled') {
+        throw new ValidationError([{ field: 'batchId', value: batchId, rule: 'names a cancelled batch: it takes no new jobs' }]);
+      }
+    }
+  }
+
+  private async joinBatches(jobs: ReadonlyArray<{ jobId: string; data: RenderJobData }>): Promise<void> {
+    const byBatch = new Map<string, { tenant: string; jobIds: string[] }>();
+    for (const { jobId, data } of jobs) {
+      if (data.batchId === undefined) continue;
+      const entry = byBatch.get(data.batchId) ?? { tenant: tenantOf(data), jobIds: [] };
+      entry.jobIds.push(jobId);
+      byBatch.set(data.batchId, entry);
+    }
+    for (const [batchId, { tenant, jobIds }] of byBatch) await this.batches.join(batchId, tenant, jobIds);
+  }
+
   /** Which of the given custom job ids already exist (one round trip; skipped when none is set). */
-  private async existingIds(ids: Array<string | undefined>): Promise<Set<string>> {
+  async existingIds(ids: Array<string | undefined>): Promise<Set<string>> {
     const wanted = ids.filter((id): id is string => id !== undefined);
     if (!wanted.length) return new Set();
     const pipeline = this.options.connection.pipeline();

@@ -80,6 +80,8 @@ export interface Config {
     readonly modelProbeMs: number;
     /** Dollars per KIE credit, for estimatedCostUsd (an assumption: KIE publishes no rate). */
     readonly usdPerCredit: number;
+    /** How long KIE takes to make one clip, for batch estimates: the catalog has no such figure. */
+    readonly typicalGenerationMs: number;
   };
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
@@ -148,6 +150,9 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** LIMITER_PREFIX's default: where the account pool and the batches keep their keys. */
+export const DEFAULT_LIMITER_PREFIX = 'sora-batch';
 
 /** KIE's file hosts as seen in its documentation, plus the reference's storage host. */
 const KIE_FILE_HOSTS = ['storage.kie.ai', 'tempfile.aiquickdraw.com', 'file.aiquickdraw.com', 'tempfile.redpandaai.co'];
@@ -424,7 +429,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
     redisConnectTimeoutMs: r.int('REDIS_CONNECT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     queueName: r.name('QUEUE_NAME', 'sora-renders'),
-    limiterPrefix: r.string('LIMITER_PREFIX', 'sora-batch'),
+    limiterPrefix: r.string('LIMITER_PREFIX', DEFAULT_LIMITER_PREFIX),
     kie: {
       baseUrl: kieBaseUrl,
       apiStyle,
@@ -450,6 +455,7 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       modelsFile: r.raw('KIE_MODELS_FILE'),
       modelProbeMs: r.int('KIE_MODEL_PROBE_MS', 5 * 60_000, 100, 86_400_000),
       usdPerCredit: r.decimal('KIE_USD_PER_CREDIT', DEFAULT_USD_PER_CREDIT, 0, 1000),
+      typicalGenerationMs: r.int('KIE_TYPICAL_GENERATION_MS', 3 * 60_000, 1, 3_600_000),
     },
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,

@@ -81,6 +81,11 @@ export class UnknownAccountError extends Error {
   override name = 'UnknownAccountError';
 }
 
+/** A batch asked to be created with fields other than those it already has (change the budget with PATCH or `batch budget`). */
+export class BatchConflictError extends Error {
+  override name = 'BatchConflictError';
+}
+
 /** What KIE (or the way to it) did wrong. */
 export abstract class KieError extends Error {
   /** Retrying the same request later may succeed. */

@@ -25,7 +25,7 @@ const objectKey = z
   // eslint-disable-next-line no-control-regex
   .refine((k) => !/[\u0000-\u001f\u007f]/.test(k), { error: 'must not contain control characters' });
 
-const httpUrl = z
+export const httpUrl = z
   .string()
   .refine(
     (u) => {
@@ -56,6 +56,12 @@ const image = z.union(
   { error: `must be an http(s) URL, or { url, role } with role ${IMAGE_ROLES.join(', ')}` },
 );
 
+/** A batch id or a tenant: 1..200 characters. */
+export const batchName = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(200, { error: 'must be at most 200 characters' });
+
 /**
  * Structure only: what a value must look like whatever the model. Which durations, ratios, seeds,
  * images and options a model takes, and the defaults, come from the catalog (resolveRequest.ts).
@@ -75,11 +81,8 @@ const common = {
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: 'must be an object of the model\'s options (strings, numbers, true or false)' })
     .optional(),
   key: objectKey.optional(),
-  batchId: z
-    .string({ error: 'must be a string' })
-    .min(1, { error: 'must not be empty' })
-    .max(200, { error: 'must be at most 200 characters' })
-    .optional(),
+  batchId: batchName.optional(),
+  tenant: batchName.optional(),
   metadata: metadata.optional(),
   notifyUrl: httpUrl.optional(),
 };
@@ -133,6 +136,8 @@ interface RequestCommon {
   options?: Record<string, string | number | boolean>;
   key?: string;
   batchId?: string;
+  /** Who the job is rendered for, for fair shares and budgets (tenantOf: else its batchId, else SHARED_TENANT). */
+  tenant?: string;
   metadata?: Record<string, unknown>;
   notifyUrl?: string;
 }
@@ -155,6 +160,14 @@ export interface StoryboardRenderRequest extends RequestCommon {
 export type RenderRequest = TextRenderRequest | StoryboardRenderRequest;
 /** What a producer may send: optional fields may be left out. */
 export type RenderRequestInput = z.input<typeof textRequest> | z.input<typeof storyboardRequest>;
+
+/** The tenant of jobs that name neither a tenant nor a batch. */
+export const SHARED_TENANT = 'shared';
+
+/** A job's tenant: its own, else its batch's id, else the one shared tenant. Never written into job data. */
+export function tenantOf(req: Pick<RequestCommon, 'tenant' | 'batchId'>): string {
+  return req.tenant ?? req.batchId ?? SHARED_TENANT;
+}
 
 /** The worker's own bookkeeping on the job; never supplied by a producer. */
 export const WORKER_STATE_FIELD = 'render';
@@ -242,3 +255,6 @@ export function parseRenderRequest(input: unknown, catalog: ModelCatalog = built
 export function estimateCostUsd(req: RenderRequest, catalog: ModelCatalog = builtinCatalog(), usdPerCredit = DEFAULT_USD_PER_CREDIT): number {
   return usdFor(req, modeOf(catalog, req).mode, usdPerCredit);
 }
+
+/** Every field a render request may have (either type). */
+export const REQUEST_FIELDS: ReadonlySet<string> = new Set([...Object.keys(textRequest.shape), ...Object.keys(storyboardRequest.shape)]);

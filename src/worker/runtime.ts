@@ -24,6 +24,9 @@ import { createWorkerMetrics } from './metrics';
 import { startNotifier } from './notify/startNotifier';
 import { startWebhookServer } from './webhookServer/startWebhookServer';
 import { queueTelemetry } from '../shared/tracing';
+import { BatchLedger } from '../batch/batchLedger';
+import { BatchCancelledError, BatchProgress } from './batchProgress';
+import { sweepBatchManifests, writeBatchManifest } from './batchManifest';
 
 export interface WorkerRuntime {
   readonly worker: Worker<RenderJobData, RenderResult>;
@@ -39,6 +42,8 @@ export interface WorkerRuntime {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** How often a worker looks for ended batches whose manifest nobody writes (a cancel from the CLI, a writer that died). */
+const MANIFEST_SWEEP_MS = 5_000;
 
 export async function startWorker(config: Config, logger: Logger): Promise<WorkerRuntime> {
   const redis = connectRedis(config.redisUrl, { logger });
@@ -70,6 +75,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const modelOf = async (member: string): Promise<string | undefined> => ((await waker.jobOf(member))?.data as RenderJobData | undefined)?.model;
   const poller = startStatusPoller({ config, redis, limiter, kie, logger, wakeJobs, modelOf, tasksTimedOut: metrics.tasksTimedOut });
 
+  const notifier = startNotifier({ config, redis, logger, metrics, telemetry });
+  const s3 = createS3Client(config);
+  const manifests = { ledger: new BatchLedger(redis, config.limiterPrefix, config.queueName), s3, config, notifier, logger };
+  const batches = new BatchProgress({ ...manifests, batchEnded: (batchId) => writeBatchManifest(manifests, batchId) });
+
   const processor = createRenderProcessor({
     config,
     logger,
@@ -78,14 +88,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     credits,
     models,
     kie,
-    s3: createS3Client(config),
+    s3,
     wakeJobs,
     signal: shutdown.signal,
     tasksTimedOut: metrics.tasksTimedOut,
     counters: metrics,
+    batches,
   });
 
-  const notifier = startNotifier({ config, redis, logger, metrics, telemetry });
   const worker = new Worker<RenderJobData, RenderResult>(config.queueName, processor, {
     connection: redis,
     telemetry,
@@ -108,6 +118,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (final) metrics.jobsFailed.inc();
+    // Recorded by the run already, except for a job failed by the stalled check: idempotent.
+    if (final) void batches.ended(job, err.message, err instanceof BatchCancelledError).catch((e: Error) => logger.warn({ jobId: job.id, err: e.message }, 'recording the end of the job in its batch failed'));
     logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
     if (final && typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message });
   });
@@ -124,6 +136,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       })
       .catch((err: Error) => logger.warn({ err: err.message }, 'slot sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
+  const manifestSweeper = setInterval(() => {
+    sweepBatchManifests(manifests).catch((err: Error) => logger.warn({ err: err.message }, 'batch manifest sweep failed'));
+  }, MANIFEST_SWEEP_MS).unref();
   // Several checks per period, so the fleet's reading is never much older than creditsRefreshMs.
   const creditsTimer = credits
     ? setInterval(() => void credits.refreshStale().catch((err: Error) => logger.warn({ err: err.message }, 'credit refresh failed')), Math.ceil(config.kie.creditsRefreshMs / 4)).unref()
@@ -139,6 +154,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(sweeper);
+      clearInterval(manifestSweeper);
       clearInterval(creditsTimer);
       await http?.close();
       shutdown.abort();

@@ -1,45 +1,15 @@
 /** The `sora-batch` CLI as a user runs it (its own process), against a real Redis. */
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { version } from '../../package.json';
 import { registerAccounts } from '../../src/pool/accountRegistry';
-import { removeRunKeys } from '../../src/shared/removeRunKeys';
 import { REDIS_URL } from '../support/renderStack';
+import { cliRunner, cliSandbox } from '../support/cliProcess';
 
 jest.setTimeout(60_000);
 
-const BIN = path.resolve(__dirname, '../../bin/sora-batch');
-const ID = randomUUID().slice(0, 8);
-const QUEUE_NAME = `test-cli-${ID}`;
-const LIMITER_PREFIX = `test-cli-limiter-${ID}`;
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-const queue = new Queue(QUEUE_NAME, { connection: redis });
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'cli-test-'));
-});
-
-afterAll(async () => {
-  await queue.close();
-  await removeRunKeys(redis, QUEUE_NAME, LIMITER_PREFIX);
-  await redis.quit();
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Runs the CLI with only what a shell without KIE keys has: the Redis URL, a queue, a limiter prefix. */
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { PATH: process.env.PATH, REDIS_URL, QUEUE_NAME, LIMITER_PREFIX } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** The CLI runs with only what a shell without KIE keys has: the Redis URL, a queue, a limiter prefix. */
+const { queueName: QUEUE_NAME, limiterPrefix: LIMITER_PREFIX, redis, queue, dir: tmp, cli } = cliSandbox('cli');
 
 it('enqueue says what it did (count, queue, job id), --json for scripts; bad input exits 2 naming the field', async () => {
   const ok = await cli('enqueue', 'a kite over the dunes', '--duration', '15', '--batch', 'kites');
@@ -47,11 +17,11 @@ it('enqueue says what it did (count, queue, job id), --json for scripts; bad inp
   const [, jobId] = /^enqueued 1 job on test-cli-\w+: job id (\S+)\n$/.exec(ok.stdout) ?? [];
   expect((await queue.getJob(jobId!))!.data).toMatchObject({ prompt: 'a kite over the dunes', duration: 15, batchId: 'kites' });
 
-  const json = await cli('enqueue', 'a kite at night', '--idempotency-key', `kite-${ID}`, '--json');
+  const json = await cli('enqueue', 'a kite at night', '--idempotency-key', `kite-${QUEUE_NAME}`, '--json');
   expect(json.code).toBe(0);
   const parsed = JSON.parse(json.stdout) as { queue: string; jobs: Array<{ jobId: string; created: boolean }> };
   expect(parsed).toEqual({ queue: QUEUE_NAME, jobs: [{ jobId: expect.stringMatching(/^idem-/), created: true }] });
-  expect((await cli('enqueue', 'a kite at night', '--idempotency-key', `kite-${ID}`)).stdout).toBe(
+  expect((await cli('enqueue', 'a kite at night', '--idempotency-key', `kite-${QUEUE_NAME}`)).stdout).toBe(
     `enqueued 0 jobs on ${QUEUE_NAME} (1 already existed): job id ${parsed.jobs[0]!.jobId}\n`,
   );
 
@@ -65,7 +35,7 @@ it('enqueue says what it did (count, queue, job id), --json for scripts; bad inp
 });
 
 it('enqueue --file refuses a notifyUrl into a private network, naming the field', async () => {
-  const file = path.join(dir, 'notify.jsonl');
+  const file = path.join(tmp(), 'notify.jsonl');
   await writeFile(file, `${JSON.stringify({ prompt: 'a way in', notifyUrl: 'http://10.1.2.3/admin' })}\n`);
   const before = await queue.count();
   const bad = await cli('enqueue', '--file', file);
@@ -75,9 +45,9 @@ it('enqueue --file refuses a notifyUrl into a private network, naming the field'
 });
 
 it('--file takes JSON Lines or one JSON array, as its help says; per-request options with --file are a usage error', async () => {
-  const lines = path.join(dir, 'prompts.jsonl');
+  const lines = path.join(tmp(), 'prompts.jsonl');
   await writeFile(lines, '{"prompt": "first line"}\n\n{"prompt": "second line", "duration": 15}\n');
-  const array = path.join(dir, 'prompts.json');
+  const array = path.join(tmp(), 'prompts.json');
   await writeFile(array, '[{"prompt": "in an array"}]');
   expect((await cli('enqueue', '--file', lines)).stdout).toMatch(new RegExp(`^enqueued 2 jobs on ${QUEUE_NAME}: job ids \\S+, \\S+\\n$`));
   expect((await cli('enqueue', '--file', array)).stdout).toMatch(/^enqueued 1 job on /);
@@ -85,7 +55,7 @@ it('--file takes JSON Lines or one JSON array, as its help says; per-request opt
 
   const mixed = await cli('enqueue', '--file', lines, '--duration', '15');
   expect([mixed.code, mixed.stderr]).toEqual([2, 'sora-batch: --duration applies to a prompt; with --file each request carries its own fields\n']);
-  const missing = await cli('enqueue', '--file', path.join(dir, 'nope.jsonl'));
+  const missing = await cli('enqueue', '--file', path.join(tmp(), 'nope.jsonl'));
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('cannot read --file: ENOENT');
   await writeFile(lines, '{"prompt": "fine"}\nnot json\n');
@@ -156,11 +126,7 @@ it('--version, --help with examples and environment, and usage errors exit 2', a
   const results = await Promise.all(usages.map((usage) => cli(...usage)));
   expect(results.map((r) => r.code)).toEqual(usages.map(() => 2));
   for (const res of results) expect(res.stderr).not.toMatch(/^\s+at /m);
-  const config = await new Promise<{ code: number; stderr: string }>((resolve) =>
-    execFile(BIN, ['status'], { env: { PATH: process.env.PATH, REDIS_URL, QUEUE_NAME: 'no spaces allowed' } }, (err, _out, stderr) =>
-      resolve({ code: Number((err as { code?: number } | null)?.code ?? 0), stderr }),
-    ),
-  );
+  const config = await cliRunner({ REDIS_URL, QUEUE_NAME: 'no spaces allowed' })('status');
   expect(config.code).toBe(2);
   expect(config.stderr).toContain('QUEUE_NAME="no spaces allowed"');
 });

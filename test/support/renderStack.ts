@@ -108,7 +108,7 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   // The stack's own connection reports a Redis outage (the chaos suite restarts Redis) into the logs.
   const redis = connectRedis(REDIS_URL, { logger: createLogger('warn', 'test-stack', logSink) });
   const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate });
+  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, limiterPrefix: config.limiterPrefix, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate });
   const s3Client = createS3Client(config);
 
   return {

@@ -9,7 +9,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
-import { echoIssue, ValidationError } from '../../shared/errors';
+import { BatchConflictError, echoIssue, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
 import type { RenderState } from '../../shared/renderJob';
@@ -17,6 +17,7 @@ import { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { queueTelemetry } from '../../shared/tracing';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
 import { presentedToken, tokenChecker } from '../../shared/httpTokens';
+import { registerBatchRoutes } from './batchRoutes';
 
 export interface ApiServerDeps {
   config: Config;
@@ -68,7 +69,15 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const { config, redis } = deps;
   const logger = deps.logger.child({ component: 'api' });
   // The connection reports its own outages; healthz answers 503 meanwhile.
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate, logger, telemetry: queueTelemetry(config) });
+  const producer = new RenderProducer({
+    connection: redis,
+    queueName: config.queueName,
+    limiterPrefix: config.limiterPrefix,
+    models: config.kie.models,
+    notifyAllowPrivate: config.notify.allowPrivate,
+    logger,
+    telemetry: queueTelemetry(config),
+  });
   const isKnownToken = tokenChecker(config.apiTokens);
 
   // No fastify request logger: requests carry the caller's token.
@@ -88,6 +97,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ValidationError) return reply.code(400).send({ error: err.message, issues: err.issues.map(echoIssue) });
+    if (err instanceof BatchConflictError) return reply.code(409).send({ error: err.message });
     // Body errors (413 too large, 400 malformed JSON, 415 not JSON) come from the parser.
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     logger.error({ method: request.method, route: request.routeOptions.url, err: err.message }, 'API request failed');
@@ -149,6 +159,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     logger.info({ schedule: request.params.id }, 'schedule removed');
     return reply.code(204).send();
   });
+
+  registerBatchRoutes(app, { config, redis, producer, logger });
 
   // Read-only: a retry or a promotion from a browser must not bypass the worker's own rules.
   const board = new FastifyAdapter();

@@ -20,14 +20,26 @@ export type RenderOutcome =
   | { jobId: string; status: 'stored'; result: unknown }
   | { jobId: string; status: 'failed'; reason: string };
 
+/** A batch that ended: every job stored, failed or cancelled, and its manifest written. */
+export interface BatchCompleted {
+  batchId: string;
+  /** `finished`, or `cancelled` when it ended after a cancel. */
+  status: 'finished' | 'cancelled';
+  /** Which end of the batch (a job joining an ended batch opens it again): part of the webhook-id. */
+  end: number;
+  [field: string]: unknown;
+}
+
 export interface NotificationJobData extends Notification {
-  /** The render job it reports on (for logs). */
+  /** What it reports on (for logs): the render job's id, or `batch:<batchId>`. */
   jobId: string;
 }
 
 export interface Notifier {
   /** Queues the outcome for delivery to `url`. Never rejects: a render's outcome does not depend on its notification. */
   enqueue(url: string, outcome: RenderOutcome): Promise<void>;
+  /** Queues a `batch.completed` event for the batch's notifyUrl; the same end queued twice is one notification. Never rejects. */
+  enqueueBatch(url: string, event: BatchCompleted): Promise<void>;
   /** Stops delivering (`force`: without waiting for attempts in flight, which are retried elsewhere). */
   stop(force?: boolean): Promise<void>;
   /** Waits for outcomes still being queued, then closes the queue. */
@@ -44,7 +56,16 @@ const MAX_BACKOFF_MS = 6 * 3_600_000;
  * dedupe by it. Hashed, because the spec forbids '.' in it and job ids may hold anything.
  */
 export function webhookIdFor(queueName: string, outcome: RenderOutcome): string {
-  return `msg_${createHash('sha256').update(`${queueName}\n${outcome.jobId}\n${outcome.status}`).digest('hex').slice(0, 32)}`;
+  return messageId(`${queueName}\n${outcome.jobId}\n${outcome.status}`);
+}
+
+/** The `webhook-id` of one end of a batch, as webhookIdFor (no job id starts with a NUL). */
+export function batchWebhookIdFor(queueName: string, event: BatchCompleted): string {
+  return messageId(`${queueName}\n\0batch\n${event.batchId}\n${event.end}`);
+}
+
+function messageId(identity: string): string {
+  return `msg_${createHash('sha256').update(identity).digest('hex').slice(0, 32)}`;
 }
 
 /**
@@ -137,33 +158,39 @@ export function startNotifier(deps: { config: Config; redis: Redis; logger: Logg
   worker.on('error', (err) => logger.error({ err: err.message }, 'notification worker error'));
 
   const queuing = new Set<Promise<void>>();
+  const add = (url: string, webhookId: string, body: string, about: string): Promise<void> => {
+    const queued = queue
+      .add(
+        NOTIFICATION_JOB_NAME,
+        { url, webhookId, body, jobId: about },
+        {
+          // The same outcome queued twice is one notification.
+          jobId: webhookId,
+          attempts: config.notify.attempts,
+          backoff: { type: 'notification' },
+          removeOnComplete: { age: 24 * 3600, count: 10_000 },
+          removeOnFail: { age: 14 * 24 * 3600, count: 10_000 },
+        },
+      )
+      .then(
+        () => undefined,
+        (err: Error) => {
+          metrics.notificationsFailed.inc({ reason: 'not-queued' });
+          logger.error({ jobId: about, webhookId, err: err.message }, "notification could not be queued; the job's state in the queue stays the record");
+        },
+      )
+      .finally(() => queuing.delete(queued));
+    queuing.add(queued);
+    return queued;
+  };
   return {
     enqueue(url, outcome) {
-      const webhookId = webhookIdFor(config.queueName, outcome);
       const body = JSON.stringify({ ...outcome, type: `render.${outcome.status}`, timestamp: new Date().toISOString() });
-      const queued = queue
-        .add(
-          NOTIFICATION_JOB_NAME,
-          { url, webhookId, body, jobId: outcome.jobId },
-          {
-            // The same outcome queued twice is one notification.
-            jobId: webhookId,
-            attempts: config.notify.attempts,
-            backoff: { type: 'notification' },
-            removeOnComplete: { age: 24 * 3600, count: 10_000 },
-            removeOnFail: { age: 14 * 24 * 3600, count: 10_000 },
-          },
-        )
-        .then(
-          () => undefined,
-          (err: Error) => {
-            metrics.notificationsFailed.inc({ reason: 'not-queued' });
-            logger.error({ jobId: outcome.jobId, webhookId, err: err.message }, "notification could not be queued; the job's state in the queue stays the record");
-          },
-        )
-        .finally(() => queuing.delete(queued));
-      queuing.add(queued);
-      return queued;
+      return add(url, webhookIdFor(config.queueName, outcome), body, outcome.jobId);
+    },
+    enqueueBatch(url, event) {
+      const body = JSON.stringify({ ...event, type: 'batch.completed', timestamp: new Date().toISOString() });
+      return add(url, batchWebhookIdFor(config.queueName, event), body, `batch:${event.batchId}`);
     },
     stop: (force = false) => worker.close(force),
     async close() {

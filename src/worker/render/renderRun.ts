@@ -22,6 +22,7 @@ import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
 import type { RenderCounters } from '../metrics';
+import type { BatchProgress } from '../batchProgress';
 import { checkDelayMs } from '../statusPoller';
 import { checkTask } from './generatingStep';
 import { storeVideoStep } from './storeStep';
@@ -46,6 +47,8 @@ export interface RenderDeps {
   tasksTimedOut?: { inc(): void };
   /** Retries, ambiguous submits, credits spent and posters that could not be made (the worker's metrics). */
   counters?: RenderCounters;
+  /** Records the moves of jobs that carry a batchId in their batch. */
+  batches: BatchProgress;
 }
 
 export type RenderJob = Job<RenderJobData, RenderResult>;
@@ -90,6 +93,7 @@ export class RenderRun {
   async execute(): Promise<RenderResult> {
     this.request = this.validate();
     this.state = this.resumeState();
+    if (this.state.step === undefined) await this.deps.batches.join(this.job, this.request);
     for (let steps = 1; ; steps++) {
       if (steps > MAX_STEPS_PER_RUN) {
         throw new UnrecoverableError(`render.step: still at step "${this.state.step ?? '(none)'}" after ${MAX_STEPS_PER_RUN} steps in one run; the job cannot make progress`);
@@ -180,12 +184,27 @@ export class RenderRun {
   }
 
   async persist(state: RenderState): Promise<void> {
-    if (!(await saveRenderState(this.deps.redis, this.job, this.token, { ...this.job.data, render: state }))) {
-      const lost = new JobLockLostError(this.job.id!);
-      this.log.warn({ alert: 'lock-lost' }, lost.message);
-      throw lost;
-    }
+    if (!(await saveRenderState(this.deps.redis, this.job, this.token, { ...this.job.data, render: state }))) this.lockLost();
     this.state = state;
+  }
+
+  /**
+   * Persists the state a create request leaves from. A job of a batch passes the batch's gate in
+   * the same step (BatchProgress.enterSubmit): if the batch is being cancelled, nothing is written
+   * and BatchCancelledError is thrown, so no create is sent.
+   */
+  async persistSubmit(state: RenderState): Promise<void> {
+    if (this.request.batchId === undefined) return this.persist(state);
+    const data = { ...this.job.data, render: state };
+    if ((await this.deps.batches.enterSubmit(this.job, this.token, this.request, data)) === 'lost') this.lockLost();
+    this.job.data = data;
+    this.state = state;
+  }
+
+  private lockLost(): never {
+    const lost = new JobLockLostError(this.job.id!);
+    this.log.warn({ alert: 'lock-lost' }, lost.message);
+    throw lost;
   }
 
   /** Short waits are slept here; longer ones give the worker back. */
@@ -218,6 +237,12 @@ export class RenderRun {
     await this.job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), this.token);
     // A wake that came while this step still ran (a slot freed, the task seen done) is not lost.
     if (await takeWakePending(this.deps.redis, this.job)) await this.job.promote().catch(() => undefined);
+    // Parked, the job is no longer this run's: a cancel of its batch may have come while it ran.
+    const left = await this.deps.batches.leaveIfCancelled(this.job, this.request).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'looking for a cancel of the batch failed; the job meets the submit gate when it runs again');
+      return false;
+    });
+    if (left) this.log.info({ batchId: this.request.batchId }, 'job removed: its batch was cancelled before it was submitted');
     throw new DelayedError();
   }
 

@@ -14,10 +14,13 @@ import type { RenderRun } from './renderRun';
 /** Download attempts within one store step before the job backs off as a whole. */
 const STORE_ATTEMPTS = 4;
 
-function objectKey(run: RenderRun): string {
-  const { prefix } = run.deps.config.s3;
-  const key = run.request.key ?? `${run.request.batchId ?? 'renders'}/${run.job.id}.mp4`;
+/** `key` under S3_PREFIX. */
+export function prefixedKey(prefix: string, key: string): string {
   return prefix ? `${prefix.replace(/\/+$/, '')}/${key}` : key;
+}
+
+function objectKey(run: RenderRun): string {
+  return prefixedKey(run.deps.config.s3.prefix, run.request.key ?? `${run.request.batchId ?? 'renders'}/${run.job.id}.mp4`);
 }
 
 /**

@@ -11,6 +11,7 @@ import { creditPrice } from '../../pool/accountCredits';
 import { callbackTaskFor, clearCallbackTask } from '../callbackInbox';
 import type { TaskConfirmation } from '../../kie/types';
 import type { RenderRun } from './renderRun';
+import { BatchCancelledError } from '../batchProgress';
 
 /** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
 const SLOT_WAIT_FAILSAFE_MS = 60_000;
@@ -59,10 +60,15 @@ export async function submitTask(run: RenderRun): Promise<void> {
   // Persisted before the request leaves: if we die from here until the taskId is written, the
   // job resumes as an ambiguous submit, never as a fresh one. Only this write stands between the
   // turn and the request (KIE judges the interval on arrival).
-  await Promise.all([
-    run.persist({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now() }),
-    credits?.spend(account, price),
-  ]);
+  try {
+    await Promise.all([
+      run.persistSubmit({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now() }),
+      credits?.spend(account, price),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchCancelledError) await giveBack(run, account, price);
+    throw err;
+  }
 
   const kie = run.client(account);
   const callBack = jobCallbackUrl(run);
@@ -98,9 +104,7 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   }
   // KIE refused it in its own envelope (or it never left): no task exists, so the slot, the quota
   // unit and the credits go back.
-  await limiter.refundSubmit(account, run.member);
-  await credits?.refund(account, credits.priceOf(run.request));
-  await run.freeSlot(account);
+  await giveBack(run, account, credits?.priceOf(run.request) ?? 0);
   if (err instanceof ModelUnavailableError) return modelUnavailable(run, err);
   if (err instanceof InsufficientCreditsError) {
     await limiter.pause(account, err.message);
@@ -115,6 +119,13 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
   }
   await run.persist({ ...run.state, step: undefined, account: undefined, submitStartedAt: undefined });
   return run.setback(err, 'submit');
+}
+
+/** A grant no task was created for: its slot, quota unit and credits go back. */
+async function giveBack(run: RenderRun, account: string, price: number): Promise<void> {
+  await run.deps.limiter.refundSubmit(account, run.member);
+  await run.deps.credits?.refund(account, price);
+  await run.freeSlot(account);
 }
 
 /** KIE refused the create because of the model itself: pause the model (not the account) and wait. */

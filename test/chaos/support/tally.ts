@@ -27,8 +27,10 @@ export interface Tally {
   submits: number[];
   /** Jobs flagged possibleDuplicate (resubmitted after an ambiguous submit). */
   possibleDuplicates: number;
-  /** Final keys in the bucket that no job returned. */
+  /** Final keys in the bucket that no job returned (a batch's manifest is not one). */
   strayObjects: string[];
+  /** Manifests of the jobs' batches (`<batchId>/manifest.jsonl`), written when a batch ends. */
+  manifests: number;
   /** Temporary `.incoming-` objects left behind (a crash between copy and delete). */
   incomingLeft: number;
   /** Multipart uploads never completed nor aborted (a process killed mid-upload, or S3 down at abort). */
@@ -62,13 +64,16 @@ export async function tallyJobs(stack: RenderStack, scenario: string, jobs: read
     submits: jobs.map((j) => stack.sim.counters.submitsByPrompt.get(j.prompt) ?? 0),
     possibleDuplicates: 0,
     strayObjects: [],
+    manifests: 0,
     incomingLeft: 0,
     multipartLeft: 0,
   };
   const resultKeys = new Set<string>();
+  const manifestKeys = new Set<string>();
   for (const { jobId } of jobs) {
     const job = await stack.queue.getJob(jobId);
     const state = job ? await job.getState() : 'missing';
+    if (job?.data.batchId) manifestKeys.add(`${job.data.batchId}/manifest.jsonl`);
     if (state === 'completed') {
       const result = job!.returnvalue as RenderResult;
       resultKeys.add(result.key);
@@ -89,6 +94,7 @@ export async function tallyJobs(stack: RenderStack, scenario: string, jobs: read
   for (const { Key } of listed.Contents ?? []) {
     if (!Key) continue;
     if (Key.includes('.incoming-')) tally.incomingLeft++;
+    else if (manifestKeys.has(Key)) tally.manifests++;
     else if (!resultKeys.has(Key)) tally.strayObjects.push(Key);
   }
   tally.multipartLeft = (await stack.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0;
@@ -100,7 +106,7 @@ export async function tallyJobs(stack: RenderStack, scenario: string, jobs: read
       `[chaos] ${scenario}:`,
       `enqueued=${tally.enqueued} stored=${tally.stored} failed=${tally.failed} lost=${tally.lost} corrupt=${tally.corrupt}`,
       `submits/job=${submitCounts.join(',')} possibleDuplicate=${tally.possibleDuplicates}`,
-      `strayObjects=${tally.strayObjects.length} incomingLeft=${tally.incomingLeft} multipartLeft=${tally.multipartLeft}`,
+      `strayObjects=${tally.strayObjects.length} manifests=${tally.manifests} incomingLeft=${tally.incomingLeft} multipartLeft=${tally.multipartLeft}`,
       ...extras,
       ...(tally.failedReasons.length ? [`failedReasons=${JSON.stringify(tally.failedReasons)}`] : []),
     ].join(' '),

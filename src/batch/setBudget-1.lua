@@ -1,0 +1,16 @@
+--[[
+  Sets or clears a batch's budget: stored and shown now, read by the submit grant once the limiter
+  enforces budgets (whoever raises a budget then wakes the jobs waiting for it).
+
+  Input:
+    KEYS[1] the batch's record HASH
+    ARGV[1] budget in micro-USD, or '' to remove it
+
+  Output: 1 if set, 0 if there is no such batch
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local t = redis.call('TIME')
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'budgetMicroUsd')
+else redis.call('HSET', KEYS[1], 'budgetMicroUsd', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'updatedAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return 1
