@@ -132,6 +132,21 @@ function transportError(err: unknown, what: string): KieError {
 /** Keep-alive connections: a cold connection adds jitter to when KIE sees a request. */
 const agents = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true }) };
 
+const WARM_UP_TIMEOUT_MS = 5000;
+
+/**
+ * Before a process takes its first request turn: resolves KIE's host, opens a kept-alive connection
+ * (TLS included) in the agent every client shares, and runs the HTTP client's code once, so the
+ * first real request does not arrive late. It sends `HEAD /` without any account's key: KIE applies
+ * its limits per account, and a request without a key counts against none. Any answer will do; a
+ * failure only leaves the connection cold.
+ */
+export async function warmKieConnection(config: Config): Promise<void> {
+  await axios
+    .head(`${new URL(config.kie.baseUrl).origin}/`, { timeout: WARM_UP_TIMEOUT_MS, validateStatus: () => true, maxRedirects: 0, ...agents })
+    .catch(() => undefined);
+}
+
 export function createKieClient(config: Config, account: AccountConfig): KieClient {
   const instance = axios.create({
     baseURL: config.kie.baseUrl,

@@ -6,13 +6,14 @@ import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Config, describeConfig } from '../shared/config';
-import { createKieClient, dialectFor } from '../kie/client';
+import { createKieClient, dialectFor, warmKieConnection } from '../kie/client';
 import type { Logger } from '../shared/logger';
 import { connectRedis } from '../shared/redis';
 import { RenderJobData, RenderResult } from '../shared/renderJob';
 import { AccountCredits } from '../pool/accountCredits';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
+import { preloadLimiterScripts } from '../pool/limiter/limiterScripts';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
 import { createS3Client } from './storage/s3Client';
@@ -47,6 +48,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   setMaxListeners(0, shutdown.signal);
 
   const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a)]));
+  // Before the first request turn: a turn is taken before the send, and a cold start in between
+  // (a new connection, a script not yet cached) would make the first request late.
+  await Promise.all([warmKieConnection(config), preloadLimiterScripts(redis)]);
   const credits = dialectFor(config.kie).creditsPath ? new AccountCredits({ redis, config, limiter, kie, logger, signal: shutdown.signal }) : undefined;
   // Before any job is taken: an account must not get work its balance cannot pay.
   await credits?.refreshStale();

@@ -361,12 +361,13 @@ describe('request turns', () => {
     const t = Date.now();
     expect(await limiter.tryRequestTurn('a', 'poll', t)).toEqual({ granted: true });
     // The worker stalled 30 ms between its grant and its send.
-    expect(await limiter.fenceTurn('a', t + 30)).toBe(t + 1030);
+    expect(await limiter.fenceSend('a', 'read', 'late', t + 30)).toBe(0);
     expect(await limiter.tryRequestTurn('a', 'poll', t + 1000)).toEqual({ granted: false, waitMs: 30 });
     expect(await limiter.acquireSubmit('j1', { nowMs: t + 1010 })).toMatchObject({ reason: 'interval', waitMs: 20 });
     expect(await limiter.acquireSubmit('j1', { nowMs: t + 1030 })).toEqual({ granted: true, account: 'a' });
-    // A fence that arrives late (its reply sat in a busy worker) cannot undo a later grant.
-    expect(await limiter.fenceTurn('a', t + 500)).toBe(t + 2030);
+    // A send checked at an earlier time than the last one (its worker's clock reading came late)
+    // cannot undo a later grant: it waits, and changes nothing.
+    expect(await limiter.fenceSend('a', 'read', 'stale', t + 500)).toBe(530);
     expect((await limiter.status(t + 1030))[0]!.nextTurnAt).toBe(t + 2030);
   });
 

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/shared/config';
 import { TransientKieError } from '../../src/shared/errors';
 
 // Every turn is granted at once: the pacing is not what these tests are about.
-const limiter = { waitForRequestTurn: async () => undefined, fenceTurn: async () => 0 } as unknown as AccountLimiter;
+const limiter = { waitForRequestTurn: async () => undefined, fenceSend: async () => 0, widenMargin: async () => 0, baseMarginMs: 50 } as unknown as AccountLimiter;
 const config = loadConfig({ KIE_API_KEY: 'k', KIE_RETRY_BASE_MS: '1', KIE_RETRIES: '3' });
 
 /** A request KIE answers 429 with Retry-After until `okAfter` attempts have failed. */

@@ -21,7 +21,7 @@ import { slotMember } from '../../pool/slotMember';
 import { takeWakePending } from '../../pool/wakeJobs';
 import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
-import { checkDelayMs } from '../statusPoller';
+import { checkDelayMs } from '../../pool/checkSchedule';
 import { checkTask } from './generatingStep';
 import { storeVideoStep } from './storeStep';
 import { recoverAmbiguousSubmit, submitTask } from './submitStep';

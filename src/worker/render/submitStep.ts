@@ -54,6 +54,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
       retryAmbiguous: false,
       firstTurnTaken: true,
       signal: run.deps.signal,
+      requestClass: 'create',
     });
   } catch (err) {
     return submitFailed(run, account, err);
