@@ -298,7 +298,7 @@ function parseDuration(text: string): number | undefined {
 const BUDGET_RULE = 'must be N/window, e.g. 20/10s or 10/1s (N from 1 to 100000, a window of 1 ms to 24 h in ms, s, m or h), or off';
 
 /** "20/10s" -> 20 per 10 000 ms; "off" -> null (no such budget); undefined when malformed. */
-function parseBudget(text: string): RateBudget | null | undefined {
+export function parseBudget(text: string): RateBudget | null | undefined {
   if (text.trim().toLowerCase() === 'off') return null;
   const m = /^\s*(\d+)\s*\/\s*(.+)$/.exec(text);
   const limit = m ? Number(m[1]) : NaN;

@@ -19,7 +19,7 @@ import { jobsDialect } from './kieSimJobsDialect';
 import { VideoLinks } from './kieSimLinks';
 import { seededRandom } from './kieSimRandom';
 import { soraDialect } from './kieSimSoraDialect';
-import type { KieSimulator, SimCounters, SimFaults, SimOptions } from './kieSimTypes';
+import type { KieSimulator, SimCounters, SimFaults, SimOptions, SimRequestClass } from './kieSimTypes';
 import { MIN_VIDEO_BYTES, measureVideo, videoChunks } from './kieSimVideo';
 
 export type * from './kieSimTypes';
@@ -70,7 +70,11 @@ function compileOptions(o: SimOptions) {
     dailyLimit: nonNegative('dailyLimit', o.dailyLimit ?? 100),
     dailyWindowMs: nonNegative('dailyWindowMs', o.dailyWindowMs ?? 86_400_000),
     minIntervalMs: nonNegative('minIntervalMs', o.minIntervalMs ?? 1000),
+    rates: o.rates,
   };
+  for (const [cls, rate] of Object.entries(o.rates ?? {})) {
+    if (!rate || !(Number.isInteger(rate.limit) && rate.limit >= 1 && rate.windowMs > 0)) throw new RangeError(`rates.${cls} must be a whole limit >= 1 per a window > 0 ms (got ${JSON.stringify(rate)})`);
+  }
   const generationMs = o.generationMs ?? 5000;
   const [minGen, maxGen] = typeof generationMs === 'number' ? [generationMs, generationMs] : generationMs;
   if (!(nonNegative('generationMs', minGen) <= nonNegative('generationMs', maxGen))) {
@@ -142,7 +146,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const known = key !== undefined && settings.apiKeys.has(key) ? key : undefined;
     countRequest(counters, route, known);
     if (known === undefined) return send(res, dialect.answer(401, 'missing or unknown API key'));
-    const tooSoon = caps.arrive(known);
+    const tooSoon = caps.arrive(known, requestClassOf(route));
     if (tooSoon) return send(res, dialect.answer(429, tooSoon.message));
     if (engine.roll(faults.serverErrorRate)) {
       counters.faults.serverError++;
@@ -217,6 +221,11 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       await closed;
     },
   };
+}
+
+/** Creates (in any dialect a POST to .../generate or .../createTask) and everything else, which reads. */
+function requestClassOf(route: string): SimRequestClass {
+  return /^POST \S*\/(generate|createTask)$/.test(route) ? 'create' : 'read';
 }
 
 function bearerKey(header: string | undefined): string | undefined {
