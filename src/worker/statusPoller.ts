@@ -12,7 +12,7 @@ import type { Config } from '../shared/config';
 import { KieError, TaskNotFoundError } from '../shared/errors';
 import type { KieClient } from '../kie/types';
 import type { Logger } from '../shared/logger';
-import { handOverTaskOutcome } from './finishedTasks';
+import { handOverTaskOutcome, takeOutcomeAwaited } from './finishedTasks';
 import { judgeStuckTask } from './stuckTask';
 import { checkDelayMs } from '../pool/checkSchedule';
 import { sendOnTurn } from '../pool/kieCall';
@@ -52,6 +52,8 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
       const record = judgeStuckTask(answer, { account, ageMs, timeoutMs: config.kie.taskTimeoutMs, log: logger, timedOut: deps.tasksTimedOut });
       if (record.state === 'generating') {
         await limiter.scheduleCheck(account, member, checkDelayMs(config));
+        // A callback announced it done and its job is downloading the video: KIE does not confirm.
+        if (await takeOutcomeAwaited(deps.redis, config.limiterPrefix, member)) await handOverTaskOutcome(deps.redis, config.limiterPrefix, member, { record });
         return;
       }
       // Refill the slot first: a waiting job's submit is what keeps the account busy; storing

@@ -6,7 +6,7 @@ import { UnrecoverableError } from 'bullmq';
 import { KieError, LinkRefusedError, StorageError } from '../../shared/errors';
 import type { RenderResult } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
-import { findStoredVideo, storeVideo } from '../storage/storeVideo';
+import { findStoredVideo, StagedVideo, storeVideo, StoreVideoInput } from '../storage/storeVideo';
 import type { RenderRun } from './renderRun';
 
 /** Download attempts within one store step before the job backs off as a whole. */
@@ -18,33 +18,46 @@ function objectKey(run: RenderRun): string {
   return prefix ? `${prefix.replace(/\/+$/, '')}/${key}` : key;
 }
 
-/**
- * Streams the video into S3, refreshing an expired link through KIE (paced) when needed. A job
- * resumed here (no link in hand) asks KIE for one only if the object is not stored already.
- */
-export async function storeVideoStep(run: RenderRun, firstUrl: string | undefined): Promise<RenderResult> {
+/** Where and how the job's video is stored, from `url`. */
+export function videoStoreInput(run: RenderRun, url: string, signal?: AbortSignal): StoreVideoInput {
   const { config, s3 } = run.deps;
   const { account, taskId } = run.task;
+  return {
+    s3,
+    bucket: config.s3.bucket,
+    key: objectKey(run),
+    url,
+    // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
+    metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
+    allowedHosts: config.videoHosts,
+    maxBytes: config.videoMaxBytes,
+    timeoutMs: config.downloadTimeoutMs,
+    partSizeBytes: config.s3.partSizeBytes,
+    ...(signal ? { signal } : {}),
+  };
+}
+
+/**
+ * Streams the video into S3, refreshing an expired link through KIE (paced) when needed. A job
+ * resumed here (no link in hand) asks KIE for one only if the object is not stored already. A video
+ * already `staged` from the same link (callbackFastPath.ts) is only committed.
+ */
+export async function storeVideoStep(run: RenderRun, firstUrl: string | undefined, staged?: StagedVideo): Promise<RenderResult> {
+  const { config, s3 } = run.deps;
+  const { taskId } = run.task;
   const bucket = config.s3.bucket;
   const key = objectKey(run);
   let stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
+  if (staged && stored) await staged.discard();
+  else if (staged) stored = await staged.commit().catch((err: Error) => void run.log.warn({ err: err.message }, 'committing the video downloaded early failed; downloading it again'));
   let url = firstUrl;
+  let transferStartedAt = staged?.startedAt ?? Date.now();
   for (let attempt = 1; !stored; attempt++) {
     url ??= await freshLink(run);
+    transferStartedAt = Date.now();
     try {
-      stored = await storeVideo({
-        s3,
-        bucket,
-        key,
-        url,
-        // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
-        metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
-        allowedHosts: config.videoHosts,
-        maxBytes: config.videoMaxBytes,
-        timeoutMs: config.downloadTimeoutMs,
-        partSizeBytes: config.s3.partSizeBytes,
-        // No shutdown signal here: a download under way may finish within the shutdown deadline.
-      });
+      // No shutdown signal here: a download under way may finish within the shutdown deadline.
+      stored = await storeVideo(videoStoreInput(run, url));
     } catch (err) {
       if (err instanceof StorageError && err.permanent) throw new UnrecoverableError(`cannot store the video: ${err.message}`);
       run.log.warn({ attempt, err: (err as Error).message }, 'storing the video failed');
@@ -56,11 +69,11 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
       else await run.sleep(Math.min(500 * 2 ** attempt, 10_000));
     }
   }
-  run.log.info({ key, size: stored.size, sha256: stored.sha256 }, 'video stored');
+  run.log.info({ key, size: stored.size, sha256: stored.sha256, transferMs: Date.now() - transferStartedAt }, 'video stored');
   const { state } = run;
   return {
     taskId,
-    account,
+    account: run.task.account,
     bucket: stored.bucket,
     key: stored.key,
     size: stored.size,

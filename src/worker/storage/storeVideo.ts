@@ -52,6 +52,18 @@ export interface StoredVideo {
   contentType: string;
 }
 
+/** A verified video uploaded under its temporary key: not under its final key until committed. */
+export interface StagedVideo {
+  readonly size: number;
+  readonly sha256: string;
+  /** When its download began (epoch ms). */
+  readonly startedAt: number;
+  /** Copies it to the final key with its hash, then deletes the temporary object. */
+  commit(): Promise<StoredVideo>;
+  /** Deletes the temporary object and any multipart upload left of the key: nothing stays behind. */
+  discard(): Promise<void>;
+}
+
 const CONTENT_TYPE = 'video/mp4';
 /** Parts in flight at once: memory stays near queueSize × partSize whatever the file size. */
 const QUEUE_SIZE = 4;
@@ -111,6 +123,15 @@ async function abortLeftoverUploads(s3: S3Client, bucket: string, prefix: string
 }
 
 export async function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
+  return (await stageVideo(input)).commit();
+}
+
+/**
+ * Downloads, verifies and uploads the video under a temporary key only. Aborting `input.signal`
+ * before it resolves aborts the upload: nothing stays behind.
+ */
+export async function stageVideo(input: StoreVideoInput): Promise<StagedVideo> {
+  const startedAt = Date.now();
   checkMetadata(input.metadata);
   const source = describeUrl(input.url);
   const stop = new AbortController();
@@ -128,14 +149,14 @@ export async function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
       timeoutMs: input.timeoutMs,
       signal: stop.signal,
     });
-    return await uploadVerified(input, download, stop.signal);
+    return { ...(await uploadVerified(input, download, stop.signal)), startedAt };
   } finally {
     clearTimeout(timer);
     input.signal?.removeEventListener('abort', onCancel);
   }
 }
 
-async function uploadVerified(input: StoreVideoInput, download: VideoDownload, stop: AbortSignal): Promise<StoredVideo> {
+async function uploadVerified(input: StoreVideoInput, download: VideoDownload, stop: AbortSignal): Promise<Omit<StagedVideo, 'startedAt'>> {
   const { s3, bucket, key } = input;
   const { body, source } = download;
   const verifier = new VideoVerifier({ source, maxBytes: input.maxBytes, expectedBytes: download.contentLength });
@@ -165,23 +186,10 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
     queueSize: QUEUE_SIZE,
     leavePartsOnError: false,
   });
+  let verified: { size: number; sha256: string };
   try {
     await upload.done();
-    const { size, sha256 } = verifier.result();
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        CopySource: copySource(bucket, incomingKey),
-        MetadataDirective: 'REPLACE',
-        Metadata: { ...input.metadata, sha256 },
-        ContentType: CONTENT_TYPE,
-      }),
-      { abortSignal: stop },
-    );
-    await deleteQuietly(s3, bucket, incomingKey);
-    await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
-    return { bucket, key, size, sha256, contentType: CONTENT_TYPE };
+    verified = verifier.result();
   } catch (err) {
     fail(s3Failure('storing into', bucket, key, err));
     // Upload has already aborted the multipart upload when the stream failed; this covers the
@@ -194,6 +202,38 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
   } finally {
     stop.removeEventListener('abort', onStop);
   }
+  return {
+    ...verified,
+    commit: () => commitStaged(input, incomingKey, verified),
+    async discard() {
+      await deleteQuietly(s3, bucket, incomingKey);
+      await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
+    },
+  };
+}
+
+/** The final key, written by one atomic copy with the hash in its metadata (see the top of this file). */
+async function commitStaged(input: StoreVideoInput, incomingKey: string, { size, sha256 }: { size: number; sha256: string }): Promise<StoredVideo> {
+  const { s3, bucket, key } = input;
+  try {
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        CopySource: copySource(bucket, incomingKey),
+        MetadataDirective: 'REPLACE',
+        Metadata: { ...input.metadata, sha256 },
+        ContentType: CONTENT_TYPE,
+      }),
+      { abortSignal: AbortSignal.timeout(input.timeoutMs) },
+    );
+  } catch (err) {
+    await deleteQuietly(s3, bucket, incomingKey);
+    throw s3Failure('storing into', bucket, key, err);
+  }
+  await deleteQuietly(s3, bucket, incomingKey);
+  await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
+  return { bucket, key, size, sha256, contentType: CONTENT_TYPE };
 }
 
 /**
