@@ -129,8 +129,17 @@ function transportError(err: unknown, what: string): KieError {
   return new KieAmbiguousError(`${what} got no answer from KIE (${code}): the request may have been received`);
 }
 
-/** Keep-alive connections: a cold connection adds jitter to when KIE sees a request. */
-const agents = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true }) };
+/**
+ * Keep-alive connections: a cold connection adds jitter to when KIE sees a request. With a socket
+ * timeout the agent also honours the server's `Keep-Alive: timeout=N` and drops an idle connection
+ * a second before the server would: reusing one the server is closing fails the request after it
+ * may have been sent, which for a create means an ambiguous submit.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+const agents = {
+  httpAgent: new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+  httpsAgent: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+};
 
 const WARM_UP_TIMEOUT_MS = 5000;
 

@@ -59,10 +59,11 @@ const MAX_RECHECKS = 5;
  * Sends a KIE request whose turn is granted, checking and fencing it against the account's actual
  * sends at the moment it leaves (see fenceSend-1.lua): a request that leaves late pushes the one
  * after it instead of arriving beside it. The check's time is Redis's; the request is written to
- * its (kept-alive) socket in the same turn of the event loop as the answer arrives. An answer that
- * took longer than half the margin means this process stalled after the check, so the check is
- * made again (the same token replaces its own send), keeping the recorded send within half a
- * margin of the real one. A 429 from KIE widens the account's margin for a while, fleet-wide.
+ * its (kept-alive) socket in the same turn of the event loop as the answer arrives. Two stalls of
+ * this process are caught on the way: an answer that took longer than half the margin is checked
+ * again before sending (the same token replaces its own send), and once the request is on its
+ * socket the send is recorded again, so a stall between check and write pushes the next request
+ * too. A 429 from KIE widens the account's margin for a while, fleet-wide.
  */
 export async function sendOnTurn<T>(
   limiter: AccountLimiter,
@@ -83,8 +84,11 @@ export async function sendOnTurn<T>(
     }
     if (performance.now() - askedAt <= maxLagMs || ++rechecks > MAX_RECHECKS) break;
   }
+  const answer = request();
+  // The request is written by the end of this macrotask; from there on it is on its way to KIE.
+  setImmediate(() => void limiter.fenceSend(account, requestClass, token).catch(() => undefined));
   try {
-    return await request();
+    return await answer;
   } catch (err) {
     if (err instanceof KieError && err.httpStatus === 429) {
       // Best effort: the retry backs off on its own.

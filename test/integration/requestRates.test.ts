@@ -174,6 +174,24 @@ describe('check and fence at the moment a request leaves', () => {
     expect(Math.abs(sentAt.onTime! - sentAt.late!)).toBeGreaterThanOrEqual(300);
   });
 
+  test('sendOnTurn records the send again once the request is on its way: a stall between check and write pushes the next request', async () => {
+    const options = optionsFor({ intervalMs: 300 }, { intervalMarginMs: 20 });
+    const stalled = new AccountLimiter(connect(), options);
+    const next = new AccountLimiter(connect(), options);
+    const sentAt: Record<string, number> = {};
+    await stalled.waitForRequestTurn('a', 'poll');
+    // Another worker asks for the next turn meanwhile (one spacing later)...
+    const nextSend = next.waitForRequestTurn('a', 'poll').then(() => sendOnTurn(next, 'a', 'read', async () => void (sentAt.next = performance.now())));
+    // ...while this one passes its check, then its event loop stalls 200 ms before the request is written.
+    await sendOnTurn(stalled, 'a', 'read', async () => {
+      const until = performance.now() + 200;
+      while (performance.now() < until);
+      sentAt.stalled = performance.now();
+    });
+    await nextSend;
+    expect(sentAt.next! - sentAt.stalled!).toBeGreaterThanOrEqual(300);
+  });
+
   test('sendOnTurn checks again when the check\'s answer came back slowly, with the same token', async () => {
     const limiter = limiterFor({ intervalMs: 100 }, { intervalMarginMs: 20 });
     const tokens: string[] = [];
