@@ -1,32 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AccountConfig } from '../../src/shared/config';
 import { AccountLimiter, LimiterOptions, SubmitGrant } from '../../src/pool/limiter/accountLimiter';
 import { hurryCheck } from '../../src/pool/limiter/hurryCheck';
 import { accountKeys, waitersKey } from '../../src/pool/limiter/limiterKeys';
 import { loadLimiterScripts } from '../../src/pool/limiter/limiterScripts';
+import { useLimiterRedis } from '../support/limiterRedis';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 const account = (name: string, maxConcurrent = 10, dailyLimit = 100): AccountConfig => ({ name, apiKey: `key-${name}`, maxConcurrent, dailyLimit });
 
-const connections: Redis[] = [];
-const prefixes: string[] = [];
-
-function connect(): Redis {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  connections.push(redis);
-  return redis;
-}
+const { connections, connect, newPrefix } = useLimiterRedis();
 
 /** A limiter on its own key prefix; spacing 1000 ms unless told (950 interval + 50 margin). */
-function limiterFor(options: Partial<LimiterOptions> & { accounts: readonly AccountConfig[] }, redis = connect()): AccountLimiter {
-  const prefix = `test-limiter-${randomUUID()}`;
-  prefixes.push(prefix);
+function limiterFor(options: Partial<LimiterOptions> & { accounts: readonly AccountConfig[] }, redis: Redis = connect()): AccountLimiter {
   return new AccountLimiter(redis, {
-    prefix,
+    prefix: newPrefix('test-limiter'),
     minIntervalMs: 950,
     intervalMarginMs: 50,
     dailyWindowMs: DAY,
@@ -37,15 +27,6 @@ function limiterFor(options: Partial<LimiterOptions> & { accounts: readonly Acco
 }
 
 const prefixOf = (limiter: AccountLimiter): string => (limiter as unknown as { options: LimiterOptions }).options.prefix;
-
-afterAll(async () => {
-  const redis = connections[0] ?? connect();
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-  }
-  await Promise.all(connections.map((c) => c.quit()));
-});
 
 describe('quota window', () => {
   test('rolling: a submit exactly windowMs old no longer counts', async () => {

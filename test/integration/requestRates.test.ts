@@ -1,44 +1,25 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { AccountConfig, RequestRates } from '../../src/shared/config';
 import { TransientKieError } from '../../src/shared/errors';
 import { sendOnTurn } from '../../src/pool/kieCall';
 import { AccountLimiter, LimiterOptions } from '../../src/pool/limiter/accountLimiter';
+import { REDIS_URL, useLimiterRedis } from '../support/limiterRedis';
 import type { LimiterStep, LimiterStepsInput } from '../support/limiterSteps';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = path.resolve(__dirname, '../..');
 const DAY = 86_400_000;
 
 const account = (name: string, extra: Partial<AccountConfig> = {}): AccountConfig => ({ name, apiKey: `key-${name}`, maxConcurrent: 1000, dailyLimit: 1_000_000, ...extra });
 
-const connections: Redis[] = [];
-const prefixes: string[] = [];
-
-function connect(): Redis {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  connections.push(redis);
-  return redis;
-}
+const { connect, newPrefix } = useLimiterRedis();
 
 function optionsFor(rates: RequestRates, extra: Partial<LimiterOptions> = {}): LimiterOptions {
-  const prefix = `test-rates-${randomUUID()}`;
-  prefixes.push(prefix);
+  const prefix = newPrefix('test-rates');
   return { prefix, accounts: [account('a')], minIntervalMs: 0, intervalMarginMs: 0, rates, dailyWindowMs: DAY, dailyWindow: 'rolling', slotLeaseMs: DAY, ...extra };
 }
 
 const limiterFor = (rates: RequestRates, extra: Partial<LimiterOptions> = {}): AccountLimiter => new AccountLimiter(connect(), optionsFor(rates, extra));
-
-afterAll(async () => {
-  const redis = connections[0] ?? connect();
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-  }
-  await Promise.all(connections.map((c) => c.quit()));
-});
 
 /** Runs one limiter-steps process per entry of `steps`, in lockstep; their answers, in order. */
 async function inProcesses(options: LimiterOptions, steps: LimiterStep[][]): Promise<unknown[][]> {
