@@ -324,6 +324,7 @@ async function main(): Promise<void> {
       ['Redis commands per job', `${(commands / N).toFixed(1)} (Lua-internal calls included), script calls per job ${(scripts / N).toFixed(1)}`],
       ['tasks created / prompts paid twice', `${counters.tasks.length} / ${Object.values(counters.submitsByPrompt).filter((n) => n > 1).length}`],
       ['harness event-loop delay', `p99 ${ms(loopDelay.percentile(99) / 1e6)}, max ${ms(loopDelay.max / 1e6)} (the simulator runs in its own process)`],
+      ['simulator event-loop delay', `p99 ${ms(counters.eventLoopDelayMs.p99)}, max ${ms(counters.eventLoopDelayMs.max)} (requests queued while it stalled are judged as arriving together)`],
     ];
     const width = Math.max(...lines.map(([k]) => k.length));
     process.stdout.write(`\nfleet benchmark\n${lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`);

@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { CallbackSender } from './kieSimCallbacks';
 import { type CapLimits, SimCaps } from './kieSimCaps';
@@ -26,10 +27,15 @@ export type * from './kieSimTypes';
 
 export const COUNTERS_PATH = '/__sim/counters';
 
-/** What `GET /__sim/counters` answers: the counters with their Maps as objects. */
+/**
+ * What `GET /__sim/counters` answers: the counters with their Maps as objects, and how late the
+ * simulator's own event loop ran (a stalled simulator judges requests that queued meanwhile as
+ * arriving together).
+ */
 export type SimCountersSnapshot = Omit<SimCounters, 'submitsByPrompt' | 'submitsBySeed'> & {
   submitsByPrompt: Record<string, number>;
   submitsBySeed: Record<string, number>;
+  eventLoopDelayMs: { p99: number; max: number };
 };
 
 const DIALECTS = { sora: soraDialect, jobs: jobsDialect } as const;
@@ -118,6 +124,8 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
   const random = seededRandom(settings.seed);
   const engine = new SimEngine(settings.engine, counters, faults, links, caps, callbacks, random, dialectOf);
   const measured = new Map<string, { size: number; sha256: string }>();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   const send = (res: http.ServerResponse, answer: Answer | RawAnswer): void => {
     if ('text' in answer) res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.text);
@@ -191,7 +199,8 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`only GET ${COUNTERS_PATH} lives under /__sim/`);
       return;
     }
-    const snapshot = JSON.stringify(counters, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
+    const eventLoopDelayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    const snapshot = JSON.stringify({ ...counters, eventLoopDelayMs }, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(snapshot);
   }
 
@@ -213,6 +222,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       return m;
     },
     async close() {
+      loopDelay.disable();
       engine.close();
       callbacks.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
