@@ -289,6 +289,8 @@ async function main(): Promise<void> {
       return `${worst.tightestMs[rate]!.toFixed(1)} ms (${worst.name})`;
     };
     const turnMs = readUnitMs + MARGIN_MS;
+    const budgetUse = (requests: number, rate: RateBudget | undefined): string =>
+      rate ? ((requests * rate.windowMs) / rate.limit / makespanMs).toFixed(2) : 'no budget';
     const transferP95 = percentile(transfers, 0.95);
     const limits = [
       INTERVAL !== undefined ? `interval ${INTERVAL_MS} ms` : undefined,
@@ -311,7 +313,9 @@ async function main(): Promise<void> {
       ['  of which finding out', bounds.map((b) => `${b.name} mean ${ms(b.detection)}`).join(', ') + ' (completion -> first status read that saw it)'],
       ['completion -> stored', `p50 ${ms(percentile(completionToStored, 0.5))}, p95 ${ms(percentile(completionToStored, 0.95))}, max ${ms(Math.max(...completionToStored))}; one read turn ${ms(turnMs)} + transfer p95 ${ms(transferP95)} = ${ms(turnMs + transferP95)}`],
       ['  transfer (download -> verified object)', `p50 ${ms(percentile(transfers, 0.5))}, p95 ${ms(transferP95)} (n ${transfers.length})`],
-      ['request turns used', bounds.map((b) => `${b.name} ${((b.requests * spacing) / makespanMs).toFixed(2)}`).join(', ') + `  (requests x ${spacing} ms / makespan)`],
+      RATE_CREATE || RATE_READ
+        ? ['rate budgets used', bounds.map((b) => `${b.name} creates ${budgetUse(b.jobs, RATE_CREATE)}, reads ${budgetUse(b.requests - b.jobs, RATE_READ)}`).join('; ') + '  (requests x window / limit / makespan)']
+        : ['request turns used', bounds.map((b) => `${b.name} ${((b.requests * spacing) / makespanMs).toFixed(2)}`).join(', ') + `  (requests x ${spacing} ms / makespan)`],
       ['jobs per account', bounds.map((b) => `${b.name} ${b.jobs}`).join(', ')],
       ['429s', `${JSON.stringify({ ...counters.violations, ...Object.fromEntries(Object.entries(counters.rateViolations).map(([k, v]) => [`${k}Rate`, v])) })}; per account ${bounds.map((b) => `${b.name} ${b.refused}`).join(', ')}`],
       ['tightest arrivals KIE saw', [
