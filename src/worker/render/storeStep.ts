@@ -44,7 +44,7 @@ export function videoStoreInput(run: RenderRun, url: string, signal?: AbortSigna
  */
 export async function storeVideoStep(run: RenderRun, firstUrl: string | undefined, staged?: StagedVideo): Promise<RenderResult> {
   const { config, s3 } = run.deps;
-  const { taskId } = run.task;
+  const { account, taskId } = run.task;
   const bucket = config.s3.bucket;
   const key = objectKey(run);
   let stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
@@ -73,7 +73,7 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
   const { state } = run;
   return {
     taskId,
-    account: run.task.account,
+    account,
     bucket: stored.bucket,
     key: stored.key,
     size: stored.size,
