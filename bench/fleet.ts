@@ -5,8 +5,8 @@
  * account, and the tightest spacing of arrivals KIE saw), requests and Redis commands per job, where
  * slot time went (completion -> refill delays), and completion -> stored latency.
  *
- * The simulator runs as its own process, at a higher CPU priority than the workers (nice -10; as
- * a user who may not raise priorities, the workers and burners are lowered instead): KIE judges
+ * The simulator runs as its own process, at a higher CPU priority than the workers (real-time, or
+ * nice -10; as a user who may not raise priorities, the workers and burners are lowered instead): KIE judges
  * rates on arrival on its own hosts, and a simulator starved by the fleet's load would bunch
  * arrivals and count them as the fleet's violations. With --webhooks every worker serves HTTP and
  * the simulator posts completion callbacks to the first one. With --busy, one CPU burner per core
@@ -25,7 +25,7 @@
  * The margin is absolute milliseconds of host jitter (event loops, a new connection), which does not
  * shrink with the scaled interval: 10 ms of a 50 ms interval kept this shared 2-core host at zero 429s.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -105,6 +105,8 @@ const VIDEO_BYTES = 32 * 1024;
 const SIM_SEED = 7;
 /** The simulator's CPU priority: above the fleet's, as KIE runs on hosts of its own. */
 const SIM_NICE = -10;
+/** Real-time round-robin priority for the simulator where this user may set it (root). */
+const SIM_RT_PRIORITY = 10;
 
 async function startRedis(port: number): Promise<{ redis: Redis; server: ChildProcess }> {
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -154,16 +156,21 @@ function startBurners(): ChildProcess[] {
 }
 
 /**
- * Puts the simulator above the fleet: raised itself when this user may (root), otherwise the
- * fleet's processes lowered. Returns what was done, for the printout.
+ * Puts the simulator above the fleet: real-time scheduling (every thread, SCHED_RR, so it runs the
+ * moment a request arrives, as KIE's own hosts would), else a higher nice priority, when this user
+ * may raise them (root); otherwise the fleet's processes are lowered. Returns what was done.
  */
 function prioritise(sim: ChildProcess, fleet: readonly ChildProcess[]): string {
+  const fleetName = `workers${BUSY ? ' and burners' : ''}`;
+  if (spawnSync('chrt', ['--all-tasks', '--rr', '--pid', String(SIM_RT_PRIORITY), String(sim.pid)]).status === 0) {
+    return `simulator at real-time priority (chrt --rr ${SIM_RT_PRIORITY}), ${fleetName} at nice 0`;
+  }
   try {
     os.setPriority(sim.pid!, SIM_NICE);
-    return `simulator at nice ${SIM_NICE}, workers${BUSY ? ' and burners' : ''} at 0`;
+    return `simulator at nice ${SIM_NICE}, ${fleetName} at 0`;
   } catch {
     for (const child of fleet) os.setPriority(child.pid!, -SIM_NICE);
-    return `simulator at nice 0, workers${BUSY ? ' and burners' : ''} at ${-SIM_NICE}`;
+    return `simulator at nice 0, ${fleetName} at ${-SIM_NICE}`;
   }
 }
 

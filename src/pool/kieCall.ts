@@ -86,7 +86,7 @@ export async function sendOnTurn<T>(
   }
   const answer = request();
   // The request is written by the end of this macrotask; from there on it is on its way to KIE.
-  setImmediate(() => void limiter.fenceSend(account, requestClass, token).catch(() => undefined));
+  setImmediate(() => void limiter.fenceSend(account, requestClass, token, undefined, true).catch(() => undefined));
   try {
     return await answer;
   } catch (err) {

@@ -136,6 +136,17 @@ describe('check and fence at the moment a request leaves', () => {
     expect(await limiter.fenceSend('a', 'read', 'r1', t + 1200)).toBe(0);
   });
 
+  test('a send recorded once it left is kept even when the budget filled meanwhile: it holds the next one back', async () => {
+    const limiter = limiterFor({ create: { limit: 2, windowMs: 1000 } });
+    const t = Date.now();
+    expect(await limiter.fenceSend('a', 'create', 's1', t)).toBe(0);
+    expect(await limiter.fenceSend('a', 'create', 's2', t + 5)).toBe(0);
+    expect(await limiter.fenceSend('a', 'create', 's3', t + 1001)).toBe(0);
+    // s1's worker stalled past the window between its check and its write: it left at t + 1002.
+    expect(await limiter.fenceSend('a', 'create', 's1', t + 1002, true)).toBe(0);
+    expect(await limiter.fenceSend('a', 'create', 's4', t + 1010)).toBe(991);
+  });
+
   test('sendOnTurn: a request that leaves late in one worker is pushed by the request another worker was granted after it', async () => {
     const options = optionsFor({ intervalMs: 300 }, { intervalMarginMs: 20 });
     const late = new AccountLimiter(connect(), options);

@@ -230,11 +230,11 @@ export class AccountLimiter {
   /**
    * A granted request is about to leave: 0 when it may go now (it is recorded as the account's
    * newest send), else the ms to wait and ask again (see fenceSend-1.lua). The same token again
-   * moves its own send to now.
+   * moves its own send to now; `sent` records a request already on its way, without a check.
    */
-  async fenceSend(account: string, requestClass: RequestClass, token: string, nowMs?: number): Promise<number> {
+  async fenceSend(account: string, requestClass: RequestClass, token: string, nowMs?: number, sent = false): Promise<number> {
     const { keys, spec } = this.account(account);
-    return Number(await this.scripts.run('fenceSend', [keys.turn], [spec, requestClass, token, pinned(nowMs)]));
+    return Number(await this.scripts.run('fenceSend', [keys.turn], [spec, requestClass, token, pinned(nowMs), sent ? 'sent' : 'check']));
   }
 
   /**

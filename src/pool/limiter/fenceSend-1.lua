@@ -5,8 +5,9 @@
   grant and send would otherwise arrive beside a request granted after it. Checked here, at the
   moment of sending, the late one pushes the other (its check waits) instead of colliding with it.
 
-  The same token again replaces its own send (the worker re-checks when this script's answer came
-  back slowly, so the recorded time stays close to the moment the request really leaves).
+  The same token again replaces its own send: the worker checks again when this script's answer
+  came back slowly, and once the request is on its socket it records the send once more ('sent':
+  no check, the request is gone), so the recorded time is never earlier than the real one.
 
   Input:
     KEYS[1] turn HASH of the account
@@ -14,6 +15,7 @@
     ARGV[2] request class: 'create' | 'read'
     ARGV[3] token naming this request (no spaces or colons)
     ARGV[4] now in ms, or '' for the Redis server's time
+    ARGV[5] 'check' (about to leave) | 'sent' (it left: record it, whatever the room)
 
   Output: 0 when the request may leave now (recorded as sent), else the ms to wait before asking again
 ]]
@@ -27,7 +29,7 @@ local at = 0
 for _, b in ipairs(t.rates.budgets) do
   if covers(b, cls) then at = math.max(at, logOpens(sendTimes(t.sends[b.id], token), b.limit, b.window + t.margin)) end
 end
-if at > now then return at - now end
+if at > now and ARGV[5] ~= 'sent' then return at - now end
 for _, b in ipairs(t.rates.budgets) do
   if covers(b, cls) then
     local kept = {}

@@ -17,8 +17,8 @@ import { storeVideoStep, videoStoreInput } from './storeStep';
 
 /** How long the job waits for KIE's confirmation; the poller's hurried check normally takes one read turn. */
 const CONFIRM_WAIT_MS = 30_000;
-/** How often the job looks for the poller's answer while it waits. */
-const CONFIRM_POLL_MS = 20;
+/** How often the job looks for the poller's answer while it waits: a tenth of a read turn, within these. */
+const CONFIRM_POLL_MS = { min: 5, max: 50 };
 
 /**
  * The stored result when a callback's video was downloaded while KIE confirmed it; undefined when
@@ -60,12 +60,13 @@ export async function storeOnCallback(run: RenderRun): Promise<RenderResult | un
 
 /** The poller's answer about the task, left in place for checkTask to take; undefined after the wait. */
 async function confirmation(run: RenderRun): Promise<TaskOutcome | undefined> {
-  const { redis, config } = run.deps;
+  const { redis, config, limiter } = run.deps;
+  const everyMs = Math.min(CONFIRM_POLL_MS.max, Math.max(CONFIRM_POLL_MS.min, limiter.unitMs(run.task.account, 'read') / 10));
   const deadline = Date.now() + CONFIRM_WAIT_MS;
   while (Date.now() < deadline && !run.deps.signal?.aborted) {
     const outcome = await peekTaskOutcome(redis, config.limiterPrefix, run.member);
     if (outcome) return outcome;
-    await sleep(CONFIRM_POLL_MS);
+    await sleep(everyMs);
   }
   return undefined;
 }

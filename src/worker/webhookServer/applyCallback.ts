@@ -56,12 +56,14 @@ export async function applyCallback(target: CallbackTarget, jobId: string, hint:
       const member = slotMember(queue.name, jobId);
       const fastPath = hint.state === 'success' && hint.videoUrl !== undefined;
       if (fastPath) {
-        await recordCallbackVideo(redis, prefix, queue.name, jobId, { taskId, videoUrl: hint.videoUrl! });
         // Before the check is hurried: whatever KIE answers, the job hears it.
-        await awaitTaskOutcome(redis, prefix, member);
+        await Promise.all([recordCallbackVideo(redis, prefix, queue.name, jobId, { taskId, videoUrl: hint.videoUrl! }), awaitTaskOutcome(redis, prefix, member)]);
       }
-      const hurried = render.account !== undefined && (await hurryCheck(redis, prefix, render.account, member));
-      if (fastPath || !hurried) await wakeJobs(redis, queue, [jobId]);
+      const [hurried] = await Promise.all([
+        render.account !== undefined && hurryCheck(redis, prefix, render.account, member),
+        fastPath && wakeJobs(redis, queue, [jobId]),
+      ]);
+      if (!fastPath && !hurried) await wakeJobs(redis, queue, [jobId]);
       log.info({ state, hurried, fastPath }, 'callback: the task is due for confirmation');
       return { status: 202, body: { accepted: 'wake' } };
     }
