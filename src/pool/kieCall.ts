@@ -5,6 +5,7 @@ import pRetry from 'p-retry';
 import type { Config } from '../shared/config';
 import { KieError, TransientKieError } from '../shared/errors';
 import type { AccountLimiter, RequestClass, TurnKind } from './limiter/accountLimiter';
+import { whenWritten } from './requestWritten';
 
 export type { RequestClass, TurnKind };
 
@@ -62,8 +63,9 @@ const MAX_RECHECKS = 5;
  * its (kept-alive) socket in the same turn of the event loop as the answer arrives. Two stalls of
  * this process are caught on the way: an answer that took longer than half the margin is checked
  * again before sending (the same token replaces its own send), and once the request is on its
- * socket the send is recorded again, so a stall between check and write pushes the next request
- * too. A 429 from KIE widens the account's margin for a while, fleet-wide.
+ * socket (after connecting, for a new connection) the send is recorded again, so a stall or a
+ * connect between check and write pushes the next request too. A 429 from KIE widens the account's
+ * margin for a while, fleet-wide.
  */
 export async function sendOnTurn<T>(
   limiter: AccountLimiter,
@@ -84,9 +86,16 @@ export async function sendOnTurn<T>(
     }
     if (performance.now() - askedAt <= maxLagMs || ++rechecks > MAX_RECHECKS) break;
   }
-  const answer = request();
-  // The request is written by the end of this macrotask; from there on it is on its way to KIE.
-  setImmediate(() => void limiter.fenceSend(account, requestClass, token, undefined, true).catch(() => undefined));
+  // Recorded once it is on its socket (for a new connection, after connecting), or once it ended
+  // without writing anything (refused before sending, or no HTTP at all).
+  let recorded = false;
+  const record = (): void => {
+    if (recorded) return;
+    recorded = true;
+    void limiter.fenceSend(account, requestClass, token, undefined, true).catch(() => undefined);
+  };
+  const answer = whenWritten(request, record);
+  answer.then(record, record);
   try {
     return await answer;
   } catch (err) {

@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import axios from 'axios';
 import type { AccountConfig, RequestRates } from '../../src/shared/config';
 import { TransientKieError } from '../../src/shared/errors';
 import { sendOnTurn } from '../../src/pool/kieCall';
+import { whenWritten } from '../../src/pool/requestWritten';
 import { AccountLimiter, LimiterOptions } from '../../src/pool/limiter/accountLimiter';
 import { REDIS_URL, useLimiterRedis } from '../support/limiterRedis';
 import type { LimiterStep, LimiterStepsInput } from '../support/limiterSteps';
@@ -198,6 +202,28 @@ describe('check and fence at the moment a request leaves', () => {
     await sendOnTurn(limiter, 'a', 'read', async () => 'sent');
     expect(tokens.length).toBeGreaterThanOrEqual(2);
     expect(new Set(tokens).size).toBe(1);
+  });
+});
+
+describe('when a request counts as sent', () => {
+  test('once it is written to its socket: on a new connection, after connecting, not when it was made', async () => {
+    const server = http.createServer((req, res) => req.resume().on('end', () => res.end('ok')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const events: string[] = [];
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const answer = whenWritten(() => axios.post(url, { a: 1 }, { httpAgent: agent, maxRedirects: 0 }), () => events.push('written'));
+      setImmediate(() => events.push('the next turn of the event loop'));
+      expect((await answer).data).toBe('ok');
+      expect(events).toEqual(['the next turn of the event loop', 'written']);
+      // A request made outside it is not counted.
+      await axios.get(url, { httpAgent: agent });
+      expect(events).toHaveLength(2);
+    } finally {
+      agent.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
