@@ -51,17 +51,28 @@ export function refillDelays(tasks: ReadonlyArray<Pick<SimTask, 'createdAt' | 'c
 
 /**
  * The makespan a perfect worker would reach on one account with these very generation times, in
- * this order: each freed slot refilled the moment it frees, submits exactly one interval apart,
- * nothing lost finding out that a task finished. A tighter bound than one built on the mean
- * generation time, which ignores that the last wave's long tasks leave slots idle at the end.
+ * this order: each freed slot refilled the moment it frees, submits exactly one interval apart and
+ * as often as the create budgets allow (at most `limit` in any `windowMs`), nothing lost finding
+ * out that a task finished. A tighter bound than one built on the mean generation time, which
+ * ignores that the last wave's long tasks leave slots idle at the end.
  */
-export function idealMakespanMs(generationMs: readonly number[], cap: number, intervalMs: number): number {
+export function idealMakespanMs(
+  generationMs: readonly number[],
+  cap: number,
+  intervalMs: number,
+  createBudgets: ReadonlyArray<{ limit: number; windowMs: number }> = [],
+): number {
   const slotFreeAt = new Array<number>(cap).fill(0);
+  const submits: number[] = [];
   let lastSubmit = -Infinity;
   let end = 0;
   for (const duration of generationMs) {
     const slot = slotFreeAt.indexOf(Math.min(...slotFreeAt));
-    const submitAt = Math.max(slotFreeAt[slot]!, lastSubmit + intervalMs);
+    let submitAt = Math.max(slotFreeAt[slot]!, lastSubmit + intervalMs, lastSubmit);
+    for (const { limit, windowMs } of createBudgets) {
+      if (submits.length >= limit) submitAt = Math.max(submitAt, submits[submits.length - limit]! + windowMs);
+    }
+    submits.push(submitAt);
     lastSubmit = submitAt;
     slotFreeAt[slot] = submitAt + duration;
     end = Math.max(end, submitAt + duration);

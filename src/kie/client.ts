@@ -218,8 +218,32 @@ function transportError(err: unknown, what: string): KieError {
   return new KieAmbiguousError(`${what} got no answer from KIE (${code}): the request may have been received`);
 }
 
-/** Keep-alive connections: a cold connection adds jitter to when KIE sees a request. */
-const agents = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true }) };
+/**
+ * Keep-alive connections: a cold connection adds jitter to when KIE sees a request. With a socket
+ * timeout the agent also honours the server's `Keep-Alive: timeout=N` and drops an idle connection
+ * a second before the server would: reusing one the server is closing fails the request after it
+ * may have been sent, which for a create means an ambiguous submit.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+const agents = {
+  httpAgent: new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+  httpsAgent: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+};
+
+const WARM_UP_TIMEOUT_MS = 5000;
+
+/**
+ * Before a process takes its first request turn: resolves KIE's host, opens a kept-alive connection
+ * (TLS included) in the agent every client shares, and runs the HTTP client's code once, so the
+ * first real request does not arrive late. It sends `HEAD /` without any account's key: KIE applies
+ * its limits per account, and a request without a key counts against none. Any answer will do; a
+ * failure only leaves the connection cold.
+ */
+export async function warmKieConnection(config: Config): Promise<void> {
+  await axios
+    .head(`${new URL(config.kie.baseUrl).origin}/`, { timeout: WARM_UP_TIMEOUT_MS, validateStatus: () => true, maxRedirects: 0, ...agents })
+    .catch(() => undefined);
+}
 
 /** `observe` hears of every request the client sends (the worker counts them). */
 export function createKieClient(config: Config, account: AccountConfig, observe?: KieRequestObserver): KieClient {

@@ -71,13 +71,16 @@ export function parseVeoRecord(body: unknown, taskId: string): TaskRecord {
 }
 
 /** A Veo callback: `{ code, msg, data: { taskId, info: { resultUrls } } }`, code 200 on success. */
-export function parseVeoCallback(body: unknown): { taskId: string; state: TaskState } {
+export function parseVeoCallback(body: unknown): { taskId: string; state: TaskState; videoUrl?: string } {
   const data = envelopeObject(body);
   const taskId = str(data.taskId);
   if (!taskId) throw new UnexpectedResponseError('KIE veo callback has no taskId');
   const code = isObject(body) ? body.code : undefined;
   if (typeof code !== 'number') throw new UnexpectedResponseError(`KIE veo callback has no code (got ${show(code)})`);
-  return { taskId, state: code === 200 ? 'success' : 'failed' };
+  if (code !== 200) return { taskId, state: 'failed' };
+  // A success announces its links under data.info (the record has them under response).
+  const videoUrl = isObject(data.info) && Array.isArray(data.info.resultUrls) ? str(data.info.resultUrls[0]) : undefined;
+  return { taskId, state: 'success', ...(videoUrl ? { videoUrl } : {}) };
 }
 
 export const veoDialect: KieDialect = {

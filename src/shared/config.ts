@@ -13,17 +13,40 @@ import type { ModelEntry } from '../kie/catalog/modelEntry';
 
 export type ApiStyle = 'sora' | 'jobs';
 export type DailyWindow = 'rolling' | 'utc-day';
+/** Which documented limits the defaults follow: the reference's (`seed`) or KIE's live docs (`kie-2026`). */
+export type LimitsProfile = 'seed' | 'kie-2026';
+/** What a request to KIE counts against: a create, or a read (status read, link refresh, credit read). */
+export type RequestClass = 'create' | 'read';
+
+/** At most `limit` requests in any window of `windowMs`. */
+export interface RateBudget {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** How often an account may send requests to KIE, judged by KIE on arrival. */
+export interface RequestRates {
+  /** Least time between ANY two requests (the seed's single interval); none when undefined. */
+  readonly intervalMs?: number;
+  /** Creates. */
+  readonly create?: RateBudget;
+  /** Status reads, link refreshes and credit reads. */
+  readonly read?: RateBudget;
+}
 
 export interface AccountConfig {
   /** Name used in job data, logs and Redis keys; the key itself never leaves this object. */
   readonly name: string;
   readonly apiKey: string;
   readonly maxConcurrent: number;
+  /** Submits per daily window; Infinity: no daily quota (the kie-2026 profile documents none). */
   readonly dailyLimit: number;
+  /** This account's own request rates (KIE_ACCOUNT_RATES); others follow `kie.rates`. */
+  readonly rates?: RequestRates;
 }
 
 /** What the limiter and `sora-batch status` need of an account: its name and caps, never its key. */
-export type AccountCaps = Pick<AccountConfig, 'name' | 'maxConcurrent' | 'dailyLimit'>;
+export type AccountCaps = Pick<AccountConfig, 'name' | 'maxConcurrent' | 'dailyLimit' | 'rates'>;
 
 export interface Config {
   readonly redisUrl: string;
@@ -40,8 +63,16 @@ export interface Config {
     readonly accounts: readonly AccountConfig[];
     readonly dailyWindowMs: number;
     readonly dailyWindow: DailyWindow;
+    /** KIE_LIMITS_PROFILE: where the defaults of the caps and rates below come from. */
+    readonly limitsProfile: LimitsProfile;
+    /** The request rates of every account KIE_ACCOUNT_RATES does not name. */
+    readonly rates: RequestRates;
+    /** The interval of `rates` (0 when it has none). */
     readonly minIntervalMs: number;
-    /** Added to the interval between grants: KIE measures arrival times, and arrivals jitter. */
+    /**
+     * Added to every rate window (the interval too): KIE measures arrival times, and arrivals
+     * jitter. The base of the adaptive margin, which an interval 429 widens for a while.
+     */
     readonly intervalMarginMs: number;
     readonly requestTimeoutMs: number;
     /** First backoff of a transient KIE failure (1003, 429, 5xx, network); doubles per try. */
@@ -321,7 +352,114 @@ function readTracing(r: EnvReader): Config['tracing'] {
 
 const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
-function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, required: boolean): AccountConfig[] {
+/**
+ * The caps and rates a profile stands for; an explicit setting overrides each of them.
+ *
+ * `seed`: the reference we were given (kie-sora2-api.md): at least 1 s between any two requests,
+ * 10 tasks in flight, 100 submits a day.
+ *
+ * `kie-2026`: KIE's documented live limits, read 2026-12-02 from "Getting Started" §8
+ * (https://docs.kie.ai/1973359m0.md): "Up to 20 new generation requests per 10 seconds", "This
+ * typically allows 100+ concurrent running tasks", "Limits are applied per account", over the limit
+ * HTTP 429 and the request is not queued; and from Get Task Details
+ * (https://docs.kie.ai/market/common/get-task-detail): "Maximum query rate: 10 requests per second
+ * per API key". Link refreshes and credit reads count as reads. No interval between requests and no
+ * daily cap are documented there, so the profile sets neither: the create budget already bounds an
+ * account at 172 800 creates a day, and a usage cap an operator sets on a key in KIE's dashboard
+ * answers 429/433 like any refusal. KIE_DAILY_LIMIT and KIE_MIN_INTERVAL_MS add them back.
+ */
+const PROFILES: Record<LimitsProfile, { rates: RequestRates; maxConcurrent: number; dailyLimit: number; marginMs?: number }> = {
+  seed: { rates: { intervalMs: 1000 }, maxConcurrent: 10, dailyLimit: 100 },
+  'kie-2026': {
+    rates: { create: { limit: 20, windowMs: 10_000 }, read: { limit: 10, windowMs: 1000 } },
+    maxConcurrent: 100,
+    dailyLimit: Number.POSITIVE_INFINITY,
+    // Absolute ms of jitter between our send and KIE's arrival; 5 % of the seed's 1 s.
+    marginMs: 50,
+  },
+};
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const MAX_WINDOW_MS = 86_400_000;
+
+/** "250ms", "10s", "s" (one second), "1000" (ms): a duration of 1 ms .. 1 day, or undefined. */
+function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)?\s*(ms|s|m|h)?$/.exec(text.trim());
+  if (!m || (m[1] === undefined && m[2] === undefined)) return undefined;
+  const ms = Number(m[1] ?? 1) * UNIT_MS[m[2] ?? 'ms']!;
+  return ms >= 1 && ms <= MAX_WINDOW_MS ? ms : undefined;
+}
+
+const BUDGET_RULE = 'must be N/window, e.g. 20/10s or 10/1s (N from 1 to 100000, a window of 1 ms to 24 h in ms, s, m or h), or off';
+
+/** "20/10s" -> 20 per 10 000 ms; "off" -> null (no such budget); undefined when malformed. */
+export function parseBudget(text: string): RateBudget | null | undefined {
+  if (text.trim().toLowerCase() === 'off') return null;
+  const m = /^\s*(\d+)\s*\/\s*(.+)$/.exec(text);
+  const limit = m ? Number(m[1]) : NaN;
+  const windowMs = m ? parseDuration(m[2]!) : undefined;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000 || windowMs === undefined) return undefined;
+  return { limit, windowMs };
+}
+
+/** The rates with one class's budget set, or removed (null: `off`). */
+function withBudget(rates: RequestRates, which: RequestClass, budget: RateBudget | null): RequestRates {
+  const { [which]: _dropped, ...rest } = rates;
+  return budget ? { ...rest, [which]: budget } : rest;
+}
+
+/** The rates with the interval set, or removed (null: `off`). */
+function withInterval(rates: RequestRates, intervalMs: number | null): RequestRates {
+  const { intervalMs: _dropped, ...rest } = rates;
+  return intervalMs === null ? rest : { ...rest, intervalMs };
+}
+
+/** KIE_RATE_CREATE / KIE_RATE_READ over the profile's rates. */
+function readRates(r: EnvReader, profile: RequestRates, minIntervalMs: number | undefined): RequestRates {
+  let rates = minIntervalMs === undefined ? profile : withInterval(profile, minIntervalMs);
+  for (const [which, name] of [['create', 'KIE_RATE_CREATE'], ['read', 'KIE_RATE_READ']] as const) {
+    const raw = r.raw(name);
+    if (raw === undefined) continue;
+    const budget = parseBudget(raw);
+    if (budget === undefined) r.bad(name, raw, BUDGET_RULE);
+    else rates = withBudget(rates, which, budget);
+  }
+  return rates;
+}
+
+/**
+ * KIE_ACCOUNT_RATES=name=create:40/10s;read:20/1s;interval:500ms,...: an account's own rates,
+ * each key over the fleet's (`off` removes that budget for the account).
+ */
+function readAccountRates(r: EnvReader, names: readonly string[], fleet: RequestRates): Map<string, RequestRates> {
+  const own = new Map<string, RequestRates>();
+  const rule = 'must be name=key:value;... for a configured account, keys create and read (N/window, e.g. 20/10s) and interval (e.g. 1000ms, 1s), or off';
+  for (const entry of r.list('KIE_ACCOUNT_RATES')) {
+    const m = /^([^=]+)=(.+)$/.exec(entry);
+    if (!m || !names.includes(m[1]!)) {
+      r.bad('KIE_ACCOUNT_RATES', entry, rule);
+      continue;
+    }
+    let rates = own.get(m[1]!) ?? fleet;
+    for (const item of m[2]!.split(';').map((s) => s.trim()).filter(Boolean)) {
+      const kv = /^(create|read|interval):(.+)$/.exec(item);
+      const value = kv?.[2]!.trim() ?? '';
+      if (kv?.[1] === 'interval') {
+        const ms = value.toLowerCase() === 'off' ? null : /^0+$/.test(value) ? 0 : parseDuration(value);
+        if (ms === undefined) r.bad('KIE_ACCOUNT_RATES', entry, rule);
+        else rates = withInterval(rates, ms);
+        continue;
+      }
+      const budget = kv ? parseBudget(value) : undefined;
+      if (budget === undefined) r.bad('KIE_ACCOUNT_RATES', entry, rule);
+      else rates = withBudget(rates, kv![1] as RequestClass, budget);
+    }
+    own.set(m[1]!, rates);
+  }
+  return own;
+}
+
+function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, rates: RequestRates, required: boolean): AccountConfig[] {
   const pool = r.raw('KIE_ACCOUNTS');
   const single = r.raw('KIE_API_KEY');
   const pairs: Array<[string, string]> = [];
@@ -354,9 +492,11 @@ function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, r
     }
     overrides.set(m[1]!, [Number(m[2]), Number(m[3])]);
   }
+  const ownRates = readAccountRates(r, pairs.map(([n]) => n), rates);
   return pairs.map(([name, apiKey]) => {
     const [c, d] = overrides.get(name) ?? [maxConcurrent, dailyLimit];
-    return Object.freeze({ name, apiKey, maxConcurrent: c, dailyLimit: d });
+    const own = ownRates.get(name);
+    return Object.freeze({ name, apiKey, maxConcurrent: c, dailyLimit: d, ...(own ? { rates: own } : {}) });
   });
 }
 
@@ -393,9 +533,12 @@ function readCatalog(r: EnvReader, apiStyle: ApiStyle, jobsModels: JobsModels, s
 export function loadConfig(env: Env = process.env, opts: { accountsRequired?: boolean } = {}): Config {
   const r = new EnvReader(env);
   const kieBaseUrl = r.url('KIE_BASE_URL', 'https://api.kie.ai')!;
-  const minIntervalMs = r.int('KIE_MIN_INTERVAL_MS', 1000, 0, 3_600_000);
-  const maxConcurrent = r.int('KIE_MAX_CONCURRENT', 10, 1, 10_000);
-  const dailyLimit = r.int('KIE_DAILY_LIMIT', 100, 1, 10_000_000);
+  const limitsProfile = r.oneOf<LimitsProfile>('KIE_LIMITS_PROFILE', 'seed', ['seed', 'kie-2026']);
+  const profile = PROFILES[limitsProfile];
+  const rates = readRates(r, profile.rates, r.raw('KIE_MIN_INTERVAL_MS') === undefined ? undefined : r.int('KIE_MIN_INTERVAL_MS', 1000, 0, 3_600_000));
+  const minIntervalMs = rates.intervalMs ?? 0;
+  const maxConcurrent = r.int('KIE_MAX_CONCURRENT', profile.maxConcurrent, 1, 10_000);
+  const dailyLimit = r.int('KIE_DAILY_LIMIT', profile.dailyLimit, 1, 10_000_000);
 
   const webhookBaseUrl = r.url('WEBHOOK_BASE_URL');
   const webhookSecret = r.raw('WEBHOOK_SECRET');
@@ -434,11 +577,13 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       baseUrl: kieBaseUrl,
       apiStyle,
       jobsModels,
-      accounts: readAccounts(r, maxConcurrent, dailyLimit, opts.accountsRequired ?? true),
+      accounts: readAccounts(r, maxConcurrent, dailyLimit, rates, opts.accountsRequired ?? true),
       dailyWindowMs: r.int('KIE_DAILY_WINDOW_MS', 86_400_000, 1000),
       dailyWindow: r.oneOf<DailyWindow>('KIE_DAILY_WINDOW', 'rolling', ['rolling', 'utc-day']),
+      limitsProfile,
+      rates,
       minIntervalMs,
-      intervalMarginMs: r.int('KIE_INTERVAL_MARGIN_MS', Math.max(5, Math.ceil(minIntervalMs * 0.05)), 0, 60_000),
+      intervalMarginMs: r.int('KIE_INTERVAL_MARGIN_MS', profile.marginMs ?? Math.max(5, Math.ceil(minIntervalMs * 0.05)), 0, 60_000),
       requestTimeoutMs: r.int('KIE_REQUEST_TIMEOUT_MS', 30_000, 100),
       retryBaseMs: r.int('KIE_RETRY_BASE_MS', 2000, 1),
       retries: r.int('KIE_RETRIES', 5, 0, 50),
@@ -511,7 +656,8 @@ export function describeConfig(c: Config): Record<string, unknown> {
     redisUrl: maskRedisUrl(c.redisUrl),
     kie: {
       ...c.kie,
-      accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => a),
+      // JSON has no Infinity: it would read as null.
+      accounts: c.kie.accounts.map(({ apiKey: _k, ...a }) => ({ ...a, dailyLimit: Number.isFinite(a.dailyLimit) ? a.dailyLimit : 'none' })),
       webhookHmacKey: c.kie.webhookHmacKey ? '***' : undefined,
       // The entries are long; KIE_MODELS_FILE and `sora-batch models` show them.
       models: { defaultModel: c.kie.models.defaultModel, ids: Object.keys(c.kie.models.entries) },

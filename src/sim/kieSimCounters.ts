@@ -1,7 +1,8 @@
 /** The counters tests and benchmarks read; every write to them goes through here or SimAccounts. */
-import type { CapViolations, KeyCounters, SimCounters, SimTask } from './kieSimTypes';
+import type { CapViolations, KeyCounters, SimCounters, SimRate, SimRequestClass, SimTask } from './kieSimTypes';
 
 const noViolations = (): CapViolations => ({ concurrency: 0, daily: 0, interval: 0 });
+const noRateViolations = (): Record<SimRequestClass, number> => ({ create: 0, read: 0 });
 
 export function newCounters(keys: readonly string[]): SimCounters {
   const perKey: Record<string, KeyCounters> = {};
@@ -12,6 +13,8 @@ export function newCounters(keys: readonly string[]): SimCounters {
       generating: 0,
       peakGenerating: 0,
       violations: noViolations(),
+      rateViolations: noRateViolations(),
+      tightestMs: {},
       generatingSeries: [],
     };
   }
@@ -19,6 +22,7 @@ export function newCounters(keys: readonly string[]): SimCounters {
     requests: { total: 0, byEndpoint: {} },
     perKey,
     violations: noViolations(),
+    rateViolations: noRateViolations(),
     submitsByPrompt: new Map(),
     submitsBySeed: new Map(),
     callbacks: { delivered: 0, failed: 0 },
@@ -60,6 +64,17 @@ export function countTaskCreated(counters: SimCounters, task: SimTask): void {
 export function countViolation(counters: SimCounters, key: string, cap: keyof CapViolations): void {
   counters.violations[cap]++;
   counters.perKey[key].violations[cap]++;
+}
+
+export function countRateViolation(counters: SimCounters, key: string, cls: SimRequestClass): void {
+  counters.rateViolations[cls]++;
+  counters.perKey[key].rateViolations[cls]++;
+}
+
+/** Keeps the tightest span of a rate's arrivals on a key. */
+export function noteSpan(counters: SimCounters, key: string, rate: SimRate, spanMs: number): void {
+  const tightest = counters.perKey[key].tightestMs;
+  tightest[rate] = Math.min(tightest[rate] ?? Infinity, spanMs);
 }
 
 export function countGenerating(counters: SimCounters, key: string, delta: 1 | -1, now: number): void {

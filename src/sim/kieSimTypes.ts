@@ -17,6 +17,11 @@ export interface SimOptions {
   dailyWindowMs?: number;
   /** Minimum gap between any two API requests of one key, judged at arrival (default 1000; 0 = off). */
   minIntervalMs?: number;
+  /**
+   * KIE's live limits per request class (none by default): at most `limit` creates, or reads
+   * (record reads, link refreshes, credit reads), of one key in any `windowMs`, judged at arrival.
+   */
+  rates?: Partial<Record<SimRequestClass, { limit: number; windowMs: number }>>;
   /** Generation time (default 5000); a [min, max] range draws per task from the seeded RNG. */
   generationMs?: number | [number, number];
   /** Generation time by KIE model name (e.g. { veo3: [8000, 12000] }), where it differs from generationMs. */
@@ -88,6 +93,10 @@ export interface SimFaults {
 }
 
 export type SimDialect = 'sora' | 'jobs' | 'veo';
+/** What a request counts against: a create, or anything else (record reads, link refreshes, credit reads). */
+export type SimRequestClass = 'create' | 'read';
+/** The rates the simulator judges arrivals by: the interval between any two, or a class's. */
+export type SimRate = 'interval' | SimRequestClass;
 export type SimTaskState = 'generating' | 'success' | 'fail';
 
 /** One task the simulator created. The same object sits in `counters.tasks` and changes as the task runs. */
@@ -138,6 +147,13 @@ export interface KeyCounters {
   /** The most tasks ever seen generating at once. */
   peakGenerating: number;
   violations: CapViolations;
+  /** Requests refused by a class's rate (SimOptions.rates). */
+  rateViolations: Record<SimRequestClass, number>;
+  /**
+   * Per rate, the shortest time in which `limit` + 1 of its requests arrived, as KIE saw them (for
+   * the interval: the smallest gap between two requests); below the rate's window is a violation.
+   */
+  tightestMs: Partial<Record<SimRate, number>>;
   /** (epoch ms, generating) at every change, for plotting slot use. */
   generatingSeries: Array<{ t: number; generating: number }>;
 }
@@ -150,6 +166,7 @@ export interface SimCounters {
   requests: { total: number; byEndpoint: Record<string, number> };
   perKey: Record<string, KeyCounters>;
   violations: CapViolations;
+  rateViolations: Record<SimRequestClass, number>;
   /** Tasks created per prompt: more than one means a prompt was paid for twice. */
   submitsByPrompt: Map<string, number>;
   /** Tasks created per seed (tasks without a seed are not counted). */

@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { CallbackSender } from './kieSimCallbacks';
 import { type CapLimits, SimCaps } from './kieSimCaps';
@@ -22,17 +23,22 @@ import { SimModels } from './kieSimModels';
 import { seededRandom } from './kieSimRandom';
 import { soraDialect } from './kieSimSoraDialect';
 import { veoDialect } from './kieSimVeoDialect';
-import type { KieSimulator, SimCounters, SimFaults, SimOptions } from './kieSimTypes';
+import type { KieSimulator, SimCounters, SimFaults, SimOptions, SimRequestClass } from './kieSimTypes';
 import { measureVideo, simVideo, type SimVideo } from './kieSimVideo';
 
 export type * from './kieSimTypes';
 
 export const COUNTERS_PATH = '/__sim/counters';
 
-/** What `GET /__sim/counters` answers: the counters with their Maps as objects. */
+/**
+ * What `GET /__sim/counters` answers: the counters with their Maps as objects, and how late the
+ * simulator's own event loop ran (a stalled simulator judges requests that queued meanwhile as
+ * arriving together).
+ */
 export type SimCountersSnapshot = Omit<SimCounters, 'submitsByPrompt' | 'submitsBySeed'> & {
   submitsByPrompt: Record<string, number>;
   submitsBySeed: Record<string, number>;
+  eventLoopDelayMs: { p99: number; max: number };
 };
 
 const DIALECTS = { sora: soraDialect, jobs: jobsDialect, veo: veoDialect } as const;
@@ -75,7 +81,11 @@ function compileOptions(o: SimOptions) {
     dailyLimit: nonNegative('dailyLimit', o.dailyLimit ?? 100),
     dailyWindowMs: nonNegative('dailyWindowMs', o.dailyWindowMs ?? 86_400_000),
     minIntervalMs: nonNegative('minIntervalMs', o.minIntervalMs ?? 1000),
+    rates: o.rates,
   };
+  for (const [cls, rate] of Object.entries(o.rates ?? {})) {
+    if (!rate || !(Number.isInteger(rate.limit) && rate.limit >= 1 && rate.windowMs > 0)) throw new RangeError(`rates.${cls} must be a whole limit >= 1 per a window > 0 ms (got ${JSON.stringify(rate)})`);
+  }
   const generationMs = o.generationMs ?? 5000;
   const [minGen, maxGen] = typeof generationMs === 'number' ? [generationMs, generationMs] : generationMs;
   if (!(nonNegative('generationMs', minGen) <= nonNegative('generationMs', maxGen))) {
@@ -127,6 +137,8 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     if (!task) throw new RangeError(`the simulator created no task ${taskId}`);
     return simVideo(taskId, task.video, settings.videoBytes);
   };
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   const send = (res: http.ServerResponse, answer: Answer | RawAnswer): void => {
     if ('text' in answer) res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.text);
@@ -155,7 +167,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const known = key !== undefined && settings.apiKeys.has(key) ? key : undefined;
     countRequest(counters, route, known);
     if (known === undefined) return send(res, dialect.answer(401, 'missing or unknown API key'));
-    const tooSoon = caps.arrive(known);
+    const tooSoon = caps.arrive(known, requestClassOf(route));
     if (tooSoon) return send(res, dialect.answer(429, tooSoon.message));
     if (engine.roll(faults.serverErrorRate)) {
       counters.faults.serverError++;
@@ -201,7 +213,8 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`only GET ${COUNTERS_PATH} lives under /__sim/`);
       return;
     }
-    const snapshot = JSON.stringify(counters, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
+    const eventLoopDelayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    const snapshot = JSON.stringify({ ...counters, eventLoopDelayMs }, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(snapshot);
   }
 
@@ -223,6 +236,7 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       return m;
     },
     async close() {
+      loopDelay.disable();
       engine.close();
       callbacks.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -231,6 +245,11 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
       await closed;
     },
   };
+}
+
+/** Creates (in any dialect a POST to .../generate or .../createTask) and everything else, which reads. */
+function requestClassOf(route: string): SimRequestClass {
+  return /^POST \S*\/(generate|createTask)$/.test(route) ? 'create' : 'read';
 }
 
 function bearerKey(header: string | undefined): string | undefined {

@@ -1,11 +1,13 @@
 /**
  * `npm run sim`: the KIE simulator as a standalone server, configured from SIM_* variables
- * (SIM_GENERATION_MS takes a number or a "min-max" range; SIM_PORT=0 picks a free port, named by
- * the `url` field of the "listening" log line; SIM_PAUSED_MODELS lists KIE model names whose
- * interface answers "temporarily paused"; SIM_MODELS_FILE serves more catalog entries, in the
- * KIE_MODELS_FILE format). Its counters answer on GET /__sim/counters. Stops on SIGINT/SIGTERM.
+ * (SIM_GENERATION_MS takes a number or a "min-max" range; SIM_RATE_CREATE and SIM_RATE_READ take
+ * N/window like KIE_RATE_CREATE; SIM_PORT=0 picks a free port, named by the `url` field of the
+ * "listening" log line; SIM_PAUSED_MODELS lists KIE model names whose interface answers
+ * "temporarily paused"; SIM_MODELS_FILE serves more catalog entries, in the KIE_MODELS_FILE
+ * format). Its counters answer on GET /__sim/counters. Stops on SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
+import { parseBudget } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { startKieSimulator } from './kieSimulator';
 import type { SimFaults, SimOptions } from './kieSimTypes';
@@ -23,6 +25,19 @@ function number(env: Env, name: string): number | undefined {
 function list(env: Env, name: string): string[] | undefined {
   const raw = env[name]?.trim();
   return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}
+
+/** SIM_RATE_CREATE / SIM_RATE_READ: N/window, as KIE_RATE_CREATE / KIE_RATE_READ read it. */
+function rates(env: Env): SimOptions['rates'] {
+  const out: NonNullable<SimOptions['rates']> = {};
+  for (const [cls, name] of [['create', 'SIM_RATE_CREATE'], ['read', 'SIM_RATE_READ']] as const) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    const budget = parseBudget(raw);
+    if (budget === undefined) throw new Error(`${name} must be N/window, e.g. 20/10s (got ${JSON.stringify(raw)})`);
+    if (budget) out[cls] = budget;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function generationMs(env: Env): SimOptions['generationMs'] {
@@ -61,6 +76,7 @@ function simOptionsFromEnv(env: Env): SimOptions {
     dailyLimit: number(env, 'SIM_DAILY_LIMIT'),
     dailyWindowMs: number(env, 'SIM_DAILY_WINDOW_MS'),
     minIntervalMs: number(env, 'SIM_MIN_INTERVAL_MS'),
+    rates: rates(env),
     generationMs: generationMs(env),
     linkTtlMs: number(env, 'SIM_LINK_TTL_MS'),
     videoBytes: number(env, 'SIM_VIDEO_BYTES'),

@@ -23,3 +23,28 @@ export async function callbackTaskFor(redis: Redis, prefix: string, queueName: s
 export async function clearCallbackTask(redis: Redis, prefix: string, queueName: string, jobId: string): Promise<void> {
   await redis.del(inboxKey(prefix, queueName, jobId));
 }
+
+/**
+ * The video a callback announced for the job's own task, so the job can start downloading it while
+ * KIE confirms (see callbackFastPath.ts). Kept no longer than a KIE download link lives.
+ */
+export interface CallbackVideo {
+  taskId: string;
+  videoUrl: string;
+}
+
+const VIDEO_TTL_SECONDS = 20 * 60;
+
+function videoKey(prefix: string, queueName: string, jobId: string): string {
+  return `${prefix}:callback-video:${queueName}:${jobId}`;
+}
+
+export async function recordCallbackVideo(redis: Redis, prefix: string, queueName: string, jobId: string, video: CallbackVideo): Promise<void> {
+  await redis.set(videoKey(prefix, queueName, jobId), JSON.stringify(video), 'EX', VIDEO_TTL_SECONDS);
+}
+
+/** The announced video, once: a job that takes it is the one acting on it. */
+export async function takeCallbackVideo(redis: Redis, prefix: string, queueName: string, jobId: string): Promise<CallbackVideo | undefined> {
+  const text = await redis.getdel(videoKey(prefix, queueName, jobId));
+  return text ? (JSON.parse(text) as CallbackVideo) : undefined;
+}

@@ -84,6 +84,7 @@ export function createWorkerMetrics(
   accountGauge('sora_account_max_concurrent', 'Concurrency cap per account', (a) => a.maxConcurrent);
   accountGauge('sora_account_submits_in_window', 'Submits in the current daily window per account', (a) => a.submitsInWindow);
   accountGauge('sora_account_daily_limit', 'Daily submit cap per account', (a) => a.dailyLimit);
+  accountGauge('sora_account_margin_ms', 'Margin added to the account\'s rate windows now: the base plus what interval 429s added (shrinks back over minutes)', (a) => a.marginMs);
   accountGauge('sora_account_paused', '1 when the account is out of rotation (e.g. insufficient credits)', (a) => (a.paused ? 1 : 0));
   accountGauge('sora_slot_waiters', 'Jobs waiting for a free slot (pool-wide)', (a) => a.waiters);
   if (creditBalances) {

@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Config, describeConfig } from '../shared/config';
-import { createKieClient, dialectFor } from '../kie/client';
+import { createKieClient, dialectFor, warmKieConnection } from '../kie/client';
 import type { Logger } from '../shared/logger';
 import { connectRedis, logQueueErrors, waitForRedis } from '../shared/redis';
 import { RenderJobData, RenderResult } from '../shared/renderJob';
@@ -15,6 +15,7 @@ import { registerAccounts } from '../pool/accountRegistry';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 import { createLimiter } from '../pool/createLimiter';
 import { createModelPauses } from '../pool/modelControl';
+import { preloadLimiterScripts } from '../pool/limiter/limiterScripts';
 import { warnAboutRedisSettings } from './redisSettings';
 import { createRenderProcessor } from './render/renderProcessor';
 import { createS3Client } from './storage/s3Client';
@@ -65,6 +66,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const models = createModelPauses(redis, config);
   const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries), keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined);
   const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a, metrics.observeKieRequest)]));
+  // Before the first request turn: a turn is taken before the send, and a cold start in between
+  // (a new connection, a script not yet cached) would make the first request late.
+  await Promise.all([warmKieConnection(config), preloadLimiterScripts(redis)]);
   const credits = keepsCredits ? new AccountCredits({ redis, config, limiter, kie, logger, signal: shutdown.signal, retries: metrics.kieRetries }) : undefined;
   // Before any job is taken: an account must not get work its balance cannot pay.
   await credits?.refreshStale();

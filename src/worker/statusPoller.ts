@@ -12,8 +12,9 @@ import type { Config } from '../shared/config';
 import { KieError, TaskNotFoundError } from '../shared/errors';
 import type { KieClient } from '../kie/types';
 import type { Logger } from '../shared/logger';
-import { handOverTaskOutcome } from './finishedTasks';
+import { handOverTaskOutcome, takeOutcomeAwaited } from './finishedTasks';
 import { judgeStuckTask } from './stuckTask';
+import { checkDelayMs } from '../pool/checkSchedule';
 import { sendOnTurn } from '../pool/kieCall';
 import type { AccountLimiter } from '../pool/limiter/accountLimiter';
 
@@ -34,23 +35,15 @@ export interface StatusPoller {
   stop(): Promise<void>;
 }
 
-/** With webhooks, callbacks announce finished tasks; polling is only the slow safety net. */
-const SAFETY_NET_FACTOR = 6;
-
-/** How long after its submit or last check a task is due for a status check. */
-export function checkDelayMs(config: Config): number {
-  return config.webhook ? config.pollIntervalMs * SAFETY_NET_FACTOR : config.pollIntervalMs;
-}
-
 /** Longest single sleep, so a poller notices new tasks and stops promptly. */
 const MAX_NAP_MS = 1000;
 
 export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
   const { config, limiter, logger } = deps;
   const stopping = new AbortController();
-  // Never longer than one turn: a callback may hurry a check at any moment, and the next turn
+  // Never longer than one read turn: a callback may hurry a check at any moment, and the next turn
   // should confirm it.
-  const longestNap = Math.min(MAX_NAP_MS, config.kie.minIntervalMs + config.kie.intervalMarginMs);
+  const longestNap = Math.min(MAX_NAP_MS, ...config.kie.accounts.map((a) => limiter.unitMs(a.name, 'read')));
   const nap = (ms: number): Promise<void> =>
     sleep(Math.min(Math.max(ms, 1), longestNap), undefined, { signal: stopping.signal }).catch(() => undefined);
 
@@ -59,10 +52,12 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
     // Outside the try: trouble reading the job is a poller hiccup, not KIE refusing the task.
     const model = await deps.modelOf(member);
     try {
-      const answer = await sendOnTurn(limiter, account, () => kie.getTaskRecord(taskId, model));
+      const answer = await sendOnTurn(limiter, account, 'read', () => kie.getTaskRecord(taskId, model));
       const record = judgeStuckTask(answer, { account, ageMs, timeoutMs: config.kie.taskTimeoutMs, log: logger, timedOut: deps.tasksTimedOut });
       if (record.state === 'generating') {
         await limiter.scheduleCheck(account, member, checkDelayMs(config));
+        // A callback announced it done and its job is downloading the video: KIE does not confirm.
+        if (await takeOutcomeAwaited(deps.redis, config.limiterPrefix, member)) await handOverTaskOutcome(deps.redis, config.limiterPrefix, member, { record });
         return;
       }
       // Refill the slot first: a waiting job's submit is what keeps the account busy; storing

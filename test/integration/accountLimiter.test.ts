@@ -1,32 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AccountConfig } from '../../src/shared/config';
 import { AccountLimiter, LimiterOptions, SubmitGrant } from '../../src/pool/limiter/accountLimiter';
 import { hurryCheck } from '../../src/pool/limiter/hurryCheck';
 import { accountKeys, waitersKey } from '../../src/pool/limiter/limiterKeys';
 import { loadLimiterScripts } from '../../src/pool/limiter/limiterScripts';
+import { useLimiterRedis } from '../support/limiterRedis';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 const account = (name: string, maxConcurrent = 10, dailyLimit = 100): AccountConfig => ({ name, apiKey: `key-${name}`, maxConcurrent, dailyLimit });
 
-const connections: Redis[] = [];
-const prefixes: string[] = [];
-
-function connect(): Redis {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  connections.push(redis);
-  return redis;
-}
+const { connections, connect, newPrefix } = useLimiterRedis();
 
 /** A limiter on its own key prefix; spacing 1000 ms unless told (950 interval + 50 margin). */
-function limiterFor(options: Partial<LimiterOptions> & { accounts: readonly AccountConfig[] }, redis = connect()): AccountLimiter {
-  const prefix = `test-limiter-${randomUUID()}`;
-  prefixes.push(prefix);
+function limiterFor(options: Partial<LimiterOptions> & { accounts: readonly AccountConfig[] }, redis: Redis = connect()): AccountLimiter {
   return new AccountLimiter(redis, {
-    prefix,
+    prefix: newPrefix('test-limiter'),
     minIntervalMs: 950,
     intervalMarginMs: 50,
     dailyWindowMs: DAY,
@@ -37,15 +27,6 @@ function limiterFor(options: Partial<LimiterOptions> & { accounts: readonly Acco
 }
 
 const prefixOf = (limiter: AccountLimiter): string => (limiter as unknown as { options: LimiterOptions }).options.prefix;
-
-afterAll(async () => {
-  const redis = connections[0] ?? connect();
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-  }
-  await Promise.all(connections.map((c) => c.quit()));
-});
 
 describe('quota window', () => {
   test('rolling: a submit exactly windowMs old no longer counts', async () => {
@@ -361,12 +342,13 @@ describe('request turns', () => {
     const t = Date.now();
     expect(await limiter.tryRequestTurn('a', 'poll', t)).toEqual({ granted: true });
     // The worker stalled 30 ms between its grant and its send.
-    expect(await limiter.fenceTurn('a', t + 30)).toBe(t + 1030);
+    expect(await limiter.fenceSend('a', 'read', 'late', t + 30)).toBe(0);
     expect(await limiter.tryRequestTurn('a', 'poll', t + 1000)).toEqual({ granted: false, waitMs: 30 });
     expect(await limiter.acquireSubmit('j1', { nowMs: t + 1010 })).toMatchObject({ reason: 'interval', waitMs: 20 });
     expect(await limiter.acquireSubmit('j1', { nowMs: t + 1030 })).toEqual({ granted: true, account: 'a' });
-    // A fence that arrives late (its reply sat in a busy worker) cannot undo a later grant.
-    expect(await limiter.fenceTurn('a', t + 500)).toBe(t + 2030);
+    // A send checked at an earlier time than the last one (its worker's clock reading came late)
+    // cannot undo a later grant: it waits, and changes nothing.
+    expect(await limiter.fenceSend('a', 'read', 'stale', t + 500)).toBe(530);
     expect((await limiter.status(t + 1030))[0]!.nextTurnAt).toBe(t + 2030);
   });
 

@@ -332,6 +332,43 @@ describe('caps', () => {
   });
 });
 
+describe('rates per request class (KIE\'s live limits)', () => {
+  it('refuses the create or read beyond N in any window, each class on its own budget, and counts it', async () => {
+    const s = await sim({ rates: { create: { limit: 2, windowMs: 400 }, read: { limit: 3, windowMs: 400 } }, generationMs: 50 });
+    const first = await createJob(s, textJob('one'));
+    expect((await createJob(s, textJob('two'))).status).toBe(200);
+    const third = await createJob(s, textJob('three'));
+    expect(third).toEqual({ status: 429, body: expect.objectContaining({ code: 429, msg: expect.stringContaining('more than 2 create requests in 400 ms') }) });
+    // Reads are another budget: three go, the fourth does not.
+    const taskId: string = first.body.data.taskId;
+    for (let i = 0; i < 3; i++) expect((await jobRecord(s, taskId)).status).toBe(200);
+    expect((await jobRecord(s, taskId)).status).toBe(429);
+    expect(s.counters.rateViolations).toEqual({ create: 1, read: 1 });
+    expect(s.counters.perKey[KEY].rateViolations).toEqual({ create: 1, read: 1 });
+    expect(s.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 0 });
+    // Refused arrivals count too: the window moves on from the last of them.
+    await sleep(420);
+    expect((await createJob(s, textJob('three'))).status).toBe(200);
+    expect(s.counters.perKey[OTHER].rateViolations).toEqual({ create: 0, read: 0 });
+  });
+
+  it('records the tightest spacing of arrivals it saw for each rate', async () => {
+    const s = await sim({ minIntervalMs: 50, rates: { read: { limit: 2, windowMs: 1000 } } });
+    await soraRecord(s, 'sora_a');
+    await sleep(80);
+    await soraRecord(s, 'sora_b');
+    await sleep(120);
+    await soraRecord(s, 'sora_c');
+    const { tightestMs } = s.counters.perKey[KEY];
+    expect(tightestMs.interval).toBeGreaterThanOrEqual(80);
+    expect(tightestMs.interval).toBeLessThan(120);
+    // Three reads within ~200 ms: the span of limit + 1 of them.
+    expect(tightestMs.read).toBeGreaterThanOrEqual(200);
+    expect(tightestMs.create).toBeUndefined();
+    expect(s.counters.rateViolations.read).toBe(1);
+  });
+});
+
 describe('callbacks', () => {
   it('deliver the sora shape on completion', async () => {
     const hook = await callbackReceiver();

@@ -31,8 +31,8 @@ export type VideoRoute =
     } & VideoBytes)
   | { kind: 'status'; status: number }
   | { kind: 'redirect'; location: string; status?: number }
-  /** Headers and the first bytes, then silence. */
-  | { kind: 'stall'; size: number };
+  /** Headers and the first bytes (`after`, default 1024), then silence. */
+  | { kind: 'stall'; size: number; after?: number };
 
 export interface VideoServer {
   origin: string;
@@ -120,7 +120,7 @@ export async function startVideoServer(): Promise<VideoServer> {
         return res.writeHead(route.status ?? 302, { location: route.location }).end();
       case 'stall':
         res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': route.size });
-        return writeVideo(res, route, 1024);
+        return writeVideo(res, route, route.after ?? 1024);
       case 'video': {
         const length = route.contentLength ?? route.size;
         // Without a length, no chunks either: as an HTTP/1.0-style server, the close ends the body.

@@ -122,4 +122,68 @@ describe('configuration from the environment', () => {
   it('a producer needs no KIE account', () => {
     expect(loadConfig({}, { accountsRequired: false }).kie.accounts).toEqual([]);
   });
+
+  it('the seed profile is the default: one interval for every request, 10 in flight, 100 a day', () => {
+    const c = loadConfig({ KIE_API_KEY: 'k' });
+    expect(c.kie.limitsProfile).toBe('seed');
+    expect(c.kie.rates).toEqual({ intervalMs: 1000 });
+    expect(c.kie.accounts[0]).toMatchObject({ maxConcurrent: 10, dailyLimit: 100 });
+    expect(c.kie.accounts[0]!.rates).toBeUndefined();
+    // A budget set on top of the seed keeps the interval.
+    expect(loadConfig({ KIE_API_KEY: 'k', KIE_RATE_CREATE: '5/1m' }).kie.rates).toEqual({ intervalMs: 1000, create: { limit: 5, windowMs: 60_000 } });
+  });
+
+  it('KIE_LIMITS_PROFILE=kie-2026: KIE\'s documented creates and reads, 100 in flight, no interval and no daily quota', () => {
+    const c = loadConfig({ KIE_API_KEY: 'k', KIE_LIMITS_PROFILE: 'kie-2026' });
+    expect(c.kie.rates).toEqual({ create: { limit: 20, windowMs: 10_000 }, read: { limit: 10, windowMs: 1000 } });
+    expect(c.kie.minIntervalMs).toBe(0);
+    expect(c.kie.intervalMarginMs).toBe(50);
+    expect(c.kie.accounts[0]).toMatchObject({ maxConcurrent: 100, dailyLimit: Number.POSITIVE_INFINITY });
+    expect(describeConfig(c)).toMatchObject({ kie: { accounts: [{ dailyLimit: 'none' }] } });
+  });
+
+  it('explicit settings override the profile, each on its own', () => {
+    const c = loadConfig({
+      KIE_API_KEY: 'k',
+      KIE_LIMITS_PROFILE: 'kie-2026',
+      KIE_RATE_CREATE: '40/10s',
+      KIE_RATE_READ: 'off',
+      KIE_MIN_INTERVAL_MS: '200',
+      KIE_DAILY_LIMIT: '500',
+      KIE_MAX_CONCURRENT: '50',
+      KIE_INTERVAL_MARGIN_MS: '20',
+    });
+    expect(c.kie.rates).toEqual({ intervalMs: 200, create: { limit: 40, windowMs: 10_000 } });
+    expect(c.kie.accounts[0]).toMatchObject({ maxConcurrent: 50, dailyLimit: 500 });
+    expect(c.kie.intervalMarginMs).toBe(20);
+  });
+
+  it('reads N per window in ms, s, m or h, and a bare unit as one of it', () => {
+    const rates = (v: string) => loadConfig({ KIE_API_KEY: 'k', KIE_RATE_READ: v }).kie.rates.read;
+    expect(rates('10/1s')).toEqual({ limit: 10, windowMs: 1000 });
+    expect(rates('10/s')).toEqual({ limit: 10, windowMs: 1000 });
+    expect(rates('3 / 250ms')).toEqual({ limit: 3, windowMs: 250 });
+    expect(rates('100/2m')).toEqual({ limit: 100, windowMs: 120_000 });
+    expect(rates('7/500')).toEqual({ limit: 7, windowMs: 500 });
+    const err = configError({ KIE_API_KEY: 'k', KIE_RATE_CREATE: '20 per 10s', KIE_RATE_READ: '0/1s', KIE_LIMITS_PROFILE: 'kie' });
+    expect(err.issues.map((i) => i.field).sort()).toEqual(['KIE_LIMITS_PROFILE', 'KIE_RATE_CREATE', 'KIE_RATE_READ']);
+    expect(err.message).toContain('KIE_RATE_CREATE="20 per 10s": must be N/window, e.g. 20/10s or 10/1s');
+    expect(err.message).toContain('KIE_LIMITS_PROFILE="kie": must be one of seed, kie-2026');
+    expect(configError({ KIE_API_KEY: 'k', KIE_RATE_READ: '1/2d' }).issues.map((i) => i.field)).toEqual(['KIE_RATE_READ']);
+  });
+
+  it('KIE_ACCOUNT_RATES gives one account its own rates, each key over the fleet\'s', () => {
+    const c = loadConfig({
+      KIE_ACCOUNTS: 'a:key-a,b:key-b,c:key-c',
+      KIE_LIMITS_PROFILE: 'kie-2026',
+      KIE_ACCOUNT_RATES: 'b=create:40/10s;read:off,c=interval:1s',
+    });
+    const [a, b, cc] = c.kie.accounts;
+    expect(a!.rates).toBeUndefined();
+    expect(b!.rates).toEqual({ create: { limit: 40, windowMs: 10_000 } });
+    expect(cc!.rates).toEqual({ intervalMs: 1000, create: { limit: 20, windowMs: 10_000 }, read: { limit: 10, windowMs: 1000 } });
+    const err = configError({ KIE_ACCOUNTS: 'a:key-a', KIE_ACCOUNT_RATES: 'zz=create:1/s,a=write:1/s,a=read:1 per s' });
+    expect(err.issues.map((i) => i.value)).toEqual(['zz=create:1/s', 'a=write:1/s', 'a=read:1 per s']);
+    expect(err.message).toContain('KIE_ACCOUNT_RATES="zz=create:1/s": must be name=key:value;... for a configured account');
+  });
 });

@@ -13,6 +13,11 @@ describe('idealMakespanMs (the fleet benchmark’s replay bound)', () => {
     // started at 50 when the second slot frees, ends at 140.
     expect(idealMakespanMs([10, 50, 50, 90], 2, 0)).toBe(140);
   });
+  it('submits as many at once as a create budget allows, the next when the first leaves its window', () => {
+    // 2 per 100 ms, no interval: 0, 0, 100, 100, 200.
+    expect(idealMakespanMs([5, 5, 5, 5, 5], 10, 0, [{ limit: 2, windowMs: 100 }])).toBe(205);
+    expect(idealMakespanMs([5, 5, 5], 10, 30, [{ limit: 2, windowMs: 100 }])).toBe(105);
+  });
 });
 
 describe('refillDelays', () => {

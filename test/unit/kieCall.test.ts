@@ -5,7 +5,7 @@ import { TransientKieError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/logger';
 
 // Every turn is granted at once: the pacing is not what these tests are about.
-const limiter = { waitForRequestTurn: async () => undefined, fenceTurn: async () => 0 } as unknown as AccountLimiter;
+const limiter = { waitForRequestTurn: async () => undefined, fenceSend: async () => 0, widenMargin: async () => 0, baseMarginMs: 50 } as unknown as AccountLimiter;
 const config = loadConfig({ KIE_API_KEY: 'k', KIE_RETRY_BASE_MS: '1', KIE_RETRIES: '3' });
 const logger = createLogger('silent');
 

@@ -52,17 +52,18 @@ describe('verifyKieCallbackSignature', () => {
 });
 
 describe('parseCallbackBody', () => {
-  test('sora: {taskId, status} with numeric statuses', () => {
+  test('sora: {taskId, status} with numeric statuses, and the video link a finished task announces', () => {
     expect(parseCallbackBody('sora', { taskId: 'sora_1', status: 1, videoUrl: 'https://storage.kie.ai/v.mp4', duration: 10 })).toEqual({
       taskId: 'sora_1',
       state: 'success',
+      videoUrl: 'https://storage.kie.ai/v.mp4',
     });
     expect(parseCallbackBody('sora', { taskId: 'sora_2', status: 2, errorMessage: 'bad' })).toEqual({ taskId: 'sora_2', state: 'failed' });
   });
 
-  test('jobs: {code, msg, data: {taskId, state}}, failures included', () => {
+  test('jobs: {code, msg, data: {taskId, state}}, failures included, and the video link a finished task announces', () => {
     const data = { taskId: 'abc', state: 'success', resultJson: '{"resultUrls":["https://h/v.mp4"]}' };
-    expect(parseCallbackBody('jobs', { code: 200, msg: 'success', data })).toEqual({ taskId: 'abc', state: 'success' });
+    expect(parseCallbackBody('jobs', { code: 200, msg: 'success', data })).toEqual({ taskId: 'abc', state: 'success', videoUrl: 'https://h/v.mp4' });
     expect(parseCallbackBody('jobs', { code: 501, msg: 'failed', data: { taskId: 'abc', state: 'fail', failCode: '501' } })).toEqual({
       taskId: 'abc',
       state: 'failed',

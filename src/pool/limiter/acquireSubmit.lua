@@ -19,12 +19,12 @@
     KEYS[2+5(i-1)..] account i: slots ZSET, submits ZSET, turn HASH, paused STRING, tasks HASH
     ARGV[1] jobId
     ARGV[2] now in ms, or '' for the Redis server's time
-    ARGV[3] spacing: ms between two grants (minIntervalMs + intervalMarginMs)
-    ARGV[4] window mode: 'rolling' | 'utc-day'
-    ARGV[5] window in ms (rolling only)
-    ARGV[6] slot lease in ms
-    ARGV[7+4(i-1)..] account i: name, maxConcurrent, dailyLimit, eligible ('1': may be given new
-                     work; '0': only searched for the job's own slot, e.g. it cannot pay)
+    ARGV[3] window mode: 'rolling' | 'utc-day'
+    ARGV[4] window in ms (rolling only)
+    ARGV[5] slot lease in ms
+    ARGV[6+5(i-1)..] account i: name, maxConcurrent, dailyLimit ('' for none), eligible ('1': may
+                     be given new work; '0': only searched for the job's own slot, e.g. it cannot
+                     pay), rates (see _turn.lua)
 
   Output:
     {'granted', account}
@@ -40,16 +40,15 @@
 local waitersKey = KEYS[1]
 local jobId = ARGV[1]
 local now = clockMs(ARGV[2])
-local spacing = tonumber(ARGV[3])
-local windowMode = ARGV[4]
-local windowMs = tonumber(ARGV[5])
-local leaseMs = tonumber(ARGV[6])
+local windowMode = ARGV[3]
+local windowMs = tonumber(ARGV[4])
+local leaseMs = tonumber(ARGV[5])
 
 local open = {}
 local held
 for i = 1, (#KEYS - 1) / 5 do
   local k = 1 + (i - 1) * 5
-  local v = 7 + (i - 1) * 4
+  local v = 6 + (i - 1) * 5
   local a = {
     name = ARGV[v], maxConcurrent = tonumber(ARGV[v + 1]), dailyLimit = tonumber(ARGV[v + 2]),
     slots = KEYS[k + 1], submits = KEYS[k + 2], turn = KEYS[k + 3], paused = KEYS[k + 4], tasks = KEYS[k + 5],
@@ -57,19 +56,24 @@ for i = 1, (#KEYS - 1) / 5 do
   }
   dropExpiredSlots(a.slots, a.tasks, now)
   pruneQuota(a.submits, now, windowMode, windowMs)
-  a.t = readTurn(a.turn, now, spacing)
+  a.t = readTurn(a.turn, now, parseRates(ARGV[v + 4]))
   if a.t.resBy == jobId then
     -- Dropped now and set again below if this account is still the choice.
     redis.call('HDEL', a.turn, 'resBy', 'resAt')
   end
-  a.turnAt = turnAt(a.t, now, spacing, jobId, true)
+  a.turnAt = turnAt(a.t, now, 'create', jobId, true)
   a.held = redis.call('ZSCORE', a.slots, jobId) ~= false
   if a.held then held = a end
   if ARGV[v + 3] == '1' and redis.call('EXISTS', a.paused) == 0 then
     a.inFlight = redis.call('ZCARD', a.slots)
-    a.used, a.reopensAt = countQuota(a.submits, now, windowMode, windowMs, a.dailyLimit)
+    if a.dailyLimit then a.used, a.reopensAt = countQuota(a.submits, now, windowMode, windowMs, a.dailyLimit) end
     open[#open + 1] = a
   end
+end
+
+-- Without a daily quota (the kie-2026 profile documents none) submits are not even recorded.
+local function hasQuota(a)
+  return a.dailyLimit == nil or a.used < a.dailyLimit
 end
 
 local function sooner(a, b)
@@ -81,7 +85,7 @@ end
 
 local chosen = held
 for _, a in ipairs(held and {} or open) do
-  if a.inFlight < a.maxConcurrent and a.used < a.dailyLimit and (chosen == nil or sooner(a, chosen)) then
+  if a.inFlight < a.maxConcurrent and hasQuota(a) and (chosen == nil or sooner(a, chosen)) then
     chosen = a
   end
 end
@@ -93,7 +97,7 @@ if chosen == nil then
   end
   local reopensAt
   for _, a in ipairs(open) do
-    if a.used < a.dailyLimit then
+    if hasQuota(a) then
       redis.call('ZADD', waitersKey, 'NX', now, jobId)
       return {'concurrency'}
     end
@@ -112,7 +116,7 @@ if chosen.turnAt > now then
 end
 
 redis.call('ZADD', chosen.slots, now + leaseMs, jobId)
-if not chosen.held then recordSubmit(chosen.submits, jobId, now) end
-grantTurn(chosen.turn, now, spacing)
+if not chosen.held and chosen.dailyLimit then recordSubmit(chosen.submits, jobId, now) end
+grantTurn(chosen.t, 'create', now)
 redis.call('HSET', chosen.turn, 'lastSubmit', now)
 return {'granted', chosen.name}

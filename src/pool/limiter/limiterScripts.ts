@@ -19,7 +19,9 @@ export type LimiterScript =
   | 'scheduleCheck'
   | 'claimCheck'
   | 'confirmSubmit'
-  | 'fenceTurn'
+  | 'fenceSend'
+  | 'widenMargin'
+  | 'hurryCheck'
   | 'checkModel'
   | 'pauseModel'
   | 'resumeModel';
@@ -64,12 +66,24 @@ function readSources(): Map<string, ScriptSource> {
 
 type DefinedCommand = (...args: ScriptArg[]) => Promise<unknown>;
 
-/** Defines the scripts on `redis` (EVALSHA, falling back to EVAL once per connection). */
+const loaded = new WeakMap<Redis, LimiterScripts>();
+
+/**
+ * Loads every script into the server's script cache, so the first request of a process does not
+ * pay the NOSCRIPT round trip between its turn and its send.
+ */
+export async function preloadLimiterScripts(redis: Redis): Promise<void> {
+  await Promise.all([...readSources().values()].map(({ lua }) => redis.script('LOAD', lua)));
+}
+
+/** Defines the scripts on `redis` once (EVALSHA, falling back to EVAL once per connection). */
 export function loadLimiterScripts(redis: Redis): LimiterScripts {
+  const known = loaded.get(redis);
+  if (known) return known;
   const all = readSources();
   for (const [name, { lua }] of all) redis.defineCommand(COMMAND_PREFIX + name, { lua });
   const commands = redis as unknown as Record<string, DefinedCommand>;
-  return {
+  const scripts: LimiterScripts = {
     run(script, keys, args) {
       const source = all.get(script);
       if (!source) throw new Error(`limiter script ${script}.lua is missing from ${__dirname}`);
@@ -79,4 +93,6 @@ export function loadLimiterScripts(redis: Redis): LimiterScripts {
       return commands[COMMAND_PREFIX + script]!(keys.length, ...keys, ...args);
     },
   };
+  loaded.set(redis, scripts);
+  return scripts;
 }

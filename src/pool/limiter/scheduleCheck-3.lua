@@ -1,7 +1,9 @@
 --[[
   Schedules the next status check of a job's task: `delayMs` from now. Only a task that still
   holds its slot is checked; its lease is renewed while it is seen generating. The first call
-  also records when the task was submitted, so claimCheck can check the oldest task first.
+  also records when the task was submitted, so claimCheck can check the oldest task first. A check
+  a callback hurried (score 0) stays hurried: the callback came while the task was being checked,
+  and the answer on its way may predate the completion.
 
   Input:
     KEYS[1] checks ZSET of the account: member -> when the next check is due (ms)
@@ -18,7 +20,7 @@
 
 local now = clockMs(ARGV[4])
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= '0' then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) end
 redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
 redis.call('ZADD', KEYS[3], 'XX', now + tonumber(ARGV[3]), ARGV[1])
 return 1

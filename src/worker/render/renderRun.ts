@@ -23,7 +23,8 @@ import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
 import type { RenderCounters } from '../metrics';
 import type { BatchProgress } from '../batchProgress';
-import { checkDelayMs } from '../statusPoller';
+import { checkDelayMs } from '../../pool/checkSchedule';
+import { storeOnCallback } from './callbackFastPath';
 import { checkTask } from './generatingStep';
 import { storeVideoStep } from './storeStep';
 import { recoverAmbiguousSubmit, submitTask } from './submitStep';
@@ -66,6 +67,12 @@ const MAX_SETBACK_DELAY_MS = 5 * 60_000;
  * this is stuck in a state it cannot leave, and fails with the reason rather than spin.
  */
 const MAX_STEPS_PER_RUN = 25;
+/**
+ * Short waits one run sleeps in-process. A backlog larger than the accounts' turns has most jobs
+ * told "a turn soon" and losing it to another job, turn after turn: past this, the job parks as a
+ * delayed job (a new run) instead of spending its steps, and gives its worker slot back meanwhile.
+ */
+const MAX_INLINE_WAITS_PER_RUN = 10;
 
 /** "850 ms", "12 s", "4 min 30 s": a wait as a person reads it. */
 function formatWait(ms: number): string {
@@ -80,6 +87,7 @@ export class RenderRun {
   readonly log: Logger;
   /** The job's name in the limiter's sets (queue and id). */
   readonly member: string;
+  private inlineWaits = 0;
 
   constructor(
     readonly deps: RenderDeps,
@@ -106,6 +114,8 @@ export class RenderRun {
           await recoverAmbiguousSubmit(this);
           break;
         case 'generating': {
+          const early = await storeOnCallback(this);
+          if (early) return early;
           const record = await checkTask(this);
           if (!record) break;
           // A request for another version of the video (Veo 1080p) fetches its link in the store step.
@@ -207,9 +217,9 @@ export class RenderRun {
     throw lost;
   }
 
-  /** Short waits are slept here; longer ones give the worker back. */
+  /** Short waits are slept here; longer ones, and any after a run's first few, give the worker back. */
   async waitBriefly(ms: number, why: string): Promise<void> {
-    if (ms > INLINE_WAIT_MS) return this.delay(ms, why);
+    if (ms > INLINE_WAIT_MS || ++this.inlineWaits > MAX_INLINE_WAITS_PER_RUN) return this.delay(ms, why);
     await this.sleep(ms);
   }
 

@@ -7,7 +7,7 @@ import { KieError, LinkRefusedError, ResultNotReadyError, StorageError } from '.
 import type { RenderResult, RenderWarning, VideoFacts } from '../../shared/renderJob';
 import { estimateCostUsd } from '../../shared/renderRequest';
 import { storePoster } from '../storage/storePoster';
-import { findStoredVideo, storeVideo, type StoredVideo } from '../storage/storeVideo';
+import { findStoredVideo, StagedVideo, storeVideo, type StoredVideo, StoreVideoInput } from '../storage/storeVideo';
 import { videoMismatches } from '../storage/videoMismatches';
 import type { RenderRun } from './renderRun';
 
@@ -23,42 +23,53 @@ function objectKey(run: RenderRun): string {
   return prefixedKey(run.deps.config.s3.prefix, run.request.key ?? `${run.request.batchId ?? 'renders'}/${run.job.id}.mp4`);
 }
 
+/** Where and how the job's video is stored, from `url`. */
+export function videoStoreInput(run: RenderRun, url: string, signal?: AbortSignal): StoreVideoInput {
+  const { config, s3 } = run.deps;
+  const { account, taskId } = run.task;
+  return {
+    s3,
+    bucket: config.s3.bucket,
+    key: objectKey(run),
+    url,
+    // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
+    metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
+    allowedHosts: config.videoHosts,
+    maxBytes: config.videoMaxBytes,
+    timeoutMs: config.downloadTimeoutMs,
+    partSizeBytes: config.s3.partSizeBytes,
+    // VIDEO_CHECK=strict: a video unlike its request never reaches its key, and the job fails naming why.
+    ...(config.videoCheck === 'strict' ? { refuse: (video: VideoFacts) => strictRefusal(run, video) } : {}),
+    ...(signal ? { signal } : {}),
+  };
+}
+
+function strictRefusal(run: RenderRun, video: VideoFacts): string | undefined {
+  const mismatches = videoMismatches(video, run.request);
+  return mismatches.length ? `it differs from the request (VIDEO_CHECK=strict): ${mismatches.map((m) => m.message).join('; ')}` : undefined;
+}
+
 /**
  * Streams the video into S3, refreshing an expired link through KIE (paced) when needed. A job
- * resumed here (no link in hand) asks KIE for one only if the object is not stored already.
+ * resumed here (no link in hand) asks KIE for one only if the object is not stored already. A video
+ * already `staged` from the same link (callbackFastPath.ts) is only committed.
  */
-export async function storeVideoStep(run: RenderRun, firstUrl: string | undefined): Promise<RenderResult> {
+export async function storeVideoStep(run: RenderRun, firstUrl: string | undefined, staged?: StagedVideo): Promise<RenderResult> {
   const { config, s3 } = run.deps;
   const { account, taskId } = run.task;
   const bucket = config.s3.bucket;
   const key = objectKey(run);
   let stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
+  if (staged && stored) await staged.discard();
+  else if (staged) stored = await staged.commit().catch((err: Error) => void run.log.warn({ err: err.message }, 'committing the video downloaded early failed; downloading it again'));
   let url = firstUrl;
-  // VIDEO_CHECK=strict: a video unlike its request never reaches its key, and the job fails naming why.
-  const refuse =
-    config.videoCheck === 'strict'
-      ? (video: VideoFacts) => {
-          const mismatches = videoMismatches(video, run.request);
-          return mismatches.length ? `it differs from the request (VIDEO_CHECK=strict): ${mismatches.map((m) => m.message).join('; ')}` : undefined;
-        }
-      : undefined;
+  let transferStartedAt = staged?.startedAt ?? Date.now();
   for (let attempt = 1; !stored; attempt++) {
     url ??= await freshLink(run);
+    transferStartedAt = Date.now();
     try {
-      stored = await storeVideo({
-        s3,
-        bucket,
-        key,
-        url,
-        // S3 user metadata travels as HTTP headers (ASCII); a job id may be any string BullMQ takes.
-        metadata: { 'task-id': taskId, account, 'job-id': encodeURIComponent(run.job.id!) },
-        allowedHosts: config.videoHosts,
-        maxBytes: config.videoMaxBytes,
-        timeoutMs: config.downloadTimeoutMs,
-        partSizeBytes: config.s3.partSizeBytes,
-        refuse,
-        // No shutdown signal here: a download under way may finish within the shutdown deadline.
-      });
+      // No shutdown signal here: a download under way may finish within the shutdown deadline.
+      stored = await storeVideo(videoStoreInput(run, url));
     } catch (err) {
       if (err instanceof StorageError && err.permanent) throw new UnrecoverableError(`cannot store the video: ${err.message}`);
       run.log.warn({ attempt, err: (err as Error).message }, 'storing the video failed');
@@ -70,7 +81,7 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
       else await run.sleep(Math.min(500 * 2 ** attempt, 10_000));
     }
   }
-  run.log.info({ key, size: stored.size, sha256: stored.sha256, video: stored.video }, 'video stored');
+  run.log.info({ key, size: stored.size, sha256: stored.sha256, video: stored.video, transferMs: Date.now() - transferStartedAt }, 'video stored');
   const warnings: RenderWarning[] = stored.video ? videoMismatches(stored.video, run.request) : [];
   if (warnings.length) run.log.warn({ key, warnings: warnings.map((w) => w.message) }, 'stored video differs from the request');
   const posterKey = config.posters ? await posterOf(run, stored, warnings) : undefined;

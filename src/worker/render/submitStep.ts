@@ -78,6 +78,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
       retryAmbiguous: false,
       firstTurnTaken: true,
       signal: run.deps.signal,
+      requestClass: 'create',
       logger: run.log,
       retries: run.deps.counters?.kieRetries,
     });

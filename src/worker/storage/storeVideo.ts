@@ -63,6 +63,20 @@ export interface StoredVideo {
   video?: VideoFacts;
 }
 
+/** A verified video uploaded under its temporary key: not under its final key until committed. */
+export interface StagedVideo {
+  readonly size: number;
+  readonly sha256: string;
+  /** What the MP4's boxes say: duration, picture size, codecs, audio. */
+  readonly video: VideoFacts;
+  /** When its download began (epoch ms). */
+  readonly startedAt: number;
+  /** Copies it to the final key with its hash, then deletes the temporary object. */
+  commit(): Promise<StoredVideo>;
+  /** Deletes the temporary object and any multipart upload left of the key: nothing stays behind. */
+  discard(): Promise<void>;
+}
+
 const CONTENT_TYPE = 'video/mp4';
 /** Parts in flight at once: memory stays near queueSize × partSize whatever the file size. */
 const QUEUE_SIZE = 4;
@@ -138,22 +152,31 @@ async function abortLeftoverUploads(s3: S3Client, bucket: string, prefix: string
   }
 }
 
-/** The whole transfer in one span: bucket, key and, once stored, size and SHA-256 (never the signed link's query). */
-export function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
+export async function storeVideo(input: StoreVideoInput): Promise<StoredVideo> {
+  return (await stageVideo(input)).commit();
+}
+
+/**
+ * Downloads, verifies and uploads the video under a temporary key only. Aborting `input.signal`
+ * before it resolves aborts the upload: nothing stays behind. The transfer is one span: bucket,
+ * key and, once staged, size and SHA-256 (never the signed link's query).
+ */
+export function stageVideo(input: StoreVideoInput): Promise<StagedVideo> {
   const attributes = { 'aws.s3.bucket': input.bucket, 'aws.s3.key': input.key, 'video.source': describeUrl(input.url) };
   return inSpan(
     `store video ${input.bucket}`,
     attributes,
     async (span) => {
-      const stored = await transferVideo(input);
-      span.setAttributes({ 'video.bytes': stored.size, 'video.sha256': stored.sha256 });
-      return stored;
+      const staged = await transferVideo(input);
+      span.setAttributes({ 'video.bytes': staged.size, 'video.sha256': staged.sha256 });
+      return staged;
     },
     SpanKind.CLIENT,
   );
 }
 
-async function transferVideo(input: StoreVideoInput): Promise<StoredVideo> {
+async function transferVideo(input: StoreVideoInput): Promise<StagedVideo> {
+  const startedAt = Date.now();
   checkMetadata(input.metadata);
   const source = describeUrl(input.url);
   const stop = new AbortController();
@@ -171,14 +194,14 @@ async function transferVideo(input: StoreVideoInput): Promise<StoredVideo> {
       timeoutMs: input.timeoutMs,
       signal: stop.signal,
     });
-    return await uploadVerified(input, download, stop.signal);
+    return { ...(await uploadVerified(input, download, stop.signal)), startedAt };
   } finally {
     clearTimeout(timer);
     input.signal?.removeEventListener('abort', onCancel);
   }
 }
 
-async function uploadVerified(input: StoreVideoInput, download: VideoDownload, stop: AbortSignal): Promise<StoredVideo> {
+async function uploadVerified(input: StoreVideoInput, download: VideoDownload, stop: AbortSignal): Promise<Omit<StagedVideo, 'startedAt'>> {
   const { s3, bucket, key } = input;
   const { body, source } = download;
   const verifier = new VideoVerifier({ source, maxBytes: input.maxBytes, expectedBytes: download.contentLength });
@@ -208,25 +231,12 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
     queueSize: QUEUE_SIZE,
     leavePartsOnError: false,
   });
+  let verified: { size: number; sha256: string; video: VideoFacts };
   try {
     await upload.done();
-    const { size, sha256, video } = verifier.result();
-    const refusal = input.refuse?.(video);
+    verified = verifier.result();
+    const refusal = input.refuse?.(verified.video);
     if (refusal) throw new StorageError(`video at ${source} was not stored: ${refusal}`, false, true);
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        CopySource: copySource(bucket, incomingKey),
-        MetadataDirective: 'REPLACE',
-        Metadata: { ...input.metadata, ...videoMetadata(video), sha256 },
-        ContentType: CONTENT_TYPE,
-      }),
-      { abortSignal: stop },
-    );
-    await deleteQuietly(s3, bucket, incomingKey);
-    await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
-    return { bucket, key, size, sha256, contentType: CONTENT_TYPE, video };
   } catch (err) {
     fail(s3Failure('storing into', bucket, key, err));
     // Upload has already aborted the multipart upload when the stream failed; this covers the
@@ -239,6 +249,38 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
   } finally {
     stop.removeEventListener('abort', onStop);
   }
+  return {
+    ...verified,
+    commit: () => commitStaged(input, incomingKey, verified),
+    async discard() {
+      await deleteQuietly(s3, bucket, incomingKey);
+      await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
+    },
+  };
+}
+
+/** The final key, written by one atomic copy with the hash in its metadata (see the top of this file). */
+async function commitStaged(input: StoreVideoInput, incomingKey: string, { size, sha256, video }: { size: number; sha256: string; video: VideoFacts }): Promise<StoredVideo> {
+  const { s3, bucket, key } = input;
+  try {
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        CopySource: copySource(bucket, incomingKey),
+        MetadataDirective: 'REPLACE',
+        Metadata: { ...input.metadata, ...videoMetadata(video), sha256 },
+        ContentType: CONTENT_TYPE,
+      }),
+      { abortSignal: AbortSignal.timeout(input.timeoutMs) },
+    );
+  } catch (err) {
+    await deleteQuietly(s3, bucket, incomingKey);
+    throw s3Failure('storing into', bucket, key, err);
+  }
+  await deleteQuietly(s3, bucket, incomingKey);
+  await abortLeftoverUploads(s3, bucket, `${key}.incoming-`);
+  return { bucket, key, size, sha256, contentType: CONTENT_TYPE, video };
 }
 
 /**

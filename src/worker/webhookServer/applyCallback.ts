@@ -2,7 +2,9 @@ import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger';
 import type { RenderJobData } from '../../shared/renderJob';
-import { callbackTaskFor, recordCallbackTask } from '../callbackInbox';
+import type { CallbackHint } from '../../kie/callbackBody';
+import { callbackTaskFor, recordCallbackTask, recordCallbackVideo } from '../callbackInbox';
+import { awaitTaskOutcome } from '../finishedTasks';
 import { hurryCheck } from '../../pool/limiter/hurryCheck';
 import { slotMember } from '../../pool/slotMember';
 import { wakeJobs } from '../../pool/wakeJobs';
@@ -26,8 +28,9 @@ export type CallbackOutcome =
  * changes the job itself (its worker does, after asking KIE), it only wakes the job or, for an
  * ambiguous submit, leaves the announced taskId in the job's inbox first.
  */
-export async function applyCallback(target: CallbackTarget, jobId: string, taskId: string): Promise<CallbackOutcome> {
+export async function applyCallback(target: CallbackTarget, jobId: string, hint: CallbackHint): Promise<CallbackOutcome> {
   const { queue, redis, prefix, logger } = target;
+  const { taskId } = hint;
   const log = logger.child({ jobId, taskId });
   const job = await Job.fromId<RenderJobData>(queue, jobId);
   if (!job) {
@@ -46,11 +49,22 @@ export async function applyCallback(target: CallbackTarget, jobId: string, taskI
   try {
     const render = job.data.render;
     if (render?.taskId === taskId) {
-      // The account's status poller confirms it at the next spare turn and wakes the job; a job
-      // with no check scheduled (it is checking right now, or resumed elsewhere) is woken directly.
-      const hurried = render.account !== undefined && (await hurryCheck(redis, prefix, render.account, slotMember(queue.name, jobId)));
-      if (!hurried) await wakeJobs(redis, queue, [jobId]);
-      log.info({ state, hurried }, 'callback: the task is due for confirmation');
+      // The account's status poller confirms it at its next read turn, before anything else, and
+      // wakes the job. A finished task's job is woken now too: it downloads the announced video
+      // while KIE confirms (callbackFastPath.ts). A job with no check scheduled (resumed elsewhere)
+      // is woken directly.
+      const member = slotMember(queue.name, jobId);
+      const fastPath = hint.state === 'success' && hint.videoUrl !== undefined;
+      if (fastPath) {
+        // Before the check is hurried: whatever KIE answers, the job hears it.
+        await Promise.all([recordCallbackVideo(redis, prefix, queue.name, jobId, { taskId, videoUrl: hint.videoUrl! }), awaitTaskOutcome(redis, prefix, member)]);
+      }
+      const [hurried] = await Promise.all([
+        render.account !== undefined && hurryCheck(redis, prefix, render.account, member),
+        fastPath && wakeJobs(redis, queue, [jobId]),
+      ]);
+      if (!fastPath && !hurried) await wakeJobs(redis, queue, [jobId]);
+      log.info({ state, hurried, fastPath }, 'callback: the task is due for confirmation');
       return { status: 202, body: { accepted: 'wake' } };
     }
     if (render?.step === 'submitting' && !render.taskId) {

@@ -139,7 +139,7 @@ export function buildWebhookServer(deps: WebhookServerDeps): FastifyInstance {
             return refuse(reply, 401, jobId, 'X-Webhook-Signature is forged, or X-Webhook-Timestamp is more than 5 minutes away');
           }
         }
-        const outcome = await applyCallback(target, jobId, hint.taskId);
+        const outcome = await applyCallback(target, jobId, hint);
         return reply.code(outcome.status).send(outcome.body);
       },
     );
