@@ -225,8 +225,8 @@ class EnvReader {
   }
 
   bad(field: string, value: unknown, rule: string): void {
-    // A variable read twice (raw, then list) reports its problem once.
-    if (!this.issues.some((i) => i.field === field && i.rule === rule)) this.issues.push({ field, value, rule });
+    // A variable read twice (raw, then list) reports its problem once; distinct bad entries each.
+    if (!this.issues.some((i) => i.field === field && i.rule === rule && i.value === value)) this.issues.push({ field, value, rule });
   }
 
   string(name: string, fallback: string): string {

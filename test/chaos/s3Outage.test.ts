@@ -33,7 +33,8 @@ function watchFinalKeys(s: RenderStack): { stop(): Promise<string[]> } {
       try {
         const listed = await s.s3Client.send(new ListObjectsV2Command({ Bucket: bucket }));
         for (const { Key } of listed.Contents ?? []) {
-          if (!Key || Key.includes('.incoming-')) continue;
+          // Temporary uploads, and the batch's manifest (written when the batch ends), are not videos.
+          if (!Key || Key.includes('.incoming-') || Key.endsWith('/manifest.jsonl')) continue;
           const head = await s.s3Client.send(new HeadObjectCommand({ Bucket: bucket, Key }));
           if (head.ContentLength !== VIDEO_BYTES || !head.Metadata?.sha256) broken.push(`${Key}: ${head.ContentLength} bytes, sha256 ${head.Metadata?.sha256}`);
         }

@@ -162,7 +162,8 @@ describe('downloads', () => {
       while (watching) {
         const listed = await s.s3Client.send(new ListObjectsV2Command({ Bucket: bucket }));
         for (const { Key } of listed.Contents ?? []) {
-          if (!Key || Key.includes('.incoming-')) continue;
+          // Temporary uploads, and the batch's manifest (written when the batch ends), are not videos.
+          if (!Key || Key.includes('.incoming-') || Key.endsWith('/manifest.jsonl')) continue;
           const head = await s.s3Client.send(new HeadObjectCommand({ Bucket: bucket, Key })).catch(() => undefined);
           if (head && (head.ContentLength !== videoBytes || !head.Metadata?.sha256)) seenBroken.push(`${Key}: ${head.ContentLength} bytes`);
         }
@@ -181,7 +182,8 @@ describe('downloads', () => {
     expect(s.sim.counters.faults.cutBody).toBeGreaterThanOrEqual(3);
     const listed = await s.s3Client.send(new ListObjectsV2Command({ Bucket: bucket }));
     const results = await Promise.all(jobIds.map(async (id) => ((await s.queue.getJob(id))!.returnvalue as RenderResult).key));
-    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(results.sort());
+    const batches = [...new Set(results.map((key) => key.split('/')[0]))];
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([...results, ...batches.map((b) => `${b}/manifest.jsonl`)].sort());
     const uploads = await s.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     expect(uploads.Uploads ?? []).toEqual([]);
     expect(s.logs.join('\n')).toContain(logged);

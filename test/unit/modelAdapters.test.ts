@@ -71,8 +71,8 @@ describe('veo adapter', () => {
     expect(record.params).toEqual({ prompt: 'a heron' });
   });
 
-  test('callbacks: code 200 success, anything else failed; the task id from data', () => {
-    expect(parseCallbackBody('veo', { code: 200, msg: 'ok', data: { taskId: 'v1', info: { resultUrls: ['https://h/v.mp4'] } } })).toEqual({ taskId: 'v1', state: 'success' });
+  test('callbacks: code 200 success (with the link it announces), anything else failed; the task id from data', () => {
+    expect(parseCallbackBody('veo', { code: 200, msg: 'ok', data: { taskId: 'v1', info: { resultUrls: ['https://h/v.mp4'] } } })).toEqual({ taskId: 'v1', state: 'success', videoUrl: 'https://h/v.mp4' });
     expect(parseCallbackBody('veo', { code: 400, msg: 'flagged', data: { taskId: 'v1', info: null } })).toEqual({ taskId: 'v1', state: 'failed' });
     expect(() => parseCallbackBody('veo', { code: 200, data: {} })).toThrow(UnexpectedResponseError);
     expect(() => parseCallbackBody('veo', { taskId: 'sora_1', status: 1 })).toThrow(UnexpectedResponseError);
