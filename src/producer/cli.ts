@@ -27,6 +27,7 @@ import { openBatch } from '../batch/openBatch';
 import { batchFieldsSchema, parseWith } from '../batch/batchSchemas';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
+import { wakeBudgetWaiters } from '../pool/budgetWaiters';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -418,11 +419,12 @@ batch
   .argument('<usd>', 'dollars, or none')
   .addHelpText('after', helpAfter(['sora-batch batch budget nightly 40', 'sora-batch batch budget nightly none'], BATCH_ENV))
   .action((id: string, amount: string) =>
-    withProducer(async (producer, config) => {
+    withProducer(async (producer, config, redis) => {
       if (amount !== 'none' && !/^\d+(\.\d+)?$/.test(amount)) throw new UsageError(`<usd> must be a number of dollars, e.g. 25 or 12.50, or none (got ${amount})`);
       const budget = amount === 'none' ? null : Number(amount);
       if (!(await producer.batches.setBudget(batchIdArg(id), budget))) throw new UsageError(`no batch ${id} on ${config.queueName}`);
-      process.stdout.write(budget === null ? `batch ${id}: budget removed\n` : `batch ${id}: budget ${usd(budget)}\n`);
+      const woken = await wakeBudgetWaiters(redis, config.limiterPrefix);
+      process.stdout.write((budget === null ? `batch ${id}: budget removed` : `batch ${id}: budget ${usd(budget)}`) + (woken ? `; ${woken} job(s) waiting for a budget woken\n` : '\n'));
     }),
   );
 withJsonOption(

@@ -1,0 +1,84 @@
+--[[
+  Fair shares: tenants with jobs waiting for a slot take turns, the one with the fewest tasks in
+  flight first.
+
+    t.slotTenants  HASH jobId -> tenant of the job holding a slot (set on the grant). Counts are
+                   read from the slots themselves, so a slot dropped by a release or a lease that
+                   ran out drops its count: nothing to leak.
+    t.waiting      ZSET tenant -> heartbeat (ms): tenants whose jobs wait for a slot. A tenant not
+                   heard from for the heartbeat TTL is dropped with its waiters, so a dead one
+                   never holds the others back.
+    t.waitersOf(x) ZSET jobId -> registration time: the waiters of tenant x (each also in the
+                   pool-wide waiters set, which releases wake from).
+]]
+
+-- Tasks in flight per tenant over the given accounts' slots; drops tenant entries of slots gone.
+local function tenantsInFlight(t, accounts)
+  local counts, held, total = {}, {}, 0
+  for _, a in ipairs(accounts) do
+    local members = redis.call('ZRANGE', a.slots, 0, -1)
+    if #members > 0 then
+      local tenants = redis.call('HMGET', t.slotTenants, unpack(members))
+      for i, m in ipairs(members) do
+        local x = tenants[i] or ''
+        counts[x] = (counts[x] or 0) + 1
+        held[m] = true
+      end
+      total = total + #members
+    end
+  end
+  if redis.call('HLEN', t.slotTenants) > total then
+    for _, m in ipairs(redis.call('HKEYS', t.slotTenants)) do
+      if not held[m] then redis.call('HDEL', t.slotTenants, m) end
+    end
+  end
+  return counts
+end
+
+local function forgetTenantIfIdle(t, tenant)
+  if redis.call('ZCARD', t.waitersOf(tenant)) == 0 then redis.call('ZREM', t.waiting, tenant) end
+end
+
+local function dropStaleTenants(t, now, ttl)
+  for _, x in ipairs(redis.call('ZRANGEBYSCORE', t.waiting, '-inf', now - ttl)) do
+    redis.call('DEL', t.waitersOf(x))
+    redis.call('ZREM', t.waiting, x)
+  end
+end
+
+-- A job waits for a slot: a waiter of its tenant, and the tenant's heartbeat.
+local function registerTenantWaiter(t, tenant, jobId, now)
+  redis.call('ZADD', t.waitersOf(tenant), 'NX', now, jobId)
+  redis.call('ZADD', t.waiting, now, tenant)
+end
+
+local function unregisterTenantWaiter(t, tenant, jobId)
+  redis.call('ZREM', t.waitersOf(tenant), jobId)
+  forgetTenantIfIdle(t, tenant)
+end
+
+--[[
+  The waiting tenant (other than `except`) with the fewest in flight, under its own concurrency
+  cap, and having fewer than `fewerThan` (nil: any). Ties go to the tenant that waited longest.
+]]
+local function fairestWaitingTenant(t, counts, limits, except, fewerThan)
+  local best, bestCount
+  for _, x in ipairs(redis.call('ZRANGE', t.waiting, 0, -1)) do
+    local c = counts[x] or 0
+    local cap = limits[x] and limits[x].c
+    if x ~= except and (fewerThan == nil or c < fewerThan) and (cap == nil or c < cap)
+      and (bestCount == nil or c < bestCount) and redis.call('ZCARD', t.waitersOf(x)) > 0 then
+      best, bestCount = x, c
+    end
+  end
+  return best
+end
+
+-- Hands a free slot to the oldest waiter of a tenant: it leaves the waiter sets and is woken.
+local function popTenantWaiter(t, tenant, poolWaiters)
+  local popped = redis.call('ZPOPMIN', t.waitersOf(tenant))
+  forgetTenantIfIdle(t, tenant)
+  if #popped == 0 then return '' end
+  redis.call('ZREM', poolWaiters, popped[1])
+  return popped[1]
+end
