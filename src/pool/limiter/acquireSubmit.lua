@@ -21,7 +21,8 @@
     'concurrency' every eligible account with quota is full; 'paused' every eligible account is
                paused. Both register the job as a waiter (a release wakes it), and its tenant as
                waiting.
-    'fair'     (fair shares on) a slot is free but another waiting tenant has fewer in flight.
+    'fair'     (fair shares on) a slot is free but another waiting tenant goes first: fewer in
+               flight, or as many and an older waiter.
   A refused job that leaves a slot free hands it over: the answer names a waiter to wake (the
   oldest waiter of the waiting tenant with the fewest in flight).
 
@@ -44,6 +45,7 @@
     ARGV[10] the job's id in its batch, '' for none
     ARGV[11] waiting tenants' heartbeat TTL in ms; 0 turns fair shares off
     ARGV[12] key prefix of the per-tenant waiter ZSETs (the tenant name follows)
+  (The handed HASH of _tenants.lua is KEYS[6] .. ':handed'.)
     ARGV[13+5(i-1)..] account i: name, maxConcurrent, dailyLimit ('' for none), eligible ('1': may
                      be given new work; '0': only searched for the job's own slot, e.g. it cannot
                      pay), rates (see _turn.lua)
@@ -68,7 +70,7 @@
 local waitersKey = KEYS[1]
 local s = { charges = KEYS[2], amounts = KEYS[3], totals = KEYS[4], reserved = KEYS[5] }
 local waiterPrefix = ARGV[12]
-local t = { slotTenants = KEYS[6], waiting = KEYS[7], waitersOf = function(x) return waiterPrefix .. x end }
+local t = { slotTenants = KEYS[6], waiting = KEYS[7], handed = KEYS[6] .. ':handed', waitersOf = function(x) return waiterPrefix .. x end }
 local budgetWaiters, batchRecord, batchJobs = KEYS[8], KEYS[9], KEYS[10]
 local jobId = ARGV[1]
 local now = clockMs(ARGV[2])
@@ -151,8 +153,8 @@ local function handOff()
     local popped = redis.call('ZPOPMIN', waitersKey)
     return popped[1] or ''
   end
-  local x = fairestWaitingTenant(t, inFlight(), limits, tenant, nil)
-  return x and popTenantWaiter(t, x, waitersKey) or ''
+  local x = fairestWaitingTenant(t, inFlight(), limits, tenant, now, nil)
+  return x and popTenantWaiter(t, x, waitersKey, now) or ''
 end
 
 -- A job holding a reservation (granted before, nothing created or refunded since) is not charged twice.
@@ -225,10 +227,11 @@ if not chosen.held then
     redis.call('ZADD', waitersKey, 'NX', now, jobId)
     return { 'tenant', 'concurrent', 0, wake }
   end
-  if fair then
-    local fairer = fairestWaitingTenant(t, inFlight(), limits, tenant, inFlight()[tenant] or 0)
+  if fair and not takeHanded(t, jobId) then
+    local mineNow = { count = inFlight()[tenant] or 0, since = waitingSince(t, tenant, now) }
+    local fairer = fairestWaitingTenant(t, inFlight(), limits, tenant, now, mineNow)
     if fairer then
-      local wake = popTenantWaiter(t, fairer, waitersKey)
+      local wake = popTenantWaiter(t, fairer, waitersKey, now)
       redis.call('ZADD', waitersKey, 'NX', now, jobId)
       registerTenantWaiter(t, tenant, jobId, now)
       return { 'fair', wake }

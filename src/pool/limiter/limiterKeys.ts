@@ -72,7 +72,7 @@ export function spendKeys(prefix: string): SpendKeys {
 
 /** Fair shares across tenants (see _tenants.lua). */
 export interface TenantKeys {
-  /** HASH jobId -> tenant of the job holding a slot. */
+  /** HASH jobId -> tenant of the job holding a slot (and `<this>:handed`, HASH jobId -> when it was handed a slot). */
   readonly slotTenants: string;
   /** ZSET tenant -> heartbeat (ms): tenants with jobs waiting for a slot. */
   readonly waiting: string;
