@@ -9,8 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { batchIndexKey, BatchKeys, batchKeys, endingBatchesKey, toMicroUsd } from './batchKeys';
-import { waitersKey } from '../pool/limiter/limiterKeys';
-import { slotMember } from '../pool/slotMember';
+import { spendKeys, waitersKey } from '../pool/limiter/limiterKeys';
+import { parseSlotMember, slotMember } from '../pool/slotMember';
 
 export type BatchState = 'open' | 'cancelling' | 'cancelled' | 'finished';
 export type BatchJobState = 'waiting' | 'submitted' | 'stored' | 'failed' | 'cancelled';
@@ -168,6 +168,14 @@ export class BatchLedger {
   /** Takes a removed job out of the account pool's slot waiters (limiterKeys.ts), which a freed slot wakes. */
   async forgetWaiter(jobId: string): Promise<void> {
     await this.redis.zrem(waitersKey(this.prefix), slotMember(this.queue, jobId));
+  }
+
+  /** How many of the batch's jobs wait for a budget (the limiter's budget waiters, see acquireSubmit.lua). */
+  async waitingForBudget(batchId: string): Promise<number> {
+    const members = await this.redis.zrange(spendKeys(this.prefix).budgetWaiters, '0', '-1');
+    const jobIds = members.map(parseSlotMember).filter((m) => m.queueName === this.queue).map((m) => m.jobId);
+    if (!jobIds.length) return 0;
+    return (await this.redis.hmget(this.keys(batchId).jobs, ...jobIds)).filter((v) => v !== null).length;
   }
 
   async stateOf(batchId: string): Promise<BatchState | undefined> {

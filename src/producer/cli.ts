@@ -28,6 +28,8 @@ import { batchFieldsSchema, parseWith } from '../batch/batchSchemas';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
 import { wakeBudgetWaiters } from '../pool/budgetWaiters';
+import { createLimiter } from '../pool/createLimiter';
+import type { SpendStatus } from '../pool/limiter/accountLimiter';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -353,6 +355,21 @@ withJsonOption(
     }),
   );
 
+/** Money in the daily window, budget waiters, and each tenant's share against its TENANT_LIMITS. */
+function printSpend(spend: SpendStatus, config: Config): void {
+  const budget = config.kie.dailyBudgetUsd;
+  process.stdout.write(
+    `spend in the daily window: ${usd(spend.usedUsd)} (${usd(spend.reservedUsd)} reserved)` +
+      (budget === undefined ? ', no daily budget' : `, daily budget ${usd(budget)} (KIE_DAILY_BUDGET_USD), left ${usd(Math.max(0, budget - spend.usedUsd))}`) +
+      (spend.budgetWaiters ? `; ${count(spend.budgetWaiters, 'job')} waiting (reason budget)\n` : '\n'),
+  );
+  for (const [tenant, t] of Object.entries(spend.tenants)) {
+    const limits = config.tenantLimits[tenant];
+    const caps = limits ? ` (TENANT_LIMITS: ${limits.concurrent ?? '-'} in flight, ${limits.daily ?? '-'} a day, ${limits.budgetUsd === undefined ? 'no budget' : usd(limits.budgetUsd)})` : '';
+    process.stdout.write(`tenant ${tenant || '(none)'}: ${count(t.submits, 'submit')}, ${usd(t.usedUsd)} in the window${caps}\n`);
+  }
+}
+
 /** A batch id given on the command line, or a usage error. */
 function batchIdArg(id: string): string {
   return parseWith(batchFieldsSchema, { id }).id!;
@@ -366,6 +383,7 @@ function printStatus(st: BatchStatus): void {
       `stored ${count(st.videosStored, 'video')}, ${st.secondsRendered} s rendered, ${st.bytesStored} bytes\n` +
       `spent ${usd(st.spentUsd)}, reserved ${usd(st.reservedUsd)}` +
       (st.budgetUsd === null ? ', no budget\n' : `, budget ${usd(st.budgetUsd)}, left ${usd(st.budgetLeftUsd!)}\n`) +
+      (st.waitingForBudget ? `${count(st.waitingForBudget, 'job')} waiting (reason budget): raise it with sora-batch batch budget ${st.batchId} <usd>\n` : '') +
       (st.estimatedFinishAt ? `estimated finish: ${st.estimatedFinishAt}\n` : '') +
       (st.endedAt ? `ended at ${st.endedAt}\n` : '') +
       (st.manifest ? `manifest: s3 key ${st.manifest.key} (written ${st.manifest.writtenAt})\n` : ''),
@@ -538,7 +556,8 @@ withJsonOption(program.command('status').description('job counts of the queue an
       const balances = new Map((await readBalances(redis, config.limiterPrefix, fleet.accounts.map((a) => a.name))).map((b) => [b.account, b]));
       const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
       const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
-      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels }, o.json, () => {
+      const spend = fleet.accounts.length ? await createLimiter(redis, config, fleet.accounts).spendStatus() : undefined;
+      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels, spend }, o.json, () => {
         process.stdout.write(`queue ${config.queueName}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
         if (!accounts.length) {
           process.stdout.write(`accounts: none configured in this shell, and no worker has registered any under LIMITER_PREFIX=${config.limiterPrefix}\n`);
@@ -557,6 +576,7 @@ withJsonOption(program.command('status').description('job counts of the queue an
             waiters: a.waiters,
           })),
         );
+        if (spend) printSpend(spend, config);
         for (const m of pausedModels) {
           process.stdout.write(`model ${m.model} paused by ${m.paused!.by} since ${new Date(m.paused!.since).toISOString()}: ${m.paused!.reason} (${count(m.waiters, 'job')} waiting)\n`);
         }
