@@ -2,7 +2,8 @@
  * Budgets end to end on real Redis, S3 and the KIE simulator: the jobs a batch's budget cannot pay
  * wait (delayed, reason `budget`, shown by the API and the batch status) while the others render;
  * raising the budget through the API wakes them at once; a job whose price alone exceeds the
- * budget fails with that reason and never reaches KIE.
+ * budget fails with that reason and never reaches KIE; and worker processes racing for the last
+ * dollars of the daily budget submit exactly what it pays for.
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +13,8 @@ import { loadConfig } from '../../src/shared/config';
 import { createLogger } from '../../src/shared/logger';
 import { estimateCostUsd, parseRenderRequest } from '../../src/shared/renderRequest';
 import { RenderStack, startRenderStack } from '../support/renderStack';
-import { waitUntil } from '../support/fleet';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitForWorkersStarted, waitUntil } from '../support/fleet';
 
 jest.setTimeout(120_000);
 
@@ -82,5 +84,24 @@ it('jobs over the batch budget wait with reason budget; a raise wakes them; a pr
     expect(stack.sim.counters.submitsByPrompt.get('budget: too dear')).toBeUndefined();
   } finally {
     await worker.close();
+  }
+});
+
+it('three worker processes racing for the last dollars of the daily budget submit exactly what it pays for', async () => {
+  const race = await startRenderStack({ sim: { generationMs: [100, 200] } });
+  try {
+    const price = estimateCostUsd(parseRenderRequest({ prompt: 'x' }, race.config.kie.models), race.config.kie.models, race.config.kie.usdPerCredit);
+    const jobs = await race.producer.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ prompt: `race: the last dollars ${i}` })));
+    // Seven jobs and a half: the eighth must wait.
+    const workers = [0, 1, 2].map(() => race.spawnWorker({ KIE_DAILY_BUDGET_USD: (price * 7.5).toFixed(6) }));
+    await waitForWorkersStarted(workers);
+    await waitUntil(async () => (await race.queue.getCompletedCount()) === 7 && (await race.queue.getDelayedCount()) === 13, '7 stored and 13 waiting for the budget', 60_000, 100);
+    // Let the fleet go on a moment: nothing more is submitted.
+    await sleep(1000);
+    expect([...race.sim.counters.submitsByPrompt.values()].reduce((a, b) => a + b, 0)).toBe(7);
+    const waiting = await Promise.all(jobs.map(async (j) => (await race.queue.getJob(j.jobId))!.data.render?.waiting?.reason));
+    expect(waiting.filter((r) => r === 'budget')).toHaveLength(13);
+  } finally {
+    await race.close();
   }
 });
