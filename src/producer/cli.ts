@@ -541,7 +541,13 @@ schedules
 withJsonOption(program.command('status').description('job counts of the queue and the state of every KIE account'))
   .addHelpText(
     'after',
-    helpAfter(['sora-batch status', 'sora-batch status --json | jq .accounts'], [...REDIS_ENV, QUEUE_ENV, ...ACCOUNT_ENV, 'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with']),
+    helpAfter(['sora-batch status', 'sora-batch status --json | jq .spend'], [
+      ...REDIS_ENV,
+      QUEUE_ENV,
+      ...ACCOUNT_ENV,
+      'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with',
+      'KIE_DAILY_BUDGET_USD, TENANT_LIMITS  as the workers run with (the spend shown is the fleet\'s)',
+    ]),
   )
   .action(async (o) => {
     await withRedis(async (redis, config) => {
