@@ -146,7 +146,7 @@ function transfers(s3Url: string, videosUrl: string) {
   return {
     s3,
     /** Runs one transfer, deletes what it stored (so s3rver's directory is alike for every run). */
-    async run(method: Method, mb: number, key: string): Promise<Run> {
+    run: async (method: Method, mb: number, key: string): Promise<Run> => {
       spent.clear();
       const t0 = performance.now();
       await methods[method](mb, key);
@@ -179,7 +179,7 @@ async function peakRssDelta(method: Method, mb: number, servers: { s3: Server; v
   const args = ['--memory', method, '--mb', String(mb), '--s3-url', servers.s3.url, '--videos-url', servers.videos.url, '--part-mb', opt['part-mb']];
   const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stdout.on('data', (d) => (out += String(d)));
   const [code] = (await once(child, 'exit')) as [number];
   if (code !== 0) throw new Error(`memory probe ${method} ${mb} MB exited with ${code}`);
   return Number(out.trim());

@@ -63,7 +63,7 @@ function runtimeProblems(stage: Stage): string[] {
 }
 
 export function lintDockerfile(text: string, repoDir: string): string[] {
-  const problems = validate(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+  const problems = validate(text).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
   const stages = readStages(text);
   const names = stages.map((s) => s.name);
   if (!names.includes('build')) problems.push('no stage named build (the compiler and dev dependencies stay there)');

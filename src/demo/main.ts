@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   if (builtDir) {
     const built = await startBuiltWorker(builtDir, workerEnv, logFile);
     say(`worker     built, in ${builtDir}: node dist/worker/main.js (pid ${built.pid}), ${built.url}/healthz answered 200`);
-    stopWorker = built.stop;
+    stopWorker = () => built.stop();
   } else {
     const runtime = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
     stopWorker = () => runtime.close().then(() => 0);

@@ -61,7 +61,7 @@ function rowToInput(row: Record<string, string>): Record<string, unknown> {
       continue;
     }
     const [, parent, key] = nested;
-    input[parent!] = { ...((input[parent!] as object | undefined) ?? {}), [key!]: parent === 'options' ? scalar(cell) : cell };
+    input[parent!] = { ...((input[parent!]) ?? {}), [key!]: parent === 'options' ? scalar(cell) : cell };
   }
   return input;
 }
@@ -83,7 +83,7 @@ function readRaw(file: string): { lines: FileLine[]; bad: BadLine[] } {
   if (/\.csv$/i.test(file)) {
     let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
     try {
-      records = parse(text, { columns: true, bom: true, skip_empty_lines: true, trim: true, info: true }) as typeof records;
+      records = parse<(typeof records)[number]>(text, { columns: true, bom: true, skip_empty_lines: true, trim: true, info: true });
     } catch (err) {
       const e = err as Error & { lines?: number };
       bad.push({ line: String(e.lines ?? 1), issues: [{ field: '', value: undefined, rule: `is not CSV: ${e.message}` }], input: undefined });

@@ -99,6 +99,15 @@ const REQUEST_OPTIONS = {
   key: '--key',
 } as const;
 
+/** What commander hands an action: the options its command declares (commander itself types them `any`). */
+type JsonFlag = { json?: boolean };
+type RequestFlags = { [K in keyof typeof REQUEST_OPTIONS]?: unknown } & { batch?: string };
+type FileFlags = { template?: string; tenant?: string; rejects?: string };
+type EnqueueFlags = JsonFlag &
+  RequestFlags &
+  FileFlags & { file?: string; idempotencyKey?: string; priority?: number; delay?: number; skipBad?: boolean; dryRun?: boolean; wait?: boolean };
+type ReasonFlag = { reason: string };
+
 /** `--option name=value` (repeatable): true/false and numbers are read as such. */
 function collectOption(v: string, previous: Record<string, string | number | boolean> = {}): Record<string, string | number | boolean> {
   const at = v.indexOf('=');
@@ -271,10 +280,10 @@ withJsonOption(
       [...REDIS_ENV, QUEUE_ENV, STYLE_ENV, 'LIMITER_PREFIX             where batches are recorded (default sora-batch)'],
     ),
   )
-  .action(async (prompt: string | undefined, o) => {
+  .action(async (prompt: string | undefined, o: EnqueueFlags) => {
     if (o.file) {
       if (prompt !== undefined) throw new UsageError('give a prompt or --file, not both');
-      const perRequest: string[] = Object.entries(REQUEST_OPTIONS).filter(([field]) => o[field] !== undefined).map(([, flag]) => flag);
+      const perRequest: string[] = Object.entries(REQUEST_OPTIONS).filter(([field]) => o[field as keyof typeof REQUEST_OPTIONS] !== undefined).map(([, flag]) => flag);
       if (o.idempotencyKey !== undefined) perRequest.push('--idempotency-key');
       if (perRequest.length) throw new UsageError(`${perRequest.join(', ')} ${perRequest.length === 1 ? 'applies' : 'apply'} to a prompt; with --file each request carries its own fields`);
     } else {
@@ -285,10 +294,11 @@ withJsonOption(
     await withProducer(async (producer, config) => {
       const opts = { batchId: o.batch, tenant: o.tenant, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay };
       let requests: unknown[];
-      if (o.file) {
-        const checked = checkFile(producer, o);
+      const file = o.file;
+      if (file) {
+        const checked = checkFile(producer, { ...o, file });
         if (checked.bad && !o.skipBad) {
-          throw new UsageError(`${count(checked.bad, 'bad line')} in ${o.file as string}: nothing enqueued; fix them (see ${checked.rejects}), or add --skip-bad to enqueue the other ${count(checked.good.length, 'line')}`);
+          throw new UsageError(`${count(checked.bad, 'bad line')} in ${file}: nothing enqueued; fix them (see ${checked.rejects}), or add --skip-bad to enqueue the other ${count(checked.good.length, 'line')}`);
         }
         requests = keyedRequests(checked.good, o.batch);
         if (o.dryRun) return dryRun(producer, config, checked.good, lineIdempotencyKeys(checked.good, o.batch), o.json);
@@ -316,7 +326,7 @@ withJsonOption(
 async function dryRun(producer: RenderProducer, config: Config, lines: CheckedLine[], keys: Array<string | undefined>, json: boolean | undefined): Promise<void> {
   const ids = keys.map((k) => (k === undefined ? undefined : jobIdForIdempotencyKey(k)));
   const existing = await producer.existingIds(ids);
-  const entries = lines.map((l, i) => ({ line: l.line, jobId: ids[i] ?? null, exists: ids[i] !== undefined && existing.has(ids[i]!) }));
+  const entries = lines.map((l, i) => ({ line: l.line, jobId: ids[i] ?? null, exists: ids[i] !== undefined && existing.has(ids[i]) }));
   const wouldAdd = entries.filter((e) => !e.exists);
   printResult({ queue: config.queueName, wouldAdd, existing: entries.filter((e) => e.exists) }, json, () => {
     process.stdout.write(`dry run: would enqueue ${count(wouldAdd.length, 'job')} on ${config.queueName}; ${entries.length - wouldAdd.length} of ${count(entries.length, 'line')} exist already\n`);
@@ -343,7 +353,7 @@ withJsonOption(
       [...REDIS_ENV, QUEUE_ENV, STYLE_ENV, ...ACCOUNT_ENV, 'KIE_MAX_CONCURRENT, KIE_DAILY_LIMIT, KIE_MIN_INTERVAL_MS, POLL_INTERVAL_MS  the caps, as the workers run with', 'KIE_TYPICAL_GENERATION_MS  time per clip assumed (default 180000)', 'KIE_USD_PER_CREDIT         dollars per credit'],
     ),
   )
-  .action((file: string, o) =>
+  .action((file: string, o: JsonFlag & FileFlags & { batch?: string; budget?: number }) =>
     withProducer(async (producer, config, redis) => {
       const checked = checkFile(producer, { ...o, file });
       const estimate = estimateBatch(checked.good.map((l) => l.request), config, await readCapacity(redis, config), await budgetFor(producer, o.batch, o.budget));
@@ -389,13 +399,13 @@ const batch = withJsonOption(
     .argument('[id]', 'the batch (same as `batch status <id>`)'),
 )
   .addHelpText('after', helpAfter(['sora-batch batch nightly', 'sora-batch batch nightly --json | jq .spentUsd', 'sora-batch batch cancel nightly', 'sora-batch batch export nightly --format csv > nightly.csv'], BATCH_ENV))
-  .action(async (id: string | undefined, o) => {
+  .action(async (id: string | undefined, o: JsonFlag) => {
     if (id === undefined) return void batch.help({ error: true });
     await showBatch(id, o.json);
   });
 withJsonOption(batch.command('status').description('counts by state, videos stored, seconds rendered, money spent and reserved, budget left, finish time, failures').argument('<id>', 'the batch'))
   .addHelpText('after', helpAfter(['sora-batch batch status nightly --json'], BATCH_ENV))
-  .action((id: string, o) => showBatch(id, o.json));
+  .action((id: string, o: JsonFlag) => showBatch(id, o.json));
 batch
   .command('create')
   .description('create a batch with a budget, a tenant or a notifyUrl for its batch.completed (jobs naming it as batchId join it)')
@@ -404,7 +414,7 @@ batch
   .option('--tenant <name>', 'who it is rendered for (default: the batch id)')
   .option('--notify-url <url>', 'receives a signed batch.completed when the batch ends')
   .addHelpText('after', helpAfter(['sora-batch batch create nightly --budget 25 --notify-url https://example.com/hooks/renders'], [...BATCH_ENV, 'NOTIFY_ALLOW_PRIVATE       allow a notifyUrl on a private address']))
-  .action((id: string, o) =>
+  .action((id: string, o: { tenant?: string; budget?: number; notifyUrl?: string }) =>
     withProducer(async (producer, config) => {
       const fields = parseWith(batchFieldsSchema, { id, tenant: o.tenant, budgetUsd: o.budget, notifyUrl: o.notifyUrl });
       const { created } = await openBatch(producer.batches, fields, config.notify.allowPrivate);
@@ -432,7 +442,7 @@ withJsonOption(
     .argument('<id>', 'the batch'),
 )
   .addHelpText('after', helpAfter(['sora-batch batch cancel nightly'], BATCH_ENV))
-  .action((id: string, o) =>
+  .action((id: string, o: JsonFlag) =>
     withProducer(async (producer, config) => {
       const outcome = await cancelBatch(producer.queue, producer.batches, batchIdArg(id));
       if (outcome.outcome === 'none') throw new UsageError(`no batch ${id} on ${config.queueName}`);
@@ -481,7 +491,7 @@ withRequestOptions(
       [...REDIS_ENV, QUEUE_ENV, STYLE_ENV],
     ),
   )
-  .action(async (id: string, prompt: string, o) => {
+  .action(async (id: string, prompt: string, o: RequestFlags & { cron?: string; tz?: string; every?: number }) => {
     await withProducer(async (producer, config) => {
       const timing = { cron: o.cron, tz: o.tz, everyMs: o.every };
       const s = await scheduleRender(producer, id, timing, requestFrom(prompt, o), { minIntervalMs: config.scheduleMinIntervalMs });
@@ -490,7 +500,7 @@ withRequestOptions(
   });
 withJsonOption(schedules.command('list').description('every schedule with its timing, next run and prompt'))
   .addHelpText('after', helpAfter(['sora-batch schedules list', 'sora-batch schedules list --json'], [...REDIS_ENV, QUEUE_ENV]))
-  .action((o) =>
+  .action((o: JsonFlag) =>
     withProducer(async (producer, config) => {
       printResult(await listRenderSchedules(producer), o.json, (list) => {
         if (!list.length) return void process.stdout.write(`no schedules on ${config.queueName}\n`);
@@ -523,7 +533,7 @@ withJsonOption(program.command('status').description('job counts of the queue an
     'after',
     helpAfter(['sora-batch status', 'sora-batch status --json | jq .accounts'], [...REDIS_ENV, QUEUE_ENV, ...ACCOUNT_ENV, 'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with']),
   )
-  .action(async (o) => {
+  .action(async (o: JsonFlag) => {
     await withRedis(async (redis, config) => {
       const producer = new RenderProducer({ connection: redis, queueName: config.queueName, logger: stderrTrouble });
       let counts: Record<string, number>;
@@ -569,10 +579,10 @@ accounts
   .argument('<name>', 'the account')
   .option('--reason <text>', 'shown in status', 'paused by an operator')
   .addHelpText('after', helpAfter(['sora-batch accounts pause acme --reason "billing"'], [...REDIS_ENV, ...ACCOUNT_ENV]))
-  .action((name: string, o) =>
+  .action((name: string, o: ReasonFlag) =>
     withRedis(async (redis, config) => {
-      await pauseAccount(redis, config, name, o.reason as string);
-      process.stdout.write(`account ${name} paused: ${o.reason as string}\n`);
+      await pauseAccount(redis, config, name, o.reason);
+      process.stdout.write(`account ${name} paused: ${o.reason}\n`);
     }),
   );
 accounts
@@ -653,10 +663,10 @@ models
   .argument('<id>', 'the catalog id')
   .option('--reason <text>', 'shown in status', 'paused by an operator')
   .addHelpText('after', helpAfter(['sora-batch models pause kling-2.6 --reason "quality regression"'], [...REDIS_ENV, MODEL_ENV]))
-  .action((id: string, o) =>
+  .action((id: string, o: ReasonFlag) =>
     withRedis(async (redis, config) => {
-      await pauseModel(redis, config, knownModel(config, id), o.reason as string);
-      process.stdout.write(`model ${id} paused: ${o.reason as string}\n`);
+      await pauseModel(redis, config, knownModel(config, id), o.reason);
+      process.stdout.write(`model ${id} paused: ${o.reason}\n`);
     }),
   );
 

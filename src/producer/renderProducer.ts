@@ -7,7 +7,7 @@ import { JobsOptions, Queue } from 'bullmq';
 import type { BullMQOtel } from 'bullmq-otel';
 import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
-import { parseRenderRequest, RenderRequest, RenderRequestInput, tenantOf } from '../shared/renderRequest';
+import { parseRenderRequest, RenderRequest, tenantOf } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
@@ -114,7 +114,8 @@ export class RenderProducer {
     return request;
   }
 
-  async enqueue(input: RenderRequestInput | unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
+  /** Enqueues one render request (its input as a producer sends it, validated here). */
+  async enqueue(input: unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
     const [job] = await this.enqueueMany([input], opts);
     return job!;
   }
@@ -136,11 +137,11 @@ export class RenderProducer {
         }
         throw err;
       }
-      const key = typeof idempotencyKeys[index] === 'string' ? (idempotencyKeys[index] as string) : undefined;
+      const key = typeof idempotencyKeys[index] === 'string' ? (idempotencyKeys[index]) : undefined;
       const idempotencyKey = inputs.length === 1 ? (opts.idempotencyKey ?? key) : key;
       return {
         name: RENDER_JOB_NAME,
-        data: data as RenderJobData,
+        data: data,
         opts: {
           ...DEFAULT_JOB_OPTIONS,
           ...(idempotencyKey ? { jobId: jobIdForIdempotencyKey(idempotencyKey) } : {}),

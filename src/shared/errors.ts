@@ -30,7 +30,7 @@ export function echoIssue(issue: FieldIssue): EchoedIssue {
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
+  const text = JSON.stringify(value) ?? `(a ${typeof value})`;
   if (text.length <= ECHO_MAX_CHARS) return text;
   return `${text.slice(0, ECHO_MAX_CHARS - 1)}… (${typeof value === 'string' ? value.length : text.length} characters)`;
 }

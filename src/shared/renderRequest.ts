@@ -22,7 +22,7 @@ const objectKey = z
   .max(900, { error: 'must be at most 900 characters' })
   .refine((k) => !k.startsWith('/'), { error: 'must be relative (no leading "/")' })
   .refine((k) => !k.split('/').includes('..'), { error: 'must not contain a ".." segment' })
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   .refine((k) => !/[\u0000-\u001f\u007f]/.test(k), { error: 'must not contain control characters' });
 
 export const httpUrl = z

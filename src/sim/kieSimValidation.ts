@@ -136,7 +136,7 @@ function checkShots(shots: unknown, mode: ModeSpec, total: number, where: string
     const issue =
       unknownField(shot, [scene, seconds], `${at}.`) ??
       checkText(`${at}.${scene}`, shot[scene], 1, maxChars, bannedWords) ??
-      (typeof shot[seconds] === 'number' && (shot[seconds] as number) > 0 ? undefined : `${at}.${seconds} must be a number above 0 (got ${show(shot[seconds])})`);
+      (typeof shot[seconds] === 'number' && (shot[seconds]) > 0 ? undefined : `${at}.${seconds} must be a number above 0 (got ${show(shot[seconds])})`);
     if (issue) return issue;
     sum += shot[seconds] as number;
   }
@@ -271,7 +271,8 @@ export function validateVeoCreate(body: unknown, models: SimModels, bannedWords:
   if (!v.ok) return v;
   // The generation type must match the images (KIE infers it when absent); references are Fast only.
   const count = v.request.imageUrls.length;
-  const type = generationType ?? (count === 0 ? 'TEXT_2_VIDEO' : 'FIRST_AND_LAST_FRAMES_2_VIDEO');
+  // checked above: one of GENERATION_TYPES, or absent
+  const type = (generationType as string | undefined) ?? (count === 0 ? 'TEXT_2_VIDEO' : 'FIRST_AND_LAST_FRAMES_2_VIDEO');
   const slots = served.modes.image?.images?.slots ?? [];
   const referenceMax = slots.find((s) => s.role === 'reference')?.max ?? 0;
   const fits =

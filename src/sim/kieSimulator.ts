@@ -208,20 +208,23 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     await writeVideo(res, video.chunks(), cut ? Math.floor(size / 2) : undefined, unannounced);
   }
 
-  async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
+  function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): void {
     if (req.method !== 'GET' || target.pathname !== COUNTERS_PATH) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`only GET ${COUNTERS_PATH} lives under /__sim/`);
       return;
     }
     const eventLoopDelayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-    const snapshot = JSON.stringify({ ...counters, eventLoopDelayMs }, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
+    const snapshot = JSON.stringify({ ...counters, eventLoopDelayMs }, (_key, value: unknown): unknown => (value instanceof Map ? Object.fromEntries(value) : value));
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(snapshot);
   }
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const target = new URL(req.url ?? '/', url);
     const serve = target.pathname.startsWith('/files/') ? serveVideo : target.pathname.startsWith('/__sim/') ? serveCounters : serveApi;
-    serve(req, res, target).catch(() => res.destroy());
+    // A throw, early or late, ends this request only.
+    Promise.resolve()
+      .then(() => serve(req, res, target))
+      .catch(() => res.destroy());
   });
 
   return {

@@ -62,7 +62,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   setMaxListeners(0, shutdown.signal);
 
   const accountNames = config.kie.accounts.map((a) => a.name);
-  const keepsCredits = Boolean(dialectFor(config.kie).creditsPath);
+  const keepsCredits = dialectFor(config.kie).creditsPath !== undefined;
   const models = createModelPauses(redis, config);
   const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries), keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined);
   const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a, metrics.observeKieRequest)]));

@@ -4,7 +4,6 @@
  * prompt); without them, the documented policy resubmits after KIE_AMBIGUOUS_GRACE_MS and flags
  * the job and the log with a possible duplicate charge.
  */
-import type { RenderResult } from '../../src/shared/renderJob';
 import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
 import { receiverInWorkerEnv, spawnStartedWorker, startChaosStack, useChaosRedis, waitForHealthz } from './support/chaosStack';
@@ -44,7 +43,7 @@ it('with webhooks (receiver in the worker process): every task created behind a 
   expect(adopted).toBe(ambiguous);
   expect(tally.possibleDuplicates).toBe(0);
   for (const { jobId, prompt } of jobs) {
-    const result = (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(jobId))!.returnvalue;
     expect(stack.sim.task(result.taskId)?.prompt).toBe(prompt);
   }
 });

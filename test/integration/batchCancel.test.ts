@@ -31,7 +31,7 @@ afterAll(async () => {
 async function takeJob(): Promise<{ job: Job<RenderJobData>; token: string; worker: Worker }> {
   const worker = new Worker<RenderJobData>(stack.config.queueName, undefined, { connection: stack.redis, autorun: false });
   const token = randomUUID();
-  const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData>;
+  const job = (await worker.getNextJob(token, { block: false }));
   expect(job).toBeDefined();
   return { job, token, worker };
 }

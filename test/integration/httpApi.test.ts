@@ -241,7 +241,7 @@ describe('a render through the API, end to end', () => {
 
   it('a failed job reads as failed, state and step', async () => {
     // Added past the API's validation, as a foreign backend could: the worker fails it at once.
-    const bad = await stack.queue.add('render', { prompt: 'a bad seed', seed: 5 } as never);
+    const bad = await stack.queue.add('render', { prompt: 'a bad seed', seed: 5 });
     expect((await stack.waitForJobs([bad.id!])).get(bad.id!)).toBe('failed');
     expect((await get(`/renders/${bad.id}`)).json()).toMatchObject({ state: 'failed', step: 'failed', failedReason: expect.stringContaining('seed') });
   });

@@ -121,7 +121,7 @@ describe.each<[ApiStyle, { create: string; record: string }]>([
   test('parameters KIE refuses are an InvalidParametersError (jobs 422, sora 1004)', async () => {
     const { kie } = await setUp(style);
     // Past the schema on purpose: only KIE's own validation can catch it.
-    const err = await failure(kie.createTask({ ...request(), duration: 20 } as unknown as RenderRequest), InvalidParametersError);
+    const err = await failure(kie.createTask({ ...request(), duration: 20 }), InvalidParametersError);
     expect(err.code).toBe(style === 'jobs' ? 422 : 1004);
     expect(err.message).toMatch(/20/);
   });

@@ -166,7 +166,7 @@ describe('a sora task', () => {
     const created = await generate(s, { prompt: 'a calm sea at dawn', duration: 15 });
     const taskId: string = created.body.data.taskId;
     expect((await soraRecord(s, taskId)).body.data).toMatchObject({ taskId, status: 0, duration: 15, resolution: '1080p' });
-    expect(s.counters.perKey[KEY].generating).toBe(1);
+    expect(s.counters.perKey[KEY]!.generating).toBe(1);
 
     const done = await until(() => soraRecord(s, taskId), (r) => r.body.data.status !== 0);
     expect(done.body.data).toMatchObject({ status: 1, videoUrl: expect.stringContaining(`/files/${taskId}.mp4?expires=`) });
@@ -182,7 +182,7 @@ describe('a sora task', () => {
 
     const c = s.counters;
     expect(c.perKey[KEY]).toMatchObject({ tasksCreated: 1, generating: 0, peakGenerating: 1 });
-    expect(c.perKey[KEY].generatingSeries.map((p) => p.generating)).toEqual([1, 0]);
+    expect(c.perKey[KEY]!.generatingSeries.map((p) => p.generating)).toEqual([1, 0]);
     expect(c.submitsByPrompt.get('a calm sea at dawn')).toBe(1);
     expect(c.tasks[0]).toMatchObject({ taskId, key: KEY, state: 'success', completedAt: expect.any(Number) });
     expect(c.requests.byEndpoint['POST /api/v1/sora/generate']).toBe(1);
@@ -290,8 +290,8 @@ describe('caps', () => {
     // Another key has its own clock.
     expect((await generate(s, { prompt: 'other' }, OTHER)).status).toBe(200);
     expect(s.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 1 });
-    expect(s.counters.perKey[KEY].violations.interval).toBe(1);
-    expect(s.counters.perKey[KEY].requests).toBe(3);
+    expect(s.counters.perKey[KEY]!.violations.interval).toBe(1);
+    expect(s.counters.perKey[KEY]!.requests).toBe(3);
   });
 
   it('does not pace video downloads', async () => {
@@ -302,7 +302,7 @@ describe('caps', () => {
     const results = await Promise.all([download(videoUrl), download(videoUrl), download(videoUrl)]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(s.counters.violations.interval).toBe(0);
-    expect(s.counters.perKey[KEY].requests).toBe(2);
+    expect(s.counters.perKey[KEY]!.requests).toBe(2);
   });
 
   it('refuses a create beyond maxConcurrent generating tasks', async () => {
@@ -328,7 +328,7 @@ describe('caps', () => {
     expect(s.counters.violations.daily).toBe(1);
     await sleep(420);
     expect((await generate(s, { prompt: 'three' })).body.code).toBe(0);
-    expect(s.counters.perKey[KEY].tasksCreated).toBe(3);
+    expect(s.counters.perKey[KEY]!.tasksCreated).toBe(3);
   });
 });
 
@@ -344,12 +344,12 @@ describe('rates per request class (KIE\'s live limits)', () => {
     for (let i = 0; i < 3; i++) expect((await jobRecord(s, taskId)).status).toBe(200);
     expect((await jobRecord(s, taskId)).status).toBe(429);
     expect(s.counters.rateViolations).toEqual({ create: 1, read: 1 });
-    expect(s.counters.perKey[KEY].rateViolations).toEqual({ create: 1, read: 1 });
+    expect(s.counters.perKey[KEY]!.rateViolations).toEqual({ create: 1, read: 1 });
     expect(s.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 0 });
     // Refused arrivals count too: the window moves on from the last of them.
     await sleep(420);
     expect((await createJob(s, textJob('three'))).status).toBe(200);
-    expect(s.counters.perKey[OTHER].rateViolations).toEqual({ create: 0, read: 0 });
+    expect(s.counters.perKey[OTHER]!.rateViolations).toEqual({ create: 0, read: 0 });
   });
 
   it('records the tightest spacing of arrivals it saw for each rate', async () => {
@@ -359,7 +359,7 @@ describe('rates per request class (KIE\'s live limits)', () => {
     await soraRecord(s, 'sora_b');
     await sleep(120);
     await soraRecord(s, 'sora_c');
-    const { tightestMs } = s.counters.perKey[KEY];
+    const { tightestMs } = s.counters.perKey[KEY]!;
     expect(tightestMs.interval).toBeGreaterThanOrEqual(80);
     expect(tightestMs.interval).toBeLessThan(120);
     // Three reads within ~200 ms: the span of limit + 1 of them.
@@ -376,14 +376,14 @@ describe('callbacks', () => {
       const s = await sim();
       const taskId: string = (await generate(s, { prompt: 'p', callBackUrl: hook.url })).body.data.taskId;
       await until(async () => hook.received.length, (n) => n > 0);
-      expect(hook.received[0].body).toEqual({
+      expect(hook.received[0]!.body).toEqual({
         taskId,
         status: 1,
         videoUrl: expect.stringContaining(`/files/${taskId}.mp4`),
         duration: 10,
         completedAt: expect.any(String),
       });
-      expect((await download(hook.received[0].body.videoUrl)).status).toBe(200);
+      expect((await download(hook.received[0]!.body.videoUrl)).status).toBe(200);
       expect(s.counters.callbacks).toEqual({ delivered: 1, failed: 0 });
     } finally {
       await hook.close();
@@ -401,9 +401,9 @@ describe('callbacks', () => {
       await until(async () => hook.received.length, (n) => n > 1);
 
       const [ok, failed] = hook.received;
-      expect(ok.body).toEqual({ code: 200, msg: 'success', data: expect.objectContaining({ taskId: okId, state: 'success' }) });
-      expect(JSON.parse(ok.body.data.resultJson).resultUrls).toHaveLength(1);
-      expect(failed.body).toEqual({
+      expect(ok!.body).toEqual({ code: 200, msg: 'success', data: expect.objectContaining({ taskId: okId, state: 'success' }) });
+      expect(JSON.parse(ok!.body.data.resultJson).resultUrls).toHaveLength(1);
+      expect(failed!.body).toEqual({
         code: 501,
         msg: expect.any(String),
         data: expect.objectContaining({ taskId: failId, state: 'fail', failCode: '501', resultJson: '' }),
@@ -467,7 +467,7 @@ describe('fault knobs', () => {
     expect(s.counters.tasks).toHaveLength(1);
     expect(s.counters.submitsByPrompt.get('ambiguous')).toBe(1);
     s.setFaults({ createThenResetRate: 0 });
-    const taskId = s.counters.tasks[0].taskId;
+    const taskId = s.counters.tasks[0]!.taskId;
     const rec = await until(() => soraRecord(s, taskId), (r) => r.body.data.status === 1);
     expect(rec.body.data.status).toBe(1);
   });
@@ -577,7 +577,7 @@ describe('fault knobs', () => {
     expect(rec.body.data).toMatchObject({ status: 2, errorMessage: expect.any(String) });
     expect(rec.body.data.videoUrl).toBeUndefined();
     expect(s.counters.faults.failedTasks).toBe(1);
-    expect(s.counters.perKey[KEY].generating).toBe(0);
+    expect(s.counters.perKey[KEY]!.generating).toBe(0);
   });
 
   it('insufficientCredits answers 1002 / 402 for the listed keys only', async () => {
@@ -627,7 +627,7 @@ describe('close()', () => {
       await s.close();
       await sleep(200);
       expect(hook.received).toHaveLength(0);
-      expect(s.counters.tasks[0].state).toBe('generating');
+      expect(s.counters.tasks[0]!.state).toBe('generating');
     } finally {
       await hook.close();
     }

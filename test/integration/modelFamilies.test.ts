@@ -84,7 +84,7 @@ describe('every model of the catalog renders text-to-video and image-to-video (K
 
   it('a Veo request for 1080p waits while KIE upscales, then stores the 1080p video', async () => {
     const s = await startStack({ env: { KIE_API_STYLE: 'jobs' }, sim: { hdDelayMs: 600 } });
-    const [{ result }] = await render(s, [{ model: 'veo-3.1-fast', prompt: 'veo fast: a harbour in 1080p', options: { resolution: '1080p' } }]);
+    const { result } = (await render(s, [{ model: 'veo-3.1-fast', prompt: 'veo fast: a harbour in 1080p', options: { resolution: '1080p' } }]))[0]!;
     // At least one "1080P is processing" answer, then the link; the record's own link is never stored.
     expect(requestsTo(s, 'GET /api/v1/veo/get-1080p-video')).toBeGreaterThanOrEqual(2);
     expect(result.estimatedCostUsd).toBe(0.865);
@@ -141,7 +141,7 @@ describe('KIE_MODELS_FILE', () => {
     writeFileSync(file, JSON.stringify([entry]));
     // KIE knows the model; sora-batch learns it from the file only.
     const s = await startStack({ env: { KIE_MODELS_FILE: file, KIE_API_STYLE: 'jobs' }, sim: { models: [entry] } });
-    const [{ result, task }] = await render(s, [{ model: 'kling-2.1-master', prompt: 'a master shot of a glacier', aspectRatio: '1:1', options: { negativePrompt: 'blur', cfgScale: 0.7 } }]);
+    const { result, task } = (await render(s, [{ model: 'kling-2.1-master', prompt: 'a master shot of a glacier', aspectRatio: '1:1', options: { negativePrompt: 'blur', cfgScale: 0.7 } }]))[0]!;
     expect(task).toMatchObject({
       model: 'kling/v2-1-master-text-to-video',
       params: { input: { prompt: 'a master shot of a glacier', duration: '5', aspect_ratio: '1:1', negative_prompt: 'blur', cfg_scale: 0.7 } },

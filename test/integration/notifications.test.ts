@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { ValidationError } from '../../src/shared/errors';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { notificationQueueName } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
@@ -110,7 +109,7 @@ describe('notifications with private destinations allowed (NOTIFY_ALLOW_PRIVATE=
     const { jobId } = await stack.producer.enqueue({ prompt: 'a signed lighthouse', notifyUrl: receiver.answer('/stored') });
     expect((await stack.waitForJobs([jobId])).get(jobId)).toBe('completed');
     const [delivery] = await waitFor('the notification', () => receiver.at('/stored').length > 0 && receiver.at('/stored'));
-    const result = (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(jobId))!.returnvalue;
     expect(verified(delivery!)).toEqual({ jobId, status: 'stored', result, type: 'render.stored', timestamp: expect.any(String) });
     expect(delivery!.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
     expect(Math.abs(Number(delivery!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
@@ -265,7 +264,7 @@ describe('notifications with the default rule: no private destinations', () => {
       expect(line!.err).toContain('WRONGTYPE');
       expect(await counter(metricsUrl, 'sora_notifications_failed_total{reason="not-queued"}')).toBe(1);
       expect(await stack.queue.getJobState(jobId)).toBe('completed');
-      expect(((await stack.queue.getJob(jobId))!.returnvalue as RenderResult).sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(((await stack.queue.getJob(jobId))!.returnvalue).sha256).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       await stack.redis.del(metaKey);
     }

@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
 }
 
 async function resultOf(jobId: string): Promise<RenderResult> {
-  return (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+  return (await stack.queue.getJob(jobId))!.returnvalue;
 }
 
 async function objectBytes(key: string): Promise<{ bytes: Buffer; contentType?: string }> {

@@ -8,7 +8,6 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { loadConfig } from '../../src/shared/config';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { RenderProducer } from '../../src/producer/renderProducer';
 import { startTracing, type Tracing } from '../../src/shared/startTracing';
 import { queueTelemetry } from '../../src/shared/tracing';
@@ -88,7 +87,7 @@ test('each job is one trace from its enqueue to its stored object and its notifi
 
   const traceIds = new Set<string>();
   for (const { jobId } of jobs) {
-    const result = (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(jobId))!.returnvalue;
     const enqueue = spans.find((s) => s.name === `enqueue ${stack.config.queueName}` && attr(s, 'messaging.message.id') === jobId);
     expect(enqueue).toBeDefined();
     expect(enqueue!.parentSpanContext).toBeUndefined(); // the root of the job's trace

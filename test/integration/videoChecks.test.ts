@@ -32,7 +32,7 @@ async function stack(opts: Parameters<typeof startRenderStack>[0] = {}): Promise
 }
 
 async function resultOf(s: RenderStack, jobId: string): Promise<RenderResult> {
-  return (await s.queue.getJob(jobId))!.returnvalue as RenderResult;
+  return (await s.queue.getJob(jobId))!.returnvalue;
 }
 
 describe('the movie the worker read while storing', () => {

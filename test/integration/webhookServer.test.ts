@@ -107,7 +107,7 @@ async function takeJob(r: Receiver): Promise<{ job: Job<RenderJobData>; token: s
   const worker = new Worker<RenderJobData>(r.queue.name, undefined, { connection: redis, autorun: false });
   cleanups.push(() => worker.close());
   const token = randomUUID();
-  const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData>;
+  const job = (await worker.getNextJob(token, { block: false }));
   expect(job).toBeDefined();
   return { job, token, worker };
 }
@@ -207,7 +207,7 @@ describe('callbacks that are ignored', () => {
     const r = await receiver();
     const added = await r.queue.add('render', render({ step: 'storing', account: 'a', taskId: 't1' }));
     const { job, token } = await takeJob(r);
-    await job.moveToCompleted({ stored: true } as never, token, false);
+    await job.moveToCompleted({ stored: true }, token, false);
     const res = await r.post(r.callbackPath(added.id!), { taskId: 't1', status: 1 });
     expect(res.statusCode).toBe(200);
     expect(res.body).toEqual({ ignored: 'finished' });

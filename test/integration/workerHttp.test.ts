@@ -20,8 +20,8 @@ describe('a worker with WORKER_HTTP=true serves health and Prometheus metrics', 
   });
 
   it('exposes queue, account and throughput metrics, and no key', async () => {
-    const [{ jobId }] = await stack.producer.enqueueMany([{ prompt: 'a metrics fox' }]);
-    await stack.waitForJobs([jobId!]);
+    const { jobId } = (await stack.producer.enqueueMany([{ prompt: 'a metrics fox' }]))[0]!;
+    await stack.waitForJobs([jobId]);
     const text = (await axios.get(`${url}/metrics`)).data as string;
     expect(text).toMatch(/sora_queue_jobs\{state="completed"\} 1/);
     expect(text).toMatch(/sora_account_in_flight\{account="default"\} 0/);

@@ -37,7 +37,7 @@ export interface RenderStack {
   sim: KieSimulator;
   s3: LocalS3;
   s3Client: S3Client;
-  env: Record<string, string>;
+  env: Record<string, string> & { KIE_ACCOUNTS: string };
   config: Config;
   redis: Redis;
   queue: Queue<RenderJobData, RenderResult>;
@@ -65,7 +65,7 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   });
   const s3 = await startLocalS3({ buckets: ['renders'] });
   const id = randomUUID().slice(0, 8);
-  const env: Record<string, string> = {
+  const env: RenderStack['env'] = {
     REDIS_URL,
     QUEUE_NAME: `test-renders-${id}`,
     LIMITER_PREFIX: `test-limiter-${id}`,

@@ -71,7 +71,7 @@ describe('alerts and dashboard', () => {
       .registry.getMetricsAsArray()
       .map((m) => m.name),
   );
-  const metricsIn = (expr: string): string[] => [...expr.matchAll(/\b(sora_[a-z_]+|up)\b/g)].map(([name]) => name!.replace(/_(bucket|count|sum)$/, ''));
+  const metricsIn = (expr: string): string[] => [...expr.matchAll(/\b(sora_[a-z_]+|up)\b/g)].map(([name]) => name.replace(/_(bucket|count|sum)$/, ''));
 
   const rules = (parse(read('deploy/prometheus/alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
   const dashboard = JSON.parse(read('deploy/grafana/dashboards/sora-batch.json')) as { panels: Array<{ title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }> };

@@ -39,7 +39,7 @@ describe('the built-in catalog', () => {
       expect(entry.checked).toBe('2026-12-02');
       expect(entry.docs[0]).toMatch(/^https:\/\/docs\.kie\.ai\//);
       // Prices without a source in KIE's docs say so.
-      for (const mode of Object.values(entry.modes)) if (!mode!.price.verified) expect(mode!.price.source).toBeTruthy();
+      for (const mode of Object.values(entry.modes)) if (!mode.price.verified) expect(mode.price.source).toBeTruthy();
     }
   });
 

@@ -362,7 +362,7 @@ const grok: ModelEntryInput = (() => {
         prompt: { field: 'prompt', maxChars: 5000 },
         duration,
         aspectRatio,
-        images: { slots: [{ role: 'reference', field: 'image_urls', list: true, max: 7 }], plain: Array(7).fill('reference') },
+        images: { slots: [{ role: 'reference', field: 'image_urls', list: true, max: 7 }], plain: Array.from({ length: 7 }, () => 'reference' as const) },
         options: { mode: { type: 'enum', field: 'mode', values: { fun: 'fun', normal: 'normal' }, about: 'style of the video (KIE default normal)' }, resolution },
         price,
       },

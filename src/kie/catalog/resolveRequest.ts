@@ -224,6 +224,6 @@ export function resolveRequest(req: StructuredRequest, catalog: ModelCatalog): {
     ...(aspectRatio !== undefined ? { aspectRatio } : {}),
     ...(quality !== undefined ? { quality } : {}),
     ...(images ? { images } : {}),
-  } as RenderRequest;
+  };
   return { request };
 }

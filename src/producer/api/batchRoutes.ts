@@ -39,7 +39,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchRouteDeps):
     const { dryRun } = parseWith(createBatchQuerySchema, request.query, 'query');
     const { requests = [], ...fields } = parseWith(createBatchBodySchema, request.body);
     const id = fields.id ?? newBatchId();
-    const inputs = requests as unknown[];
+    const inputs = requests;
     // Every request is checked before anything is written: one bad request adds nothing.
     const issues: FieldIssue[] = [];
     const checked: RenderRequest[] = [];

@@ -55,7 +55,7 @@ export async function storePoster(input: StorePosterInput): Promise<string> {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: posterKey, Body: jpeg, ContentType: 'image/jpeg' }), { abortSignal: stop.signal });
     return posterKey;
   } catch (err) {
-    if (stop.signal.aborted) throw new Error(`the poster of s3://${bucket}/${key} took longer than ${input.timeoutMs} ms`);
+    if (stop.signal.aborted) throw new Error(`the poster of s3://${bucket}/${key} took longer than ${input.timeoutMs} ms`, { cause: err });
     throw err;
   } finally {
     clearTimeout(timer);

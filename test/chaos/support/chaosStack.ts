@@ -39,6 +39,7 @@ export function useChaosRedis(): () => RedisServer {
 
 export async function startChaosStack(opts: StackOptions = {}): Promise<RenderStack> {
   // A require, not an import: the module must load only now that REDIS_URL is set.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a dynamic import() here would be real ESM, outside jest's module registry
   const { startRenderStack, REDIS_URL } = require('../../support/renderStack') as typeof import('../../support/renderStack');
   if (REDIS_URL !== process.env.REDIS_URL) {
     throw new Error(`the render stack was loaded before useChaosRedis() set REDIS_URL: it uses ${REDIS_URL}, not ${process.env.REDIS_URL}`);
