@@ -224,8 +224,19 @@ async function main(): Promise<void> {
       const med = (method: Method, pick: (r: Run) => number) => median(results[method].map(pick));
       const rss = [await peakRssDelta('storeVideo', mb, servers), await peakRssDelta('raw', mb, servers)];
       summary.push(
-        `  ${col(mb, 7)}  ${col(mbs(mb, med('storeVideo', (r) => r.ms)), 12)}  ${col(mbs(mb, med('raw', (r) => r.ms)), 8)}  ${col(median(ratios).toFixed(3), 6)}` +
-          `  ${col(Math.round(med('storeVideo', (r) => r.afterUploadMs)), 14)}  ${col(rss.map(rssMb).join('/'), 18)}`,
+        `  ${col(mb, 7)}  ${col(
+          mbs(
+            mb,
+            med('storeVideo', (r) => r.ms),
+          ),
+          12,
+        )}  ${col(
+          mbs(
+            mb,
+            med('raw', (r) => r.ms),
+          ),
+          8,
+        )}  ${col(median(ratios).toFixed(3), 6)}` + `  ${col(Math.round(med('storeVideo', (r) => r.afterUploadMs)), 14)}  ${col(rss.map(rssMb).join('/'), 18)}`,
       );
     }
   } finally {

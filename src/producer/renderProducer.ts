@@ -109,7 +109,9 @@ export class RenderProducer {
       throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);
     }
     if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0 && opts.delay <= MAX_ENQUEUE_DELAY_MS)) {
-      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: `must be a whole number of milliseconds from 0 to ${MAX_ENQUEUE_DELAY_MS} (30 days)` }]);
+      throw new ValidationError([
+        { field: 'delay', value: opts.delay, rule: `must be a whole number of milliseconds from 0 to ${MAX_ENQUEUE_DELAY_MS} (30 days)` },
+      ]);
     }
     return request;
   }
@@ -137,7 +139,7 @@ export class RenderProducer {
         }
         throw err;
       }
-      const key = typeof idempotencyKeys[index] === 'string' ? (idempotencyKeys[index]) : undefined;
+      const key = typeof idempotencyKeys[index] === 'string' ? idempotencyKeys[index] : undefined;
       const idempotencyKey = inputs.length === 1 ? (opts.idempotencyKey ?? key) : key;
       return {
         name: RENDER_JOB_NAME,
@@ -171,7 +173,9 @@ export class RenderProducer {
     if (!telemetry) return this.queue.addBulk(chunk);
     const traces = startJobTraces(telemetry, chunk.length, this.queue.name, { 'messaging.operation.name': 'add' });
     try {
-      const added = await traces.adding(() => this.queue.addBulk(chunk.map((job, n) => ({ ...job, opts: { ...job.opts, telemetry: { metadata: traces.metadata[n] } } }))));
+      const added = await traces.adding(() =>
+        this.queue.addBulk(chunk.map((job, n) => ({ ...job, opts: { ...job.opts, telemetry: { metadata: traces.metadata[n] } } }))),
+      );
       traces.end(added.map((job) => job.id));
       return added;
     } catch (err) {

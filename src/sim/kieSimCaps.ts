@@ -69,7 +69,11 @@ export class SimCaps {
       refusal =
         rate.name === 'interval'
           ? this.refuse(key, 'interval', `requests less than ${rate.windowMs} ms apart (${span.toFixed(1)} ms)`)
-          : this.refuseRate(key, rate.name, `more than ${rate.limit} ${rate.name} requests in ${rate.windowMs} ms (${rate.limit + 1} in ${span.toFixed(1)} ms)`);
+          : this.refuseRate(
+              key,
+              rate.name,
+              `more than ${rate.limit} ${rate.name} requests in ${rate.windowMs} ms (${rate.limit + 1} in ${span.toFixed(1)} ms)`,
+            );
     }
     return refusal;
   }

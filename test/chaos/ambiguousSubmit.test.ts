@@ -37,7 +37,11 @@ it('with webhooks (receiver in the worker process): every task created behind a 
 
   const ambiguous = stack.sim.counters.faults.createThenReset;
   const adopted = occurrences(worker.output.join(''), 'adopted the task a callback reported');
-  const tally = await tallyJobs(stack, 'ambiguous submit, webhooks', jobs, { ambiguousCreates: ambiguous, adoptedViaCallback: adopted, callbacks: stack.sim.counters.callbacks });
+  const tally = await tallyJobs(stack, 'ambiguous submit, webhooks', jobs, {
+    ambiguousCreates: ambiguous,
+    adoptedViaCallback: adopted,
+    callbacks: stack.sim.counters.callbacks,
+  });
   expectAllStored(tally);
   expect(ambiguous).toBeGreaterThan(0);
   expect(adopted).toBe(ambiguous);

@@ -35,11 +35,11 @@ describe('account pool', () => {
     const before = await renderAll('a pool with one account broke', 8);
 
     for (const job of before) {
-      expect((job.returnvalue).account).toBe('b');
+      expect(job.returnvalue.account).toBe('b');
       expect(job.data.render).toMatchObject({ account: 'b', submits: 1 });
       // One attempt, the one that completed: a 1002 never failed a job.
       expect({ attemptsMade: job.attemptsMade, failedReason: job.failedReason }).toEqual({ attemptsMade: 1, failedReason: undefined });
-      const task = stack.sim.task((job.returnvalue).taskId)!;
+      const task = stack.sim.task(job.returnvalue.taskId)!;
       expect(task.key).toBe(keyB);
       expect(stack.sim.counters.submitsByPrompt.get(task.prompt)).toBe(1);
     }
@@ -65,9 +65,9 @@ describe('account pool', () => {
     expect((await first.limiter.status()).find((s) => s.account === 'a')!.paused).toBeUndefined();
 
     const after = await renderAll('a pool made whole again', 8);
-    const onA = after.filter((j) => (j.returnvalue).account === 'a');
+    const onA = after.filter((j) => j.returnvalue.account === 'a');
     expect(onA.length).toBeGreaterThan(0);
-    for (const job of onA) expect(stack.sim.task((job.returnvalue).taskId)!.key).toBe(keyA);
+    for (const job of onA) expect(stack.sim.task(job.returnvalue.taskId)!.key).toBe(keyA);
     expect(stack.sim.counters.perKey[keyA]!.tasksCreated).toBe(onA.length);
 
     // Names only: no key in any job's data or result, nor in the logs.

@@ -50,7 +50,12 @@ function packagesLoadedBy(entry: string): Set<string> {
         if (spec!.endsWith('.json')) continue;
         visit(existsSync(`${target}.js`) ? `${target}.js` : path.join(target, 'index.js'));
       } else if (!isBuiltin(spec!)) {
-        packages.add(spec!.split('/').slice(0, spec!.startsWith('@') ? 2 : 1).join('/'));
+        packages.add(
+          spec!
+            .split('/')
+            .slice(0, spec!.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
       }
     }
   };

@@ -102,21 +102,21 @@ it('a callback KIE does not confirm leaves nothing behind: the upload under way 
   expect(await bucketContents(s)).toEqual({ keys: [`renders/${jobId}.mp4`], uploads: [] });
 });
 
-it('a confirmed task whose record links another video than the callback: KIE\'s is stored, the callback\'s discarded', async () => {
+it("a confirmed task whose record links another video than the callback: KIE's is stored, the callback's discarded", async () => {
   videos = await startVideoServer();
   videos.route('/other.mp4', { kind: 'video', size: 64 * 1024 });
   const s = await startWithReceiver({ generationMs: 300, faults: { dropCallbacks: true } });
-  const { jobId } = (await s.producer.enqueueMany([{ prompt: 'announced with a stranger\'s link' }]))[0]!;
+  const { jobId } = (await s.producer.enqueueMany([{ prompt: "announced with a stranger's link" }]))[0]!;
   const taskId = await taskOf(s, jobId);
   await waitUntil(() => s.sim.task(taskId)?.state === 'success', 'the task to finish');
   expect(await announce(s, jobId, taskId, `${videos.origin}/other.mp4`)).toBe(202);
   await expectStoredAsKieServed(s, jobId);
   expect(videos.requests).toEqual(['/other.mp4']);
-  expect(logged(s, 'KIE\'s record links another video than the callback did: storing KIE\'s')).toBe(1);
+  expect(logged(s, "KIE's record links another video than the callback did: storing KIE's")).toBe(1);
   expect(await bucketContents(s)).toEqual({ keys: [`renders/${jobId}.mp4`], uploads: [] });
 });
 
-it('a callback\'s video on a host outside VIDEO_HOSTS is never fetched; KIE\'s link is stored', async () => {
+it("a callback's video on a host outside VIDEO_HOSTS is never fetched; KIE's link is stored", async () => {
   const s = await startWithReceiver({ generationMs: 300, faults: { dropCallbacks: true } });
   const { jobId } = (await s.producer.enqueueMany([{ prompt: 'announced from elsewhere' }]))[0]!;
   const taskId = await taskOf(s, jobId);

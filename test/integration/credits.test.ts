@@ -40,8 +40,7 @@ describe('credit balances (jobs dialect)', () => {
     await toppedUp?.close();
   });
 
-  const balances = async () =>
-    Object.fromEntries((await readBalances(stack.redis, stack.config.limiterPrefix, ['a', 'b'])).map((b) => [b.account, b.credits]));
+  const balances = async () => Object.fromEntries((await readBalances(stack.redis, stack.config.limiterPrefix, ['a', 'b'])).map((b) => [b.account, b.credits]));
 
   it('reads every balance before taking work, and keeps it in Redis with the time it was read', async () => {
     const read = await readBalances(stack.redis, stack.config.limiterPrefix, ['a', 'b']);
@@ -63,7 +62,7 @@ describe('credit balances (jobs dialect)', () => {
     }
     expect(done.size).toBe(3);
     const waiting = ids.find((id) => !done.has(id))!;
-    for (const id of done.keys()) expect(((await stack.queue.getJob(id))!.returnvalue).account).toBe('b');
+    for (const id of done.keys()) expect((await stack.queue.getJob(id))!.returnvalue.account).toBe('b');
     await waitFor(() => stack.logs.some((l) => l.includes('"alert":"insufficient-credits"')));
     // The alert is logged just before the job moves to delayed: it must get there, and not fail.
     await waitFor(async () => (await stack.queue.getJobState(waiting)) === 'delayed');

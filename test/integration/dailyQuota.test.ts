@@ -60,7 +60,7 @@ describe('daily quota', () => {
       const job = (await stack.queue.getJob(id))!;
       // Waiting for quota was never a failed attempt.
       expect({ attemptsMade: job.attemptsMade, failedReason: job.failedReason }).toEqual({ attemptsMade: 1, failedReason: undefined });
-      expect(stack.sim.task((job.returnvalue).taskId)!.createdAt).toBeGreaterThanOrEqual(created[0]! + WINDOW_MS);
+      expect(stack.sim.task(job.returnvalue.taskId)!.createdAt).toBeGreaterThanOrEqual(created[0]! + WINDOW_MS);
     }
     for (const p of prompts) expect(stack.sim.counters.submitsByPrompt.get(p)).toBe(1);
     expect(stack.sim.counters.violations.daily).toBe(0);

@@ -40,7 +40,14 @@ describe('end to end: producer -> BullMQ -> worker -> KIE simulator -> S3', () =
 
   it('renders a job added by a stock BullMQ client with only the documented data', async () => {
     const foreign = new Queue(stack.config.queueName, { connection: { url: stack.env.REDIS_URL } });
-    const job = await foreign.add('render', { prompt: 'added from another backend', aspectRatio: '9:16', duration: 15, quality: 'high', seed: 42424, key: 'foreign/clip.mp4' });
+    const job = await foreign.add('render', {
+      prompt: 'added from another backend',
+      aspectRatio: '9:16',
+      duration: 15,
+      quality: 'high',
+      seed: 42424,
+      key: 'foreign/clip.mp4',
+    });
     await foreign.close();
     expect((await stack.waitForJobs([job.id!])).get(job.id!)).toBe('completed');
     const result = (await stack.queue.getJob(job.id!))!.returnvalue;

@@ -180,7 +180,7 @@ describe('downloads', () => {
     expect(seenBroken).toEqual([]);
     expect(s.sim.counters.faults.cutBody).toBeGreaterThanOrEqual(3);
     const listed = await s.s3Client.send(new ListObjectsV2Command({ Bucket: bucket }));
-    const results = await Promise.all(jobIds.map(async (id) => ((await s.queue.getJob(id))!.returnvalue).key));
+    const results = await Promise.all(jobIds.map(async (id) => (await s.queue.getJob(id))!.returnvalue.key));
     const batches = [...new Set(results.map((key) => key.split('/')[0]))];
     expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([...results, ...batches.map((b) => `${b}/manifest.jsonl`)].sort());
     const uploads = await s.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
@@ -217,7 +217,7 @@ describe('a failed generation (status 2) follows KIE_FAILED_TASK_POLICY', () => 
     // Failing "for a while": the first task fails, the resubmitted one renders.
     const prompt = 'a task that fails once';
     const second = await s.producer.enqueue({ prompt });
-    for (const deadline = Date.now() + WAIT_MS; !s.sim.counters.submitsByPrompt.get(prompt); ) {
+    for (const deadline = Date.now() + WAIT_MS; !s.sim.counters.submitsByPrompt.get(prompt);) {
       if (Date.now() > deadline) throw new Error(`no task created for "${prompt}"`);
       await new Promise((r) => setTimeout(r, 10));
     }

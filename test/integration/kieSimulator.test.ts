@@ -33,8 +33,7 @@ async function api(s: KieSimulator, method: 'GET' | 'POST', path: string, body?:
 }
 
 const generate = (s: KieSimulator, body: unknown, key: string | null = KEY) => api(s, 'POST', '/api/v1/sora/generate', body, key);
-const soraRecord = (s: KieSimulator, taskId: string, key = KEY) =>
-  api(s, 'GET', `/api/v1/sora/record-info?taskId=${taskId}`, undefined, key);
+const soraRecord = (s: KieSimulator, taskId: string, key = KEY) => api(s, 'GET', `/api/v1/sora/record-info?taskId=${taskId}`, undefined, key);
 const createJob = (s: KieSimulator, body: unknown, key = KEY) => api(s, 'POST', '/api/v1/jobs/createTask', body, key);
 const jobRecord = (s: KieSimulator, taskId: string) => api(s, 'GET', `/api/v1/jobs/recordInfo?taskId=${taskId}`);
 const textJob = (prompt: string, extra: Record<string, unknown> = {}) => ({
@@ -62,7 +61,10 @@ async function download(url: string): Promise<{ status: number; type: string | n
 async function finishedSoraTask(s: KieSimulator, prompt = 'a calm sea at dawn'): Promise<{ taskId: string; videoUrl: string }> {
   const created = await generate(s, { prompt });
   const taskId: string = created.body.data.taskId;
-  const rec = await until(() => soraRecord(s, taskId), (r) => r.body.data.status !== 0);
+  const rec = await until(
+    () => soraRecord(s, taskId),
+    (r) => r.body.data.status !== 0,
+  );
   return { taskId, videoUrl: rec.body.data.videoUrl };
 }
 
@@ -138,7 +140,14 @@ describe('jobs dialect validation', () => {
       'storyboard shots not adding up to n_frames',
       {
         model: 'sora-2-pro-storyboard',
-        input: { n_frames: '15', aspect_ratio: 'portrait', shots: [{ Scene: 'a', duration: 5 }, { Scene: 'b', duration: 5 }] },
+        input: {
+          n_frames: '15',
+          aspect_ratio: 'portrait',
+          shots: [
+            { Scene: 'a', duration: 5 },
+            { Scene: 'b', duration: 5 },
+          ],
+        },
       },
       'add up',
     ],
@@ -152,7 +161,14 @@ describe('jobs dialect validation', () => {
     const s = await sim();
     const body = {
       model: 'sora-2-pro-storyboard',
-      input: { n_frames: '25', aspect_ratio: 'portrait', shots: [{ Scene: 'a', duration: 10 }, { Scene: 'b', duration: 15 }] },
+      input: {
+        n_frames: '25',
+        aspect_ratio: 'portrait',
+        shots: [
+          { Scene: 'a', duration: 10 },
+          { Scene: 'b', duration: 15 },
+        ],
+      },
     };
     const r = await createJob(s, body);
     expect(r).toEqual({ status: 200, body: { code: 200, msg: 'success', data: { taskId: expect.any(String) } } });
@@ -168,7 +184,10 @@ describe('a sora task', () => {
     expect((await soraRecord(s, taskId)).body.data).toMatchObject({ taskId, status: 0, duration: 15, resolution: '1080p' });
     expect(s.counters.perKey[KEY]!.generating).toBe(1);
 
-    const done = await until(() => soraRecord(s, taskId), (r) => r.body.data.status !== 0);
+    const done = await until(
+      () => soraRecord(s, taskId),
+      (r) => r.body.data.status !== 0,
+    );
     expect(done.body.data).toMatchObject({ status: 1, videoUrl: expect.stringContaining(`/files/${taskId}.mp4?expires=`) });
     expect(Date.parse(done.body.data.completedAt)).toBeGreaterThanOrEqual(Date.parse(done.body.data.createdAt));
 
@@ -176,9 +195,7 @@ describe('a sora task', () => {
     expect(video.status).toBe(200);
     expect(video.type).toBe('video/mp4');
     expect(video.bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
-    expect({ size: video.bytes.length, sha256: createHash('sha256').update(video.bytes).digest('hex') }).toEqual(
-      s.expectedVideo(taskId),
-    );
+    expect({ size: video.bytes.length, sha256: createHash('sha256').update(video.bytes).digest('hex') }).toEqual(s.expectedVideo(taskId));
 
     const c = s.counters;
     expect(c.perKey[KEY]).toMatchObject({ tasksCreated: 1, generating: 0, peakGenerating: 1 });
@@ -214,9 +231,15 @@ describe('a jobs task', () => {
     expect(['waiting', 'queuing']).toContain(first.state);
     expect(JSON.parse(first.param)).toEqual(body);
 
-    const mid = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'generating');
+    const mid = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'generating',
+    );
     expect(mid.body.data.state).toBe('generating');
-    const done = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const done = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'success',
+    );
     const { resultUrls } = JSON.parse(done.body.data.resultJson);
     expect(done.body.data.costTime).toBeGreaterThanOrEqual(550);
     const video = await download(resultUrls[0]);
@@ -227,7 +250,10 @@ describe('a jobs task', () => {
     const s = await sim({ credits: { [KEY]: 100 } });
     expect((await api(s, 'GET', '/api/v1/chat/credit')).body).toEqual({ code: 200, msg: 'success', data: 100 });
     await createJob(s, textJob('one'));
-    await createJob(s, textJob('two', { model: 'sora-2-pro-text-to-video', input: { prompt: 'two', aspect_ratio: 'landscape', n_frames: '10', size: 'high' } }));
+    await createJob(
+      s,
+      textJob('two', { model: 'sora-2-pro-text-to-video', input: { prompt: 'two', aspect_ratio: 'landscape', n_frames: '10', size: 'high' } }),
+    );
     expect((await api(s, 'GET', '/api/v1/chat/credit')).body.data).toBe(10);
     const broke = await createJob(s, textJob('three'));
     expect(broke).toEqual({ status: 402, body: expect.objectContaining({ code: 402, msg: expect.stringContaining('balance is 10') }) });
@@ -264,7 +290,10 @@ describe('video links', () => {
   it('are renewed by download-url even when expired, for their own key only', async () => {
     const s = await sim();
     const taskId: string = (await createJob(s, textJob('a lighthouse'))).body.data.taskId;
-    const done = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const done = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'success',
+    );
     const stale: string = JSON.parse(done.body.data.resultJson).resultUrls[0];
     s.expireLinks();
     expect((await download(stale)).status).toBe(403);
@@ -332,7 +361,7 @@ describe('caps', () => {
   });
 });
 
-describe('rates per request class (KIE\'s live limits)', () => {
+describe("rates per request class (KIE's live limits)", () => {
   it('refuses the create or read beyond N in any window, each class on its own budget, and counts it', async () => {
     const s = await sim({ rates: { create: { limit: 2, windowMs: 400 }, read: { limit: 3, windowMs: 400 } }, generationMs: 50 });
     const first = await createJob(s, textJob('one'));
@@ -375,7 +404,10 @@ describe('callbacks', () => {
     try {
       const s = await sim();
       const taskId: string = (await generate(s, { prompt: 'p', callBackUrl: hook.url })).body.data.taskId;
-      await until(async () => hook.received.length, (n) => n > 0);
+      await until(
+        async () => hook.received.length,
+        (n) => n > 0,
+      );
       expect(hook.received[0]!.body).toEqual({
         taskId,
         status: 1,
@@ -395,10 +427,16 @@ describe('callbacks', () => {
     try {
       const s = await sim({ callbackHmacKey: 'hmac-secret' });
       const okId: string = (await createJob(s, textJob('p', { callBackUrl: hook.url }))).body.data.taskId;
-      await until(async () => hook.received.length, (n) => n > 0);
+      await until(
+        async () => hook.received.length,
+        (n) => n > 0,
+      );
       s.setFaults({ failRate: 1 });
       const failId: string = (await createJob(s, textJob('q', { callBackUrl: hook.url }))).body.data.taskId;
-      await until(async () => hook.received.length, (n) => n > 1);
+      await until(
+        async () => hook.received.length,
+        (n) => n > 1,
+      );
 
       const [ok, failed] = hook.received;
       expect(ok!.body).toEqual({ code: 200, msg: 'success', data: expect.objectContaining({ taskId: okId, state: 'success' }) });
@@ -424,7 +462,10 @@ describe('callbacks', () => {
     try {
       const s = await sim();
       await generate(s, { prompt: 'p', callBackUrl: hook.url });
-      await until(async () => s.counters.callbacks.failed, (n) => n > 0);
+      await until(
+        async () => s.counters.callbacks.failed,
+        (n) => n > 0,
+      );
       expect(s.counters.callbacks).toEqual({ delivered: 0, failed: 1 });
       s.setFaults({ dropCallbacks: true });
       await generate(s, { prompt: 'q', callBackUrl: hook.url });
@@ -468,13 +509,20 @@ describe('fault knobs', () => {
     expect(s.counters.submitsByPrompt.get('ambiguous')).toBe(1);
     s.setFaults({ createThenResetRate: 0 });
     const taskId = s.counters.tasks[0]!.taskId;
-    const rec = await until(() => soraRecord(s, taskId), (r) => r.body.data.status === 1);
+    const rec = await until(
+      () => soraRecord(s, taskId),
+      (r) => r.body.data.status === 1,
+    );
     expect(rec.body.data.status).toBe(1);
   });
 
   /** A create's answer as it came over the wire, whether or not it is JSON. */
   async function rawCreate(s: KieSimulator, path: string, body: unknown): Promise<{ status: number; type: string | null; text: string }> {
-    const res = await fetch(s.url + path, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(s.url + path, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
   }
 
@@ -519,10 +567,16 @@ describe('fault knobs', () => {
     const s = await sim();
     const created = await createJob(s, textJob('a link kept'));
     const taskId = created.body.data.taskId;
-    const rec = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const rec = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'success',
+    );
     const url = JSON.parse(rec.body.data.resultJson).resultUrls[0];
     s.setFaults({ linkRefreshRefusedRate: 1 });
-    expect(await api(s, 'POST', '/api/v1/common/download-url', { url })).toEqual({ status: 422, body: { code: 422, msg: expect.stringContaining('cannot be refreshed'), data: null } });
+    expect(await api(s, 'POST', '/api/v1/common/download-url', { url })).toEqual({
+      status: 422,
+      body: { code: 422, msg: expect.stringContaining('cannot be refreshed'), data: null },
+    });
     expect(s.counters.faults.linkRefreshRefused).toBe(1);
     expect((await jobRecord(s, taskId)).body.data.state).toBe('success');
   });
@@ -553,7 +607,8 @@ describe('fault knobs', () => {
       new Promise<{ length: string | undefined; chunked: boolean; bytes: Buffer; error: boolean }>((resolve) => {
         http.get(videoUrl, (res) => {
           const parts: Buffer[] = [];
-          const done = (error: boolean) => resolve({ length: res.headers['content-length'], chunked: res.headers['transfer-encoding'] === 'chunked', bytes: Buffer.concat(parts), error });
+          const done = (error: boolean) =>
+            resolve({ length: res.headers['content-length'], chunked: res.headers['transfer-encoding'] === 'chunked', bytes: Buffer.concat(parts), error });
           res.on('data', (d: Buffer) => parts.push(d));
           res.on('error', () => done(true));
           res.on('end', () => done(false));
@@ -573,7 +628,10 @@ describe('fault knobs', () => {
   it('failRate ends tasks with status 2 and an errorMessage', async () => {
     const s = await sim({ faults: { failRate: 1 } });
     const created = await generate(s, { prompt: 'doomed' });
-    const rec = await until(() => soraRecord(s, created.body.data.taskId), (r) => r.body.data.status !== 0);
+    const rec = await until(
+      () => soraRecord(s, created.body.data.taskId),
+      (r) => r.body.data.status !== 0,
+    );
     expect(rec.body.data).toMatchObject({ status: 2, errorMessage: expect.any(String) });
     expect(rec.body.data.videoUrl).toBeUndefined();
     expect(s.counters.faults.failedTasks).toBe(1);

@@ -46,7 +46,10 @@ describe('where HTTP servers listen, and who may read /metrics', () => {
   afterAll(() => stack.close());
 
   it('every HTTP server listens on loopback unless HTTP_HOST says otherwise', async () => {
-    for (const [httpHost, bound] of [[undefined, '127.0.0.1'], ['0.0.0.0', '0.0.0.0']] as const) {
+    for (const [httpHost, bound] of [
+      [undefined, '127.0.0.1'],
+      ['0.0.0.0', '0.0.0.0'],
+    ] as const) {
       const config = loadConfig({ ...stack.env, ...(httpHost ? { HTTP_HOST: httpHost } : {}) });
       const server = await startWebhookServer({ config, redis: stack.redis, logger: createLogger('silent'), port: 0 });
       try {

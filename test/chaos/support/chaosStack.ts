@@ -98,7 +98,11 @@ export async function receiverInWorkerEnv(): Promise<Record<string, string>> {
 /** Resolves once an HTTP server answers GET /healthz with 200 at `port`. */
 export async function waitForHealthz(port: number, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   await waitUntil(
-    () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false),
+    () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
     `a healthy server on port ${port}`,
     timeoutMs,
     100,

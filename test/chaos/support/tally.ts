@@ -133,8 +133,10 @@ export async function enqueuePrompts(stack: RenderStack, label: string, n: numbe
 
 /** Waits for every job to finish; a timeout is not thrown here: the tally counts those jobs lost. */
 export async function settle(stack: RenderStack, jobs: readonly EnqueuedPrompt[], timeoutMs: number): Promise<void> {
-  await stack.waitForJobs(
-    jobs.map((j) => j.jobId),
-    timeoutMs,
-  ).catch((err: Error) => console.log(`[chaos] ${err.message}`));
+  await stack
+    .waitForJobs(
+      jobs.map((j) => j.jobId),
+      timeoutMs,
+    )
+    .catch((err: Error) => console.log(`[chaos] ${err.message}`));
 }
