@@ -173,7 +173,10 @@ export class BatchLedger {
   /** How many of the batch's jobs wait for a budget (the limiter's budget waiters, see acquireSubmit.lua). */
   async waitingForBudget(batchId: string): Promise<number> {
     const members = await this.redis.zrange(spendKeys(this.prefix).budgetWaiters, '0', '-1');
-    const jobIds = members.map(parseSlotMember).filter((m) => m.queueName === this.queue).map((m) => m.jobId);
+    const jobIds = members
+      .map(parseSlotMember)
+      .filter((m) => m.queueName === this.queue)
+      .map((m) => m.jobId);
     if (!jobIds.length) return 0;
     return (await this.redis.hmget(this.keys(batchId).jobs, ...jobIds)).filter((v) => v !== null).length;
   }
@@ -223,7 +226,11 @@ export class BatchLedger {
   /** Starts a cancel: from here no job of the batch passes the submit gate (cancelBatch.ts does the rest). */
   async markCancelling(batchId: string): Promise<{ outcome: 'cancelling' | 'already' | 'finished' | 'none'; ended: boolean; ends: number }> {
     const k = this.keys(batchId);
-    const [outcome, ended, ends] = (await this.run('cancelBatch', [k.record, k.ending], [batchId, MANIFEST_CLAIM_MS])) as ['cancelling' | 'already' | 'finished' | 'none', number, number];
+    const [outcome, ended, ends] = (await this.run('cancelBatch', [k.record, k.ending], [batchId, MANIFEST_CLAIM_MS])) as [
+      'cancelling' | 'already' | 'finished' | 'none',
+      number,
+      number,
+    ];
     return { outcome, ended: ended === 1, ends };
   }
 

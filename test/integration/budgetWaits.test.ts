@@ -54,10 +54,15 @@ it('jobs over the batch budget wait with reason budget; a raise wakes them; a pr
   const worker = await stack.startWorker();
   try {
     let st!: BatchStatus;
-    await waitUntil(async () => {
-      st = await call<BatchStatus>('GET', '/v1/batches/lanterns');
-      return st.counts.stored === 2 && st.waitingForBudget === 2;
-    }, 'two jobs stored and two waiting for the budget', 60_000, 100);
+    await waitUntil(
+      async () => {
+        st = await call<BatchStatus>('GET', '/v1/batches/lanterns');
+        return st.counts.stored === 2 && st.waitingForBudget === 2;
+      },
+      'two jobs stored and two waiting for the budget',
+      60_000,
+      100,
+    );
     expect(st).toMatchObject({ counts: { waiting: 2, stored: 2 }, reservedUsd: 0 });
     expect(st.spentUsd).toBeCloseTo(price * 2, 6);
     const views = await Promise.all(posted.jobs.map((j) => call<RenderView>('GET', `/renders/${j.jobId}`)));
@@ -76,7 +81,11 @@ it('jobs over the batch budget wait with reason budget; a raise wakes them; a pr
     expect(done.spentUsd).toBeCloseTo(price * 4, 6);
     expect(done.waitingForBudget).toBe(0);
 
-    const tiny = await call<{ jobs: Array<{ jobId: string }> }>('POST', '/v1/batches', { id: 'tiny', budgetUsd: price / 2, requests: [{ prompt: 'budget: too dear' }] });
+    const tiny = await call<{ jobs: Array<{ jobId: string }> }>('POST', '/v1/batches', {
+      id: 'tiny',
+      budgetUsd: price / 2,
+      requests: [{ prompt: 'budget: too dear' }],
+    });
     const outcome = await stack.waitForJobs([tiny.jobs[0]!.jobId], 30_000);
     expect(outcome.get(tiny.jobs[0]!.jobId)).toBe('failed');
     const view = await call<RenderView>('GET', `/renders/${tiny.jobs[0]!.jobId}`);
@@ -95,7 +104,12 @@ it('three worker processes racing for the last dollars of the daily budget submi
     // Seven jobs and a half: the eighth must wait.
     const workers = [0, 1, 2].map(() => race.spawnWorker({ KIE_DAILY_BUDGET_USD: (price * 7.5).toFixed(6) }));
     await waitForWorkersStarted(workers);
-    await waitUntil(async () => (await race.queue.getCompletedCount()) === 7 && (await race.queue.getDelayedCount()) === 13, '7 stored and 13 waiting for the budget', 60_000, 100);
+    await waitUntil(
+      async () => (await race.queue.getCompletedCount()) === 7 && (await race.queue.getDelayedCount()) === 13,
+      '7 stored and 13 waiting for the budget',
+      60_000,
+      100,
+    );
     // Let the fleet go on a moment: nothing more is submitted.
     await sleep(1000);
     expect([...race.sim.counters.submitsByPrompt.values()].reduce((a, b) => a + b, 0)).toBe(7);

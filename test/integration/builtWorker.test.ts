@@ -50,7 +50,12 @@ function packagesLoadedBy(entry: string): Set<string> {
         if (spec!.endsWith('.json')) continue;
         visit(existsSync(`${target}.js`) ? `${target}.js` : path.join(target, 'index.js'));
       } else if (!isBuiltin(spec!)) {
-        packages.add(spec!.split('/').slice(0, spec!.startsWith('@') ? 2 : 1).join('/'));
+        packages.add(
+          spec!
+            .split('/')
+            .slice(0, spec!.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
       }
     }
   };
@@ -100,9 +105,9 @@ test('the built worker renders a job, serves /healthz and stops on SIGTERM with 
     });
     expect((await axios.get(`http://127.0.0.1:${port}/healthz`)).data).toEqual({ ok: true });
 
-    const [{ jobId }] = await stack.producer.enqueueMany([{ prompt: 'a lighthouse rendered by the build' }]);
-    expect((await stack.waitForJobs([jobId!])).get(jobId!)).toBe('completed');
-    const result = (await stack.queue.getJob(jobId!))!.returnvalue as { key: string; sha256: string; taskId: string };
+    const { jobId } = (await stack.producer.enqueueMany([{ prompt: 'a lighthouse rendered by the build' }]))[0]!;
+    expect((await stack.waitForJobs([jobId])).get(jobId)).toBe('completed');
+    const result = (await stack.queue.getJob(jobId))!.returnvalue as { key: string; sha256: string; taskId: string };
     expect(result.sha256).toBe(stack.sim.expectedVideo(result.taskId).sha256);
     expect((await stack.readObject(result.key)).metadata.sha256).toBe(result.sha256);
   } finally {

@@ -90,7 +90,13 @@ test("a tenant at its own cap hands the free slot to another tenant's waiter", a
   expect(await limiter.acquireSubmit('other-2', as('other', t + 1))).toEqual({ granted: false, reason: 'concurrency' });
   expect(await limiter.releaseSlot('a', 'other-1')).toEqual(['other-2']);
   // capped-2 arrives first (woken by the failsafe): its cap is used, other-2 gets the slot.
-  expect(await limiter.acquireSubmit('capped-2', as('capped', t + 2))).toEqual({ granted: false, reason: 'tenant', limit: 'concurrent', waitMs: 0, wake: 'other-2' });
+  expect(await limiter.acquireSubmit('capped-2', as('capped', t + 2))).toEqual({
+    granted: false,
+    reason: 'tenant',
+    limit: 'concurrent',
+    waitMs: 0,
+    wake: 'other-2',
+  });
   expect(await limiter.acquireSubmit('other-2', as('other', t + 3))).toMatchObject({ granted: true });
 });
 

@@ -67,7 +67,10 @@ describe('the daily budget', () => {
 
 describe('tenant budgets and caps (TENANT_LIMITS)', () => {
   test("a tenant's budget, daily submits and concurrency hold; other tenants go on", async () => {
-    const limiter = new AccountLimiter(connect(), optionsFor({ accounts: [account('a')], tenantLimits: { small: { budgetUsd: 0.5 }, few: { daily: 2 }, narrow: { concurrent: 1 } } }));
+    const limiter = new AccountLimiter(
+      connect(),
+      optionsFor({ accounts: [account('a')], tenantLimits: { small: { budgetUsd: 0.5 }, few: { daily: 2 }, narrow: { concurrent: 1 } } }),
+    );
     expect(await limiter.acquireSubmit('s1', { spend: spend('small', 0.25) })).toMatchObject({ granted: true });
     expect(await limiter.acquireSubmit('s2', { spend: spend('small', 0.25) })).toMatchObject({ granted: true });
     expect(await limiter.acquireSubmit('s3', { spend: spend('small', 0.25) })).toMatchObject({ reason: 'budget', scope: 'tenant', never: false });

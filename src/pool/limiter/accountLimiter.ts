@@ -168,7 +168,7 @@ function validate(o: LimiterOptions): void {
 }
 
 const toMicro = (usd: number): number => Math.round(usd * 1_000_000);
-const wakeOf = (member: unknown): { wake?: string } => (member ? { wake: String(member) } : {});
+const wakeOf = (member: string | number | undefined): { wake?: string } => (member ? { wake: String(member) } : {});
 
 const pinned = (nowMs: number | undefined): ScriptArg => nowMs ?? '';
 const quota = (dailyLimit: number): ScriptArg => (Number.isFinite(dailyLimit) ? dailyLimit : '');
@@ -224,7 +224,11 @@ export class AccountLimiter {
     this.tenants = tenantKeys(options.prefix);
     const limits = Object.entries(options.tenantLimits ?? {}).map(([name, l]) => [
       name,
-      { ...(l.concurrent !== undefined ? { c: l.concurrent } : {}), ...(l.daily !== undefined ? { d: l.daily } : {}), ...(l.budgetUsd !== undefined ? { b: toMicro(l.budgetUsd) } : {}) },
+      {
+        ...(l.concurrent !== undefined ? { c: l.concurrent } : {}),
+        ...(l.daily !== undefined ? { d: l.daily } : {}),
+        ...(l.budgetUsd !== undefined ? { b: toMicro(l.budgetUsd) } : {}),
+      },
     ]);
     this.tenantLimitsJson = JSON.stringify(Object.fromEntries(limits));
   }
@@ -261,7 +265,18 @@ export class AccountLimiter {
     for (const name of eligible) this.account(name);
     const batch = opts.spend?.batch ?? this.noBatch();
     const { spend: sp, tenants: tk } = this;
-    const keys: string[] = [this.waiters, sp.charges, sp.amounts, sp.totals, sp.reserved, tk.slotTenants, tk.waiting, sp.budgetWaiters, batch.record, batch.jobs];
+    const keys: string[] = [
+      this.waiters,
+      sp.charges,
+      sp.amounts,
+      sp.totals,
+      sp.reserved,
+      tk.slotTenants,
+      tk.waiting,
+      sp.budgetWaiters,
+      batch.record,
+      batch.jobs,
+    ];
     const daily = this.options.dailyBudgetUsd;
     const args: ScriptArg[] = [
       jobId,
@@ -285,7 +300,13 @@ export class AccountLimiter {
       keys.push(k.slots, k.submits, k.turn, k.paused, k.tasks);
       args.push(name, config.maxConcurrent, quota(config.dailyLimit), eligible.has(name) ? 1 : 0, spec);
     }
-    const [reason, a, b, c, d] = (await this.scripts.run('acquireSubmit', keys, args)) as [string, string | number | undefined, string | number | undefined, number, string];
+    const [reason, a, b, c, d] = (await this.scripts.run('acquireSubmit', keys, args)) as [
+      string,
+      string | number | undefined,
+      string | number | undefined,
+      number,
+      string,
+    ];
     switch (reason) {
       case 'granted':
         return { granted: true, account: String(a) };
@@ -364,7 +385,11 @@ export class AccountLimiter {
    */
   async releaseSlot(account: string, jobId: string): Promise<string[]> {
     const { config, keys: k } = this.account(account);
-    return (await this.scripts.run('releaseSlot', [k.slots, k.tasks, k.paused, this.waiters, k.checks, k.started], [jobId, config.maxConcurrent, ''])) as string[];
+    return (await this.scripts.run(
+      'releaseSlot',
+      [k.slots, k.tasks, k.paused, this.waiters, k.checks, k.started],
+      [jobId, config.maxConcurrent, ''],
+    )) as string[];
   }
 
   /**
@@ -373,7 +398,13 @@ export class AccountLimiter {
    */
   async scheduleCheck(account: string, jobId: string, delayMs: number, nowMs?: number): Promise<boolean> {
     const k = this.account(account).keys;
-    return (await this.scripts.run('scheduleCheck', [k.checks, k.started, k.slots], [jobId, Math.max(0, Math.round(delayMs)), this.options.slotLeaseMs, pinned(nowMs)])) === 1;
+    return (
+      (await this.scripts.run(
+        'scheduleCheck',
+        [k.checks, k.started, k.slots],
+        [jobId, Math.max(0, Math.round(delayMs)), this.options.slotLeaseMs, pinned(nowMs)],
+      )) === 1
+    );
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Config } from '../../shared/config';
 import { BatchConflictError, echoIssue, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
-import type { RenderState } from '../../shared/renderJob';
+import type { RenderResult, RenderState } from '../../shared/renderJob';
 import { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { queueTelemetry } from '../../shared/tracing';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
@@ -136,7 +136,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       state,
       step: stepOf(state, render?.step),
       request: renderRequest,
-      result: job.returnvalue ?? null,
+      result: (job.returnvalue as RenderResult | undefined) ?? null,
       failedReason: job.failedReason || null,
       possibleDuplicate: render?.possibleDuplicate ?? false,
       // Why a delayed job waits, where a person can act on it: { reason: 'budget' | 'tenant', scope, message, since }.
