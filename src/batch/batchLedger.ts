@@ -165,9 +165,10 @@ export class BatchLedger {
     return parseRecord(await this.redis.hgetall(this.keys(batchId).record));
   }
 
-  /** Takes a removed job out of the account pool's slot waiters (limiterKeys.ts), which a freed slot wakes. */
+  /** Takes a removed job out of the account pool's slot and budget waiters (limiterKeys.ts), which a freed slot or budget wakes. */
   async forgetWaiter(jobId: string): Promise<void> {
-    await this.redis.zrem(waitersKey(this.prefix), slotMember(this.queue, jobId));
+    const member = slotMember(this.queue, jobId);
+    await this.redis.multi().zrem(waitersKey(this.prefix), member).zrem(spendKeys(this.prefix).budgetWaiters, member).exec();
   }
 
   /** How many of the batch's jobs wait for a budget (the limiter's budget waiters, see acquireSubmit.lua). */
@@ -178,7 +179,7 @@ export class BatchLedger {
       .filter((m) => m.queueName === this.queue)
       .map((m) => m.jobId);
     if (!jobIds.length) return 0;
-    return (await this.redis.hmget(this.keys(batchId).jobs, ...jobIds)).filter((v) => v !== null).length;
+    return (await this.redis.hmget(this.keys(batchId).jobs, ...jobIds)).filter((v) => v?.startsWith('waiting|')).length;
   }
 
   async stateOf(batchId: string): Promise<BatchState | undefined> {

@@ -37,7 +37,7 @@ export interface WorkerMetrics {
   ambiguousSubmits: Counter<'account'>;
   /** Credits of every task KIE created or a job adopted, at the configured prices. */
   creditsSpent: Counter<'account'>;
-  /** Submits that had to wait, by reason (budget, tenant, fair, concurrency, quota, paused). */
+  /** Submits that had to wait, by reason (budget, tenant, fair, concurrency, quota, paused, interval). */
   submitWaits: Counter<'reason'>;
   /** Counts a KIE request (handed to each KIE client). */
   observeKieRequest: KieRequestObserver;
@@ -207,7 +207,7 @@ export function createWorkerMetrics(
     }),
     submitWaits: new Counter({
       name: 'sora_submit_waits_total',
-      help: 'Submits this process found unable to start, by reason: budget, tenant (TENANT_LIMITS), fair (another tenant first), concurrency, quota, paused',
+      help: 'Submits this process found unable to start, by reason: budget, tenant (TENANT_LIMITS), fair (another tenant first), concurrency, quota, paused, interval (a turn soon)',
       labelNames: ['reason'],
       registers: [registry],
     }),
