@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { batchIndexKey, BatchKeys, batchKeys, endingBatchesKey, toMicroUsd } from './batchKeys';
-import { spendKeys, waitersKey } from '../pool/limiter/limiterKeys';
+import { spendKeys, tenantKeys, waitersKey } from '../pool/limiter/limiterKeys';
 import { parseSlotMember, slotMember } from '../pool/slotMember';
 
 export type BatchState = 'open' | 'cancelling' | 'cancelled' | 'finished';
@@ -165,10 +165,17 @@ export class BatchLedger {
     return parseRecord(await this.redis.hgetall(this.keys(batchId).record));
   }
 
-  /** Takes a removed job out of the account pool's slot and budget waiters (limiterKeys.ts), which a freed slot or budget wakes. */
+  /**
+   * Takes a removed job out of the account pool's waiters (limiterKeys.ts): for a slot, for a budget,
+   * and its tenant's (a fair share would otherwise hand a slot to a job that is gone).
+   */
   async forgetWaiter(jobId: string): Promise<void> {
     const member = slotMember(this.queue, jobId);
-    await this.redis.multi().zrem(waitersKey(this.prefix), member).zrem(spendKeys(this.prefix).budgetWaiters, member).exec();
+    const tenants = tenantKeys(this.prefix);
+    const waiting = await this.redis.zrange(tenants.waiting, '0', '-1');
+    const tx = this.redis.multi().zrem(waitersKey(this.prefix), member).zrem(spendKeys(this.prefix).budgetWaiters, member);
+    for (const tenant of waiting) tx.zrem(tenants.waitersPrefix + tenant, member);
+    await tx.exec();
   }
 
   /** How many of the batch's jobs wait for a budget (the limiter's budget waiters, see acquireSubmit.lua). */
