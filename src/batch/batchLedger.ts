@@ -9,8 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { batchIndexKey, BatchKeys, batchKeys, endingBatchesKey, toMicroUsd } from './batchKeys';
-import { waitersKey } from '../pool/limiter/limiterKeys';
-import { slotMember } from '../pool/slotMember';
+import { spendKeys, tenantKeys, waitersKey } from '../pool/limiter/limiterKeys';
+import { parseSlotMember, slotMember } from '../pool/slotMember';
 
 export type BatchState = 'open' | 'cancelling' | 'cancelled' | 'finished';
 export type BatchJobState = 'waiting' | 'submitted' | 'stored' | 'failed' | 'cancelled';
@@ -165,9 +165,28 @@ export class BatchLedger {
     return parseRecord(await this.redis.hgetall(this.keys(batchId).record));
   }
 
-  /** Takes a removed job out of the account pool's slot waiters (limiterKeys.ts), which a freed slot wakes. */
+  /**
+   * Takes a removed job out of the account pool's waiters (limiterKeys.ts): for a slot, for a budget,
+   * and its tenant's (a fair share would otherwise hand a slot to a job that is gone).
+   */
   async forgetWaiter(jobId: string): Promise<void> {
-    await this.redis.zrem(waitersKey(this.prefix), slotMember(this.queue, jobId));
+    const member = slotMember(this.queue, jobId);
+    const tenants = tenantKeys(this.prefix);
+    const waiting = await this.redis.zrange(tenants.waiting, '0', '-1');
+    const tx = this.redis.multi().zrem(waitersKey(this.prefix), member).zrem(spendKeys(this.prefix).budgetWaiters, member);
+    for (const tenant of waiting) tx.zrem(tenants.waitersPrefix + tenant, member);
+    await tx.exec();
+  }
+
+  /** How many of the batch's jobs wait for a budget (the limiter's budget waiters, see acquireSubmit.lua). */
+  async waitingForBudget(batchId: string): Promise<number> {
+    const members = await this.redis.zrange(spendKeys(this.prefix).budgetWaiters, '0', '-1');
+    const jobIds = members
+      .map(parseSlotMember)
+      .filter((m) => m.queueName === this.queue)
+      .map((m) => m.jobId);
+    if (!jobIds.length) return 0;
+    return (await this.redis.hmget(this.keys(batchId).jobs, ...jobIds)).filter((v) => v?.startsWith('waiting|')).length;
   }
 
   async stateOf(batchId: string): Promise<BatchState | undefined> {

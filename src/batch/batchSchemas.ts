@@ -60,6 +60,8 @@ export const batchStatusSchema = z.object({
   reservedUsd: z.number(),
   budgetUsd: z.number().nullable(),
   budgetLeftUsd: z.number().nullable(),
+  /** Jobs waiting (delayed, reason budget) for a daily, tenant or batch budget to allow their price. */
+  waitingForBudget: z.number().int(),
   estimatedFinishAt: z.string().nullable(),
   failures: z.array(z.object({ jobId: z.string(), reason: z.string() })),
   manifest: z.object({ key: z.string(), writtenAt: z.string() }).nullable(),

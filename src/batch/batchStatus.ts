@@ -45,6 +45,7 @@ export async function batchStatus(ledger: BatchLedger, batchId: string, cap: Cap
     reservedUsd: fromMicroUsd(reserved),
     budgetUsd: record.budgetMicroUsd === undefined ? null : fromMicroUsd(record.budgetMicroUsd),
     budgetLeftUsd: record.budgetMicroUsd === undefined ? null : fromMicroUsd(record.budgetMicroUsd - spent - reserved),
+    waitingForBudget: await ledger.waitingForBudget(batchId),
     // Jobs generating now are a generation away at most; those waiting still need a submit.
     estimatedFinishAt: pending ? estimateFinish(cap, Math.max(1, record.counts.waiting)).finishAt : null,
     failures,

@@ -1,6 +1,6 @@
 --[[
-  Sets or clears a batch's budget: stored and shown now, read by the submit grant once the limiter
-  enforces budgets (whoever raises a budget then wakes the jobs waiting for it).
+  Sets or clears a batch's budget, which the submit grant (acquireSubmit.lua) enforces; the caller
+  then wakes the jobs waiting for a budget (budgetWaiters.ts).
 
   Input:
     KEYS[1] the batch's record HASH

@@ -16,5 +16,8 @@ export function createLimiter(redis: Redis, config: Config, accounts: readonly A
     dailyWindowMs: config.kie.dailyWindowMs,
     dailyWindow: config.kie.dailyWindow,
     slotLeaseMs: config.kie.slotLeaseMs,
+    ...(config.kie.dailyBudgetUsd !== undefined ? { dailyBudgetUsd: config.kie.dailyBudgetUsd } : {}),
+    tenantLimits: config.tenantLimits,
+    ...(config.fairShares ? {} : { tenantHeartbeatMs: 0 }),
   });
 }

@@ -37,6 +37,9 @@ import { openBatch } from '../batch/openBatch';
 import { batchFieldsSchema, parseWith } from '../batch/batchSchemas';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
+import { wakeBudgetWaiters } from '../pool/budgetWaiters';
+import { createLimiter } from '../pool/createLimiter';
+import type { SpendStatus } from '../pool/limiter/accountLimiter';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -432,6 +435,23 @@ withJsonOption(
     }),
   );
 
+/** Money in the daily window, budget waiters, and each tenant's share against its TENANT_LIMITS. */
+function printSpend(spend: SpendStatus, config: Config): void {
+  const budget = config.kie.dailyBudgetUsd;
+  process.stdout.write(
+    `spend in the daily window: ${usd(spend.usedUsd)} (${usd(spend.reservedUsd)} reserved)` +
+      (budget === undefined ? ', no daily budget' : `, daily budget ${usd(budget)} (KIE_DAILY_BUDGET_USD), left ${usd(Math.max(0, budget - spend.usedUsd))}`) +
+      (spend.budgetWaiters ? `; ${count(spend.budgetWaiters, 'job')} waiting (reason budget)\n` : '\n'),
+  );
+  for (const [tenant, t] of Object.entries(spend.tenants)) {
+    const limits = config.tenantLimits[tenant];
+    const caps = limits
+      ? ` (TENANT_LIMITS: ${limits.concurrent ?? '-'} in flight, ${limits.daily ?? '-'} a day, ${limits.budgetUsd === undefined ? 'no budget' : usd(limits.budgetUsd)})`
+      : '';
+    process.stdout.write(`tenant ${tenant || '(none)'}: ${count(t.submits, 'submit')}, ${usd(t.usedUsd)} in the window${caps}\n`);
+  }
+}
+
 /** A batch id given on the command line, or a usage error. */
 function batchIdArg(id: string): string {
   return parseWith(batchFieldsSchema, { id }).id!;
@@ -445,6 +465,7 @@ function printStatus(st: BatchStatus): void {
       `stored ${count(st.videosStored, 'video')}, ${st.secondsRendered} s rendered, ${st.bytesStored} bytes\n` +
       `spent ${usd(st.spentUsd)}, reserved ${usd(st.reservedUsd)}` +
       (st.budgetUsd === null ? ', no budget\n' : `, budget ${usd(st.budgetUsd)}, left ${usd(st.budgetLeftUsd!)}\n`) +
+      (st.waitingForBudget ? `${count(st.waitingForBudget, 'job')} waiting (reason budget): raise it with sora-batch batch budget ${st.batchId} <usd>\n` : '') +
       (st.estimatedFinishAt ? `estimated finish: ${st.estimatedFinishAt}\n` : '') +
       (st.endedAt ? `ended at ${st.endedAt}\n` : '') +
       (st.manifest ? `manifest: s3 key ${st.manifest.key} (written ${st.manifest.writtenAt})\n` : ''),
@@ -520,12 +541,16 @@ batch
   .argument('<usd>', 'dollars, or none')
   .addHelpText('after', helpAfter(['sora-batch batch budget nightly 40', 'sora-batch batch budget nightly none'], BATCH_ENV))
   .action((id: string, amount: string) =>
-    withProducer(async (producer, config) => {
+    withProducer(async (producer, config, redis) => {
       if (amount !== 'none' && !/^\d+(\.\d+)?$/.test(amount))
         throw new UsageError(`<usd> must be a number of dollars, e.g. 25 or 12.50, or none (got ${amount})`);
       const budget = amount === 'none' ? null : Number(amount);
       if (!(await producer.batches.setBudget(batchIdArg(id), budget))) throw new UsageError(`no batch ${id} on ${config.queueName}`);
-      process.stdout.write(budget === null ? `batch ${id}: budget removed\n` : `batch ${id}: budget ${usd(budget)}\n`);
+      const woken = await wakeBudgetWaiters(redis, config.limiterPrefix);
+      process.stdout.write(
+        (budget === null ? `batch ${id}: budget removed` : `batch ${id}: budget ${usd(budget)}`) +
+          (woken ? `; ${woken} job(s) waiting for a budget woken\n` : '\n'),
+      );
     }),
   );
 withJsonOption(
@@ -625,8 +650,14 @@ withJsonOption(program.command('status').description('job counts of the queue an
   .addHelpText(
     'after',
     helpAfter(
-      ['sora-batch status', 'sora-batch status --json | jq .accounts'],
-      [...REDIS_ENV, QUEUE_ENV, ...ACCOUNT_ENV, 'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with'],
+      ['sora-batch status', 'sora-batch status --json | jq .spend'],
+      [
+        ...REDIS_ENV,
+        QUEUE_ENV,
+        ...ACCOUNT_ENV,
+        'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with',
+        "KIE_DAILY_BUDGET_USD, TENANT_LIMITS  as the workers run with (the spend shown is the fleet's)",
+      ],
     ),
   )
   .action(async (o: JsonFlag) => {
@@ -650,7 +681,8 @@ withJsonOption(program.command('status').description('job counts of the queue an
       );
       const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
       const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
-      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels }, o.json, () => {
+      const spend = fleet.accounts.length ? await createLimiter(redis, config, fleet.accounts).spendStatus() : undefined;
+      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels, spend }, o.json, () => {
         process.stdout.write(
           `queue ${config.queueName}: ${Object.entries(counts)
             .map(([k, v]) => `${k} ${v}`)
@@ -673,6 +705,7 @@ withJsonOption(program.command('status').description('job counts of the queue an
             waiters: a.waiters,
           })),
         );
+        if (spend) printSpend(spend, config);
         for (const m of pausedModels) {
           process.stdout.write(
             `model ${m.model} paused by ${m.paused!.by} since ${new Date(m.paused!.since).toISOString()}: ${m.paused!.reason} (${count(m.waiters, 'job')} waiting)\n`,

@@ -45,6 +45,16 @@ export interface AccountConfig {
   readonly rates?: RequestRates;
 }
 
+/** A tenant's own caps (TENANT_LIMITS); an absent one does not apply. */
+export interface TenantLimits {
+  /** Tasks in flight at once, over all accounts. */
+  readonly concurrent?: number;
+  /** Submits per daily window (the quota's window). */
+  readonly daily?: number;
+  /** Dollars charged per daily window. */
+  readonly budgetUsd?: number;
+}
+
 /** What the limiter and `sora-batch status` need of an account: its name and caps, never its key. */
 export type AccountCaps = Pick<AccountConfig, 'name' | 'maxConcurrent' | 'dailyLimit' | 'rates'>;
 
@@ -113,7 +123,13 @@ export interface Config {
     readonly usdPerCredit: number;
     /** How long KIE takes to make one clip, for batch estimates: the catalog has no such figure. */
     readonly typicalGenerationMs: number;
+    /** KIE_DAILY_BUDGET_USD: dollars the fleet may charge per daily window (the quota's window); none when unset. */
+    readonly dailyBudgetUsd?: number;
   };
+  /** TENANT_LIMITS: caps of named tenants (exact names). */
+  readonly tenantLimits: Readonly<Record<string, TenantLimits>>;
+  /** FAIR_SHARES: a freed slot goes to the waiting tenant with the fewest in flight (false: first come, first served). */
+  readonly fairShares: boolean;
   readonly pollIntervalMs: number;
   readonly webhook?: { readonly baseUrl: string; readonly secret: string };
   /**
@@ -465,6 +481,41 @@ function readAccountRates(r: EnvReader, names: readonly string[], fleet: Request
   return own;
 }
 
+/**
+ * TENANT_LIMITS=name=concurrent/daily[/usd],...: each part a number, or '-' for no cap there
+ * (e.g. acme=4/200, trial=1/-/5.50).
+ */
+function readTenantLimits(r: EnvReader): Record<string, TenantLimits> {
+  const limits: Record<string, TenantLimits> = {};
+  const rule = "must be name=concurrent/daily or name=concurrent/daily/usd (whole numbers of at least 1 and dollars above 0, or '-' for none; each name once)";
+  const part = (text: string | undefined, whole: boolean): number | null | undefined => {
+    if (text === undefined || text === '-') return undefined;
+    const n = whole ? (/^\d+$/.test(text) ? Number(text) : NaN) : /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+    return Number.isFinite(n) && n > 0 && n <= Number.MAX_SAFE_INTEGER ? n : null;
+  };
+  for (const entry of r.list('TENANT_LIMITS')) {
+    const m = /^(.{1,200})=([^=]*)$/.exec(entry);
+    const parts = m?.[2]!.split('/').map((p) => p.trim()) ?? [];
+    const [concurrent, daily, budgetUsd] = [part(parts[0], true), part(parts[1], true), part(parts[2], false)];
+    if (!m || parts.length < 2 || parts.length > 3 || concurrent === null || daily === null || budgetUsd === null || m[1]! in limits) {
+      r.bad('TENANT_LIMITS', entry, rule);
+      continue;
+    }
+    limits[m[1]!] = { ...(concurrent ? { concurrent } : {}), ...(daily ? { daily } : {}), ...(budgetUsd ? { budgetUsd } : {}) };
+  }
+  return limits;
+}
+
+function readDailyBudget(r: EnvReader): number | undefined {
+  const raw = r.raw('KIE_DAILY_BUDGET_USD');
+  if (raw === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0 || Number(raw) > 1e9) {
+    r.bad('KIE_DAILY_BUDGET_USD', raw, 'must be a number of dollars above 0, at most 1000000000 (e.g. 25 or 12.50)');
+    return undefined;
+  }
+  return Number(raw);
+}
+
 function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, rates: RequestRates, required: boolean): AccountConfig[] {
   const pool = r.raw('KIE_ACCOUNTS');
   const single = r.raw('KIE_API_KEY');
@@ -611,7 +662,10 @@ export function loadConfig(env: Env = process.env, opts: { accountsRequired?: bo
       modelProbeMs: r.int('KIE_MODEL_PROBE_MS', 5 * 60_000, 100, 86_400_000),
       usdPerCredit: r.decimal('KIE_USD_PER_CREDIT', DEFAULT_USD_PER_CREDIT, 0, 1000),
       typicalGenerationMs: r.int('KIE_TYPICAL_GENERATION_MS', 3 * 60_000, 1, 3_600_000),
+      dailyBudgetUsd: readDailyBudget(r),
     },
+    tenantLimits: readTenantLimits(r),
+    fairShares: r.bool('FAIR_SHARES', true),
     pollIntervalMs: r.int('POLL_INTERVAL_MS', 10_000, 10),
     webhook: webhookBaseUrl && webhookSecret ? { baseUrl: webhookBaseUrl, secret: webhookSecret } : undefined,
     workerHttp: r.bool('WORKER_HTTP', false),

@@ -34,6 +34,20 @@ export interface RenderState {
   completedAt?: string;
   durationSeconds?: number;
   resolution?: string;
+  /**
+   * Set while the job waits (delayed) for something a person may act on: `budget` (a daily,
+   * tenant or batch budget does not allow its price; raising it wakes the job) or `tenant` (the
+   * tenant's TENANT_LIMITS cap). Cleared when the submit is granted.
+   */
+  waiting?: WaitingFor;
+}
+
+export interface WaitingFor {
+  reason: 'budget' | 'tenant';
+  /** budget: daily | tenant | batch; tenant: daily | concurrent. */
+  scope: string;
+  message: string;
+  since: number;
 }
 
 export type RenderJobData = RenderRequestInput & { render?: RenderState };

@@ -32,6 +32,14 @@ const stateSchema = z.looseObject({
   completedAt: z.string({ error: 'must be a string' }).optional(),
   durationSeconds: z.number({ error: 'must be a number' }).optional(),
   resolution: z.string({ error: 'must be a string' }).optional(),
+  waiting: z
+    .looseObject({
+      reason: z.enum(['budget', 'tenant'], { error: 'must be budget or tenant' }),
+      scope: text,
+      message: z.string({ error: 'must be a string' }),
+      since: epochMs,
+    })
+    .optional(),
 });
 
 /** What each step needs to be resumed. */

@@ -37,12 +37,14 @@ export interface WorkerMetrics {
   ambiguousSubmits: Counter<'account'>;
   /** Credits of every task KIE created or a job adopted, at the configured prices. */
   creditsSpent: Counter<'account'>;
+  /** Submits that had to wait, by reason (budget, tenant, fair, concurrency, quota, paused, interval). */
+  submitWaits: Counter<'reason'>;
   /** Counts a KIE request (handed to each KIE client). */
   observeKieRequest: KieRequestObserver;
 }
 
 /** What the render steps count (the rest is counted where jobs end). */
-export type RenderCounters = Pick<WorkerMetrics, 'kieRetries' | 'ambiguousSubmits' | 'creditsSpent' | 'postersFailed'>;
+export type RenderCounters = Pick<WorkerMetrics, 'kieRetries' | 'ambiguousSubmits' | 'creditsSpent' | 'postersFailed' | 'submitWaits'>;
 
 /** `creditBalances` where the dialect keeps a credit balance (KIE_API_STYLE=jobs). */
 export function createWorkerMetrics(
@@ -116,6 +118,26 @@ export function createWorkerMetrics(
     registers: [registry],
   });
 
+  const spendGauge = (name: string, help: string, pick: (s: Awaited<ReturnType<AccountLimiter['spendStatus']>>) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const value = pick(await limiter.spendStatus());
+        if (value !== undefined) this.set(value);
+      },
+    });
+  };
+  spendGauge(
+    'sora_jobs_waiting_budget',
+    'Jobs waiting (delayed, reason budget) for a daily, tenant or batch budget to allow their price',
+    (s) => s.budgetWaiters,
+  );
+  spendGauge('sora_spend_window_usd', 'Dollars charged in the daily window (spent and still reserved), fleet-wide', (s) => s.usedUsd);
+  spendGauge('sora_spend_reserved_usd', 'Dollars reserved by granted submits whose task is not created yet', (s) => s.reservedUsd);
+  spendGauge('sora_daily_budget_usd', 'KIE_DAILY_BUDGET_USD (absent when unset)', (s) => s.dailyBudgetUsd);
+
   new Gauge({
     name: 'sora_model_paused',
     help: '1 while a catalog model is paused fleet-wide (KIE paused or does not know it, or an operator)',
@@ -181,6 +203,12 @@ export function createWorkerMetrics(
       name: 'sora_credits_spent_total',
       help: 'KIE credits of every task created or adopted, at the configured prices, per account',
       labelNames: ['account'],
+      registers: [registry],
+    }),
+    submitWaits: new Counter({
+      name: 'sora_submit_waits_total',
+      help: 'Submits this process found unable to start, by reason: budget, tenant (TENANT_LIMITS), fair (another tenant first), concurrency, quota, paused, interval (a turn soon)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     observeKieRequest({ account, endpoint, outcome }) {

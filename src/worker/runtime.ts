@@ -28,6 +28,7 @@ import { queueTelemetry } from '../shared/tracing';
 import { BatchLedger } from '../batch/batchLedger';
 import { BatchCancelledError, BatchProgress } from './batchProgress';
 import { sweepBatchManifests, writeBatchManifest } from './batchManifest';
+import { wakeBudgetWaiters } from '../pool/budgetWaiters';
 
 export interface WorkerRuntime {
   readonly worker: Worker<RenderJobData, RenderResult>;
@@ -165,6 +166,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   // Everything it runs with, secrets masked: the first thing to read when a fleet misbehaves.
   logger.info({ config: describeConfig(config) }, 'worker started');
+  // KIE_DAILY_BUDGET_USD may have been raised for this start: the jobs waiting for money ask again.
+  void wakeBudgetWaiters(redis, config.limiterPrefix).catch((err: Error) => logger.warn({ err: err.message }, 'waking the jobs waiting for a budget failed'));
 
   const http = config.workerHttp ? await startWebhookServer({ config, redis, logger, metrics: metrics.registry }) : undefined;
   if (http)

@@ -204,4 +204,24 @@ describe('configuration from the environment', () => {
     expect(err.issues.map((i) => i.value)).toEqual(['zz=create:1/s', 'a=write:1/s', 'a=read:1 per s']);
     expect(err.message).toContain('KIE_ACCOUNT_RATES="zz=create:1/s": must be name=key:value;... for a configured account');
   });
+
+  it('TENANT_LIMITS gives named tenants caps in flight, per day and in dollars; KIE_DAILY_BUDGET_USD caps the fleet', () => {
+    const c = loadConfig({ KIE_API_KEY: 'k', TENANT_LIMITS: 'acme=4/200, trial=1/-/5.50,team b=-/-/20', KIE_DAILY_BUDGET_USD: '12.5' });
+    expect(c.tenantLimits).toEqual({ acme: { concurrent: 4, daily: 200 }, trial: { concurrent: 1, budgetUsd: 5.5 }, 'team b': { budgetUsd: 20 } });
+    expect(c.kie.dailyBudgetUsd).toBe(12.5);
+    expect(c.fairShares).toBe(true);
+    expect(loadConfig({ KIE_API_KEY: 'k' })).toMatchObject({ tenantLimits: {}, kie: { dailyBudgetUsd: undefined } });
+    const err = configError({ KIE_API_KEY: 'k', TENANT_LIMITS: 'a=0/5,b=1,c=1/2/3/4,d=1/x,a2=1/1/-2,e=1/1,e=2/2', KIE_DAILY_BUDGET_USD: '0' });
+    expect(err.issues.map((i) => [i.field, i.value])).toEqual([
+      ['KIE_DAILY_BUDGET_USD', '0'],
+      ['TENANT_LIMITS', 'a=0/5'],
+      ['TENANT_LIMITS', 'b=1'],
+      ['TENANT_LIMITS', 'c=1/2/3/4'],
+      ['TENANT_LIMITS', 'd=1/x'],
+      ['TENANT_LIMITS', 'a2=1/1/-2'],
+      ['TENANT_LIMITS', 'e=2/2'],
+    ]);
+    expect(err.message).toContain('TENANT_LIMITS="b=1": must be name=concurrent/daily or name=concurrent/daily/usd');
+    expect(err.message).toContain('KIE_DAILY_BUDGET_USD="0": must be a number of dollars above 0');
+  });
 });

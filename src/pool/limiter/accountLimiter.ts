@@ -6,9 +6,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { AccountCaps, DailyWindow, RequestClass, RequestRates } from '../../shared/config';
+import type { AccountCaps, DailyWindow, RequestClass, RequestRates, TenantLimits } from '../../shared/config';
 import { ConfigError, FieldIssue } from '../../shared/errors';
-import { accountKeys, waitersKey, AccountKeys } from './limiterKeys';
+import { accountKeys, waitersKey, AccountKeys, spendKeys, SpendKeys, tenantKeys, TenantKeys } from './limiterKeys';
 import { loadLimiterScripts, LimiterScripts, ScriptArg } from './limiterScripts';
 
 export interface LimiterOptions {
@@ -29,7 +29,36 @@ export interface LimiterOptions {
    * status checks wait backoffMs past due (callbacks announce finished tasks; turns go to creates).
    */
   safetyNet?: { quietMs: number; backoffMs: number };
+  /** The fleet's spend cap per daily window (KIE_DAILY_BUDGET_USD), in the quota's window. */
+  dailyBudgetUsd?: number;
+  /** Caps of named tenants (TENANT_LIMITS). */
+  tenantLimits?: Readonly<Record<string, TenantLimits>>;
+  /**
+   * Fair shares across tenants: a waiting tenant not heard from for this long stops holding the
+   * others back (its jobs re-register every time they are refused). 0 turns fair shares off
+   * (first come, first served). Default TENANT_HEARTBEAT_MS.
+   */
+  tenantHeartbeatMs?: number;
 }
+
+/** A waiting job asks again at least every minute (its failsafe), so three minutes of silence means gone. */
+export const TENANT_HEARTBEAT_MS = 3 * 60_000;
+
+/** What a submit costs and whom it is for, reserved in the same step as the grant. */
+export interface SubmitSpend {
+  tenant: string;
+  priceUsd: number;
+  /** The job's batch (its record and jobs keys, see batchKeys.ts) and its id there. */
+  batch?: BatchRef;
+}
+
+export interface BatchRef {
+  record: string;
+  jobs: string;
+  jobId: string;
+}
+
+export type BudgetScope = 'daily' | 'tenant' | 'batch';
 
 export type SubmitGrant =
   | { granted: true; account: string }
@@ -40,7 +69,16 @@ export type SubmitGrant =
   /** Every eligible account with quota is full: jobId is now a waiter. */
   | { granted: false; reason: 'concurrency' }
   /** Every eligible account is paused: jobId is now a waiter. */
-  | { granted: false; reason: 'paused' };
+  | { granted: false; reason: 'paused' }
+  /**
+   * The price does not fit the scope's budget: the job waits for money (a raise wakes it; waitMs,
+   * when not 0, is when the window gives some back), or it never fits (its price alone is more).
+   */
+  | { granted: false; reason: 'budget'; scope: BudgetScope; never: boolean; waitMs: number; wake?: string }
+  /** The tenant's own cap (TENANT_LIMITS) is used up: 'concurrent' is a waiter, 'daily' waits waitMs. */
+  | { granted: false; reason: 'tenant'; limit: 'daily' | 'concurrent'; waitMs: number; wake?: string }
+  /** A slot is free, but another waiting tenant has fewer in flight: jobId is now a waiter. */
+  | { granted: false; reason: 'fair'; wake?: string };
 
 export type TurnGrant = { granted: true } | { granted: false; waitMs: number };
 /**
@@ -77,6 +115,17 @@ export interface AccountStatus {
   paused?: string;
   /** Jobs waiting for a slot anywhere in the pool (waiters are pool-wide). */
   waiters: number;
+}
+
+export interface SpendStatus {
+  /** Charged in the daily window: spent, plus reservedUsd of that still reserved. */
+  usedUsd: number;
+  reservedUsd: number;
+  dailyBudgetUsd?: number;
+  /** Jobs waiting for a budget (any scope). */
+  budgetWaiters: number;
+  /** Per tenant in the window: money charged and submits. */
+  tenants: Record<string, { usedUsd: number; submits: number }>;
 }
 
 export interface ExpiredSlot {
@@ -118,6 +167,9 @@ function validate(o: LimiterOptions): void {
   if (issues.length) throw new ConfigError(issues);
 }
 
+const toMicro = (usd: number): number => Math.round(usd * 1_000_000);
+const wakeOf = (member: string | number | undefined): { wake?: string } => (member ? { wake: String(member) } : {});
+
 const pinned = (nowMs: number | undefined): ScriptArg => nowMs ?? '';
 const quota = (dailyLimit: number): ScriptArg => (Number.isFinite(dailyLimit) ? dailyLimit : '');
 
@@ -151,6 +203,9 @@ export class AccountLimiter {
   private readonly scripts: LimiterScripts;
   private readonly accounts: ReadonlyMap<string, Account>;
   private readonly waiters: string;
+  private readonly spend: SpendKeys;
+  private readonly tenants: TenantKeys;
+  private readonly tenantLimitsJson: string;
 
   constructor(
     private readonly redis: Redis,
@@ -165,6 +220,22 @@ export class AccountLimiter {
       }),
     );
     this.waiters = waitersKey(options.prefix);
+    this.spend = spendKeys(options.prefix);
+    this.tenants = tenantKeys(options.prefix);
+    const limits = Object.entries(options.tenantLimits ?? {}).map(([name, l]) => [
+      name,
+      {
+        ...(l.concurrent !== undefined ? { c: l.concurrent } : {}),
+        ...(l.daily !== undefined ? { d: l.daily } : {}),
+        ...(l.budgetUsd !== undefined ? { b: toMicro(l.budgetUsd) } : {}),
+      },
+    ]);
+    this.tenantLimitsJson = JSON.stringify(Object.fromEntries(limits));
+  }
+
+  /** Keys that stand in for a batch when the job has none (never written). */
+  private noBatch(): BatchRef {
+    return { record: `${this.options.prefix}:batch:none`, jobs: `${this.options.prefix}:batch-jobs:none`, jobId: '' };
   }
 
   /** The margin every rate window gets before 429s widen it (see sendOnTurn). */
@@ -184,15 +255,43 @@ export class AccountLimiter {
   /**
    * Atomically picks the account that can start soonest (among opts.accounts, default all;
    * paused ones never), takes one slot (member jobId, score = lease expiry), one quota unit and
-   * the next request turn. A slot the job already holds is reused on whichever configured
-   * account it is, opts.accounts or not.
+   * the next request turn, and reserves the job's price against the budgets (see acquireSubmit.lua).
+   * A slot the job already holds is reused on whichever configured account it is, opts.accounts or
+   * not. Without opts.spend the job is free and of the shared tenant ''.
    */
-  async acquireSubmit(jobId: string, opts: { accounts?: readonly string[]; nowMs?: number } = {}): Promise<SubmitGrant> {
+  async acquireSubmit(jobId: string, opts: { accounts?: readonly string[]; nowMs?: number; spend?: SubmitSpend } = {}): Promise<SubmitGrant> {
     const eligible = new Set(opts.accounts ?? this.accounts.keys());
     if (eligible.size === 0) throw new RangeError('acquireSubmit: opts.accounts must name at least one account');
     for (const name of eligible) this.account(name);
-    const keys: string[] = [this.waiters];
-    const args: ScriptArg[] = [jobId, pinned(opts.nowMs), this.options.dailyWindow, this.options.dailyWindowMs, this.options.slotLeaseMs];
+    const batch = opts.spend?.batch ?? this.noBatch();
+    const { spend: sp, tenants: tk } = this;
+    const keys: string[] = [
+      this.waiters,
+      sp.charges,
+      sp.amounts,
+      sp.totals,
+      sp.reserved,
+      tk.slotTenants,
+      tk.waiting,
+      sp.budgetWaiters,
+      batch.record,
+      batch.jobs,
+    ];
+    const daily = this.options.dailyBudgetUsd;
+    const args: ScriptArg[] = [
+      jobId,
+      pinned(opts.nowMs),
+      this.options.dailyWindow,
+      this.options.dailyWindowMs,
+      this.options.slotLeaseMs,
+      opts.spend?.tenant ?? '',
+      toMicro(opts.spend?.priceUsd ?? 0),
+      daily === undefined ? '' : toMicro(daily),
+      this.tenantLimitsJson,
+      batch.jobId,
+      this.options.tenantHeartbeatMs ?? TENANT_HEARTBEAT_MS,
+      tk.waitersPrefix,
+    ];
     // Eligible accounts first, in the caller's order (the last tie-break); then the others, which
     // are only searched for the job's own slot.
     const names = [...eligible, ...[...this.accounts.keys()].filter((n) => !eligible.has(n))];
@@ -201,7 +300,13 @@ export class AccountLimiter {
       keys.push(k.slots, k.submits, k.turn, k.paused, k.tasks);
       args.push(name, config.maxConcurrent, quota(config.dailyLimit), eligible.has(name) ? 1 : 0, spec);
     }
-    const [reason, a, b] = (await this.scripts.run('acquireSubmit', keys, args)) as [string, string | number | undefined, number | undefined];
+    const [reason, a, b, c, d] = (await this.scripts.run('acquireSubmit', keys, args)) as [
+      string,
+      string | number | undefined,
+      string | number | undefined,
+      number,
+      string,
+    ];
     switch (reason) {
       case 'granted':
         return { granted: true, account: String(a) };
@@ -212,6 +317,12 @@ export class AccountLimiter {
       case 'concurrency':
       case 'paused':
         return { granted: false, reason };
+      case 'budget':
+        return { granted: false, reason, scope: String(a) as BudgetScope, never: b === 'never', waitMs: Number(c), ...wakeOf(d) };
+      case 'tenant':
+        return { granted: false, reason, limit: a === 'daily' ? 'daily' : 'concurrent', waitMs: Number(b), ...wakeOf(c) };
+      case 'fair':
+        return { granted: false, reason, ...wakeOf(a) };
       default:
         throw new Error(`acquireSubmit.lua answered an unknown reason ${JSON.stringify(reason)}`);
     }
@@ -318,9 +429,45 @@ export class AccountLimiter {
     await this.scripts.run('confirmSubmit', [this.account(account).keys.submits], [jobId, pinned(nowMs)]);
   }
 
-  /** The submit created no task (definite failure): give its quota unit back. */
-  async refundSubmit(account: string, jobId: string): Promise<void> {
-    await this.scripts.run('refundSubmit', [this.account(account).keys.submits], [jobId]);
+  /**
+   * The submit created no task (definite failure): give its quota unit and its reservation back.
+   * Returns the budget waiters to wake when money came back.
+   */
+  async refundSubmit(account: string, jobId: string, batch: BatchRef = this.noBatch()): Promise<string[]> {
+    const sp = this.spend;
+    const keys = [this.account(account).keys.submits, sp.charges, sp.amounts, sp.totals, sp.reserved, batch.record, batch.jobs, sp.budgetWaiters];
+    const [, wake] = (await this.scripts.run('refundSubmit', keys, [jobId])) as [number, string[]];
+    return wake;
+  }
+
+  /** The job's task exists: its open reservation becomes spend (idempotent). */
+  async confirmCharge(jobId: string, batch: BatchRef = this.noBatch()): Promise<boolean> {
+    return (await this.scripts.run('confirmCharge', [this.spend.reserved, batch.record, batch.jobs], [jobId])) === 1;
+  }
+
+  /** Money in the daily window (spent and reserved), the daily budget and the jobs waiting for money. */
+  async spendStatus(): Promise<SpendStatus> {
+    const sp = this.spend;
+    const [totals, open, budgetWaiters] = await Promise.all([this.redis.hgetall(sp.totals), this.redis.hvals(sp.reserved), this.redis.zcard(sp.budgetWaiters)]);
+    const charges = open.map((v) => (JSON.parse(v) as { c: string }).c);
+    const amounts = charges.length ? await this.redis.hmget(sp.amounts, ...charges) : [];
+    const reservedMicro = amounts.reduce((sum, v) => sum + (v ? Number(v.split('|')[0]) : 0), 0);
+    const usedMicro = Number(totals.usd ?? 0);
+    const tenants: SpendStatus['tenants'] = {};
+    for (const [field, value] of Object.entries(totals)) {
+      const m = /^(usd|n):(.*)$/s.exec(field);
+      if (!m) continue;
+      const t = (tenants[m[2]!] ??= { usedUsd: 0, submits: 0 });
+      if (m[1] === 'usd') t.usedUsd = Number(value) / 1_000_000;
+      else t.submits = Number(value);
+    }
+    return {
+      usedUsd: usedMicro / 1_000_000,
+      reservedUsd: reservedMicro / 1_000_000,
+      ...(this.options.dailyBudgetUsd !== undefined ? { dailyBudgetUsd: this.options.dailyBudgetUsd } : {}),
+      budgetWaiters,
+      tenants,
+    };
   }
 
   /** Takes the account out of submit rotation fleet-wide; its tasks in flight still get request turns. */

@@ -45,3 +45,41 @@ export function waitersKey(prefix: string): string {
 export function registeredAccountsKey(prefix: string): string {
   return `${prefix}:accounts`;
 }
+
+/** The spend ledger of the daily window (see _spend.lua), shared by every queue on the accounts. */
+export interface SpendKeys {
+  /** ZSET "jobId:time" -> time of the charge (ms). */
+  readonly charges: string;
+  /** HASH charge -> "microUsd|tenant". */
+  readonly amounts: string;
+  /** HASH usd, usd:<tenant>, n:<tenant>: the charges still in the window. */
+  readonly totals: string;
+  /** HASH jobId -> its open reservation (JSON): charged, task not yet created. */
+  readonly reserved: string;
+  /** ZSET jobId -> registration time: jobs waiting for a budget (raising one wakes them). */
+  readonly budgetWaiters: string;
+}
+
+export function spendKeys(prefix: string): SpendKeys {
+  return {
+    charges: `${prefix}:spend:charges`,
+    amounts: `${prefix}:spend:amounts`,
+    totals: `${prefix}:spend:totals`,
+    reserved: `${prefix}:spend:reserved`,
+    budgetWaiters: `${prefix}:spend:waiters`,
+  };
+}
+
+/** Fair shares across tenants (see _tenants.lua). */
+export interface TenantKeys {
+  /** HASH jobId -> tenant of the job holding a slot (and `<this>:handed`, HASH jobId -> when it was handed a slot). */
+  readonly slotTenants: string;
+  /** ZSET tenant -> heartbeat (ms): tenants with jobs waiting for a slot. */
+  readonly waiting: string;
+  /** Prefix of each tenant's waiter ZSET (the tenant name follows). */
+  readonly waitersPrefix: string;
+}
+
+export function tenantKeys(prefix: string): TenantKeys {
+  return { slotTenants: `${prefix}:tenants:slots`, waiting: `${prefix}:tenants:waiting`, waitersPrefix: `${prefix}:tenants:waiters:` };
+}

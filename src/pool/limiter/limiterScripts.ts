@@ -19,6 +19,7 @@ export type LimiterScript =
   | 'scheduleCheck'
   | 'claimCheck'
   | 'confirmSubmit'
+  | 'confirmCharge'
   | 'fenceSend'
   | 'widenMargin'
   | 'hurryCheck'

@@ -18,6 +18,7 @@ import { estimateBatch, readCapacity } from '../../batch/estimateBatch';
 import { formatManifest } from '../../batch/manifestFormat';
 import { newBatchId, openBatch } from '../../batch/openBatch';
 import { keyedRequests } from '../batchFile';
+import { wakeBudgetWaiters } from '../../pool/budgetWaiters';
 import type { RenderProducer } from '../renderProducer';
 
 export interface BatchRouteDeps {
@@ -84,7 +85,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchRouteDeps):
   app.patch<BatchRoute & { Body: unknown }>('/v1/batches/:id', async (request, reply) => {
     const { budgetUsd } = parseWith(patchBatchBodySchema, request.body);
     if (!(await ledger.setBudget(request.params.id, budgetUsd))) return reply.code(404).send(noBatch(request.params.id));
-    logger.info({ batchId: request.params.id, budgetUsd }, 'batch budget changed');
+    // The jobs waiting for money ask again; those that still do not fit wait again.
+    const woken = await wakeBudgetWaiters(redis, config.limiterPrefix);
+    logger.info({ batchId: request.params.id, budgetUsd, woken }, 'batch budget changed');
     return status(request.params.id);
   });
 

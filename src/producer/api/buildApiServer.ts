@@ -139,6 +139,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       result: (job.returnvalue as RenderResult | undefined) ?? null,
       failedReason: job.failedReason || null,
       possibleDuplicate: render?.possibleDuplicate ?? false,
+      // Why a delayed job waits, where a person can act on it: { reason: 'budget' | 'tenant', scope, message, since }.
+      waiting: state === 'delayed' && render?.waiting ? { ...render.waiting, since: new Date(render.waiting.since).toISOString() } : null,
       attemptsMade: job.attemptsMade,
       createdAt: new Date(job.timestamp).toISOString(),
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,

@@ -12,14 +12,15 @@ import { checkNotifyUrl } from '../../shared/notifyDestination';
 import { ValidationError, formatIssues } from '../../shared/errors';
 import type { KieClient } from '../../kie/types';
 import { RenderJobData, RenderResult, RenderState } from '../../shared/renderJob';
-import { parseRenderRequest, RenderRequest } from '../../shared/renderRequest';
+import { estimateCostUsd, parseRenderRequest, RenderRequest, tenantOf } from '../../shared/renderRequest';
 import { parseRenderState } from '../../shared/renderState';
 import type { AccountCredits } from '../../pool/accountCredits';
 import type { ModelPauses } from '../../pool/modelPauses';
 import { callKie, TurnKind } from '../../pool/kieCall';
 import { slotMember } from '../../pool/slotMember';
 import { takeWakePending } from '../../pool/wakeJobs';
-import type { AccountLimiter } from '../../pool/limiter/accountLimiter';
+import type { AccountLimiter, BatchRef, SubmitSpend } from '../../pool/limiter/accountLimiter';
+import { batchKeys } from '../../batch/batchKeys';
 import { JobLockLostError, saveRenderState } from '../saveRenderState';
 import type { RenderCounters } from '../metrics';
 import type { BatchProgress } from '../batchProgress';
@@ -155,6 +156,20 @@ export class RenderRun {
     }
   }
 
+  /** What a submit of this job costs and whom it is for, reserved with the grant (see acquireSubmit.lua). */
+  spend(): SubmitSpend {
+    const { models, usdPerCredit } = this.deps.config.kie;
+    const batch = this.batchRef();
+    return { tenant: tenantOf(this.request), priceUsd: estimateCostUsd(this.request, models, usdPerCredit), ...(batch ? { batch } : {}) };
+  }
+
+  /** The job's place in its batch's record, for the money the limiter moves there. */
+  batchRef(): BatchRef | undefined {
+    if (this.request.batchId === undefined) return undefined;
+    const k = batchKeys(this.deps.config.limiterPrefix, this.job.queueName, this.request.batchId);
+    return { record: k.record, jobs: k.jobs, jobId: this.job.id! };
+  }
+
   /** The job's task and account, once it has them (steps after a submit). */
   get task(): { account: string; taskId: string } {
     return this.state as Required<Pick<RenderState, 'account' | 'taskId'>>;
@@ -184,6 +199,8 @@ export class RenderRun {
   async watchTask(account: string, taskId: string, delayMs = checkDelayMs(this.deps.config)): Promise<void> {
     const { limiter } = this.deps;
     await limiter.bindTask(account, this.member, taskId);
+    // The task exists: the price the grant reserved is spent.
+    await limiter.confirmCharge(this.member, this.batchRef());
     await limiter.scheduleCheck(account, this.member, delayMs);
   }
 

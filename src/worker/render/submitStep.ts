@@ -4,6 +4,7 @@
  * no answer is never resent blindly (recoverAmbiguousSubmit).
  */
 import { UnrecoverableError } from 'bullmq';
+import type { SubmitGrant } from '../../pool/limiter/accountLimiter';
 import { InsufficientCreditsError, KieError, ModelUnavailableError } from '../../shared/errors';
 import { callbackUrl } from '../../shared/callbackToken';
 import { callKie } from '../../pool/kieCall';
@@ -15,6 +16,8 @@ import { BatchCancelledError } from '../batchProgress';
 
 /** Waiting for a free slot: woken by the job that frees it; this is only the failsafe. */
 const SLOT_WAIT_FAILSAFE_MS = 60_000;
+/** Waiting for a budget: raising it (or a refund) wakes the job; this is only the failsafe. */
+const BUDGET_WAIT_FAILSAFE_MS = 10 * 60_000;
 
 /** An alert per process and model at most this often: a backlog would otherwise log one per job. */
 const MODEL_ALERT_EVERY_MS = 60_000;
@@ -47,8 +50,12 @@ export async function submitTask(run: RenderRun): Promise<void> {
   }
   // A task announced for an earlier submit of this job must not be adopted for this one.
   await clearCallbackTask(run.deps.redis, config.limiterPrefix, run.job.queueName, jobId);
-  const grant = await limiter.acquireSubmit(run.member, { accounts });
+  const grant = await limiter.acquireSubmit(run.member, { accounts, spend: run.spend() });
   if (!grant.granted) {
+    run.deps.counters?.submitWaits.inc({ reason: grant.reason });
+    if (run.state.waiting && grant.reason !== 'budget' && grant.reason !== 'tenant') await run.persist({ ...run.state, waiting: undefined });
+    // The slot this job may not take goes to the waiter the limiter handed it to.
+    if ('wake' in grant && grant.wake) await run.deps.wakeJobs([grant.wake]);
     switch (grant.reason) {
       case 'interval':
         return run.waitBriefly(grant.waitMs, 'next request turn');
@@ -57,6 +64,11 @@ export async function submitTask(run: RenderRun): Promise<void> {
       case 'concurrency':
       case 'paused':
         return run.delay(SLOT_WAIT_FAILSAFE_MS, grant.reason === 'paused' ? 'every account paused' : 'every slot busy');
+      case 'fair':
+        return run.delay(SLOT_WAIT_FAILSAFE_MS, 'fair share: a tenant with fewer in flight goes first');
+      case 'budget':
+      case 'tenant':
+        return waitForSpend(run, grant);
     }
   }
   const account = grant.account;
@@ -65,7 +77,7 @@ export async function submitTask(run: RenderRun): Promise<void> {
   // turn and the request (KIE judges the interval on arrival).
   try {
     await Promise.all([
-      run.persistSubmit({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now() }),
+      run.persistSubmit({ ...run.state, step: 'submitting', account, taskId: undefined, submitStartedAt: Date.now(), waiting: undefined }),
       credits?.spend(account, price),
     ]);
   } catch (err) {
@@ -127,9 +139,41 @@ async function submitFailed(run: RenderRun, account: string, err: unknown): Prom
 
 /** A grant no task was created for: its slot, quota unit and credits go back. */
 async function giveBack(run: RenderRun, account: string, price: number): Promise<void> {
-  await run.deps.limiter.refundSubmit(account, run.member);
+  const budgetWaiters = await run.deps.limiter.refundSubmit(account, run.member, run.batchRef());
   await run.deps.credits?.refund(account, price);
   await run.freeSlot(account);
+  if (budgetWaiters.length) await run.deps.wakeJobs(budgetWaiters);
+}
+
+const usd = (n: number): string => `$${n.toFixed(2)}`;
+
+/**
+ * A budget or a tenant cap holds the job back: it waits as a delayed job, the reason recorded on
+ * it (API, CLI) until a raise wakes it or the window gives money or submits back. A price that no
+ * budget of that size can ever allow fails the job before KIE is asked.
+ */
+async function waitForSpend(run: RenderRun, grant: Extract<SubmitGrant, { reason: 'budget' | 'tenant' }>): Promise<void> {
+  const { tenant, priceUsd } = run.spend();
+  const scope = grant.reason === 'budget' ? grant.scope : grant.limit;
+  const whose =
+    scope === 'batch'
+      ? `batch ${run.request.batchId}'s`
+      : scope === 'daily' && grant.reason === 'budget'
+        ? 'daily (KIE_DAILY_BUDGET_USD)'
+        : `tenant ${tenant}'s`;
+  if (grant.reason === 'budget' && grant.never) {
+    throw new UnrecoverableError(`budget: the job's price (${usd(priceUsd)}) alone exceeds the ${whose} budget; it can never be submitted`);
+  }
+  const message =
+    grant.reason === 'budget'
+      ? `budget: the job's price (${usd(priceUsd)}) does not fit what is left of the ${whose} budget; raising it wakes the job`
+      : `tenant: ${whose} ${scope === 'daily' ? 'daily submits' : 'tasks in flight'} (TENANT_LIMITS) are used up`;
+  if (run.state.waiting?.message !== message) {
+    await run.persist({ ...run.state, waiting: { reason: grant.reason, scope, message, since: Date.now() } });
+    run.log.info({ reason: grant.reason, scope, tenant }, message);
+  }
+  const failsafe = grant.reason === 'budget' ? BUDGET_WAIT_FAILSAFE_MS : SLOT_WAIT_FAILSAFE_MS;
+  return run.delay(grant.waitMs > 0 ? Math.min(grant.waitMs, failsafe) : failsafe, message);
 }
 
 /** KIE refused the create because of the model itself: pause the model (not the account) and wait. */
@@ -199,7 +243,8 @@ export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
     );
   }
   run.log.warn({ account, alert: 'possible-duplicate-charge' }, 'possible duplicate charge: resubmitting after an ambiguous submit');
-  // The unknown task may exist and count at KIE: its quota unit stays spent.
+  // The unknown task may exist and count at KIE: its quota unit and its price stay spent.
+  await run.deps.limiter.confirmCharge(run.member, run.batchRef());
   await run.freeSlot(account);
   await run.persist({ ...run.state, step: undefined, account: undefined, possibleDuplicate: true, submits: run.state.submits + 1 });
 }
