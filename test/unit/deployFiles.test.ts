@@ -102,13 +102,14 @@ describe('alerts and dashboard', () => {
     expect(unknown).toEqual([]);
   });
 
-  test('the alerts cover a pause, exhausted quota and credits, slow storing, failures and no worker', () => {
+  test('the alerts cover a pause, exhausted quota, credits and budgets, slow storing, failures and no worker', () => {
     const watched = new Set(rules.flatMap((r) => metricsIn(r.expr)));
     for (const metric of [
       'sora_account_paused',
       'sora_model_paused',
       'sora_account_submits_in_window',
       'sora_account_credits',
+      'sora_jobs_waiting_budget',
       'sora_completion_to_stored_seconds',
       'sora_jobs_failed_total',
       'up',
