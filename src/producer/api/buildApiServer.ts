@@ -21,6 +21,7 @@ import { registerBatchRoutes } from './batchRoutes';
 import { registerConsoleApiRoutes } from './consoleApiRoutes';
 import { registerDocsRoutes } from './docsRoutes';
 import { registerRenderRoutes } from './renderRoutes';
+import { trackRoutes } from './openapi/routeList';
 import { CONSOLE_PAGES, OPEN_CONSOLE_ROUTES, registerConsoleRoutes } from '../console/consoleRoutes';
 import { consoleSessions } from '../console/consoleSession';
 import { createS3Client } from '../../worker/storage/s3Client';
@@ -55,6 +56,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   // No fastify request logger: requests carry the caller's token.
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
+  trackRoutes(app);
   // JSON only: without the text parser, any other content type is refused with 415.
   app.removeContentTypeParser('text/plain');
   app.addHook('onClose', () => producer.close());
