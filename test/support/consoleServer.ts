@@ -13,7 +13,7 @@ export const CONSOLE_TOKEN = 'console-test-token-0123456789';
 
 export async function startConsoleServer(stack: RenderStack): Promise<{ app: FastifyInstance; url: string }> {
   const config = loadConfig({ ...stack.env, API_TOKENS: CONSOLE_TOKEN });
-  const app = buildApiServer({ config, redis: stack.redis, logger: createLogger('warn', 'api') });
+  const app = buildApiServer({ config, redis: stack.redis, logger: createLogger('error', 'api') });
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
