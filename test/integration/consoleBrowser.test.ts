@@ -133,6 +133,14 @@ test('log in, enqueue a batch from the form, watch it finish and play a video', 
   await nav.getByRole('link', { name: 'Fleet' }).click();
   await page.getByRole('row', { name: /default/ }).waitFor();
 
+  // A file upload shows its dry run, with the lines it leaves out, before anything is enqueued.
+  await nav.getByRole('link', { name: 'New work' }).click();
+  await page.getByLabel(/CSV/).setInputFiles({ name: 'prompts.csv', mimeType: 'text/csv', buffer: Buffer.from('prompt,duration\na kite,10\na boat,15\na bad line,7\n') });
+  await page.getByRole('button', { name: 'Check the file' }).click();
+  await review.getByText(/^Dry run of batch /).waitFor();
+  expect(await review.innerText()).toMatch(/renders\s+2[\s\S]*1 line\(s\) left out:[\s\S]*line 4: duration/);
+  await expect(page.getByRole('button', { name: 'Enqueue 2 renders' }).isEnabled()).resolves.toBe(true);
+
   expect(pageErrors).toEqual([]);
   expect(external).toEqual([]);
   await context.close();
