@@ -68,6 +68,37 @@ test('the build holds the run-time files, and its entry points load production d
   }
 });
 
+test('the built API serves the console, its files and /docs with plain node', async () => {
+  const api = spawn(process.execPath, [path.join(app, 'dist/producer/api/main.js')], {
+    cwd: app,
+    env: { PATH: process.env.PATH, ...stack.env, API_TOKENS: 'built-api-token-0123456789', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  api.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  api.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => api.on('exit', resolve));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the built API did not start:\n${output}`)), 60_000);
+      api.stdout.on('data', () => {
+        const m = /"port":(\d+)[^\n]*api listening/.exec(output);
+        if (!m) return;
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      });
+      void exited.then((code) => reject(new Error(`the built API exited ${code}:\n${output}`)));
+    });
+    const get = (p: string) => axios.get(`http://127.0.0.1:${port}${p}`, { headers: { authorization: 'Bearer built-api-token-0123456789' }, responseType: 'text' });
+    for (const p of ['/', '/login', '/console/assets/console.js', '/console/assets/console.css', '/docs', '/docs/swagger-ui-bundle.js', '/openapi.json']) {
+      expect({ p, status: (await get(p)).status }).toEqual({ p, status: 200 });
+    }
+  } finally {
+    api.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+});
+
 test('the built CLI answers --version and status with plain node', async () => {
   const cli = path.join(app, 'dist/producer/cli.js');
   const env = { PATH: process.env.PATH, REDIS_URL: stack.env.REDIS_URL, QUEUE_NAME: stack.env.QUEUE_NAME, LIMITER_PREFIX: stack.env.LIMITER_PREFIX };

@@ -3,7 +3,19 @@
 // playing is not interrupted by an update.
 import { api, bytes, facts, h, percentDone, progressBar, show, until, usd, when } from './lib.js';
 
-function videoCard(v) {
+/** A link past its 15 minutes fails to load: sign it again (at most once a minute, so a broken object does not loop). */
+function refreshOnExpiry(video, batchId, jobId) {
+  video.addEventListener('error', async () => {
+    if (Date.now() - Number(video.dataset.refreshedAt ?? 0) < 60_000) return;
+    video.dataset.refreshedAt = String(Date.now());
+    const fresh = await api('GET', `/v1/batches/${encodeURIComponent(batchId)}/videos`).catch(() => undefined);
+    const url = fresh?.videos.find((x) => x.jobId === jobId)?.url;
+    if (url) video.src = url;
+  });
+  return video;
+}
+
+function videoCard(v, batchId) {
   if (v.state !== 'stored') {
     return h(
       'article',
@@ -15,7 +27,7 @@ function videoCard(v) {
     );
   }
   const video = v.url
-    ? h('video', { controls: true, preload: 'metadata', playsInline: true, src: v.url, 'aria-label': `video of job ${v.jobId}: ${v.prompt ?? ''}` })
+    ? refreshOnExpiry(h('video', { controls: true, preload: 'metadata', playsInline: true, src: v.url, 'aria-label': `video of job ${v.jobId}: ${v.prompt ?? ''}` }), batchId, v.jobId)
     : h('p', { class: 'hint' }, 'no link: the API cannot sign S3 links (no S3 credentials?)');
   return h(
     'article',
@@ -82,7 +94,7 @@ export function batchView(view, batchId, listen) {
       for (const v of data.videos) {
         const known = cards.get(v.jobId);
         if (known && known.state === v.state) continue;
-        const card = videoCard(v);
+        const card = videoCard(v, batchId);
         if (known) known.el.replaceWith(card);
         else grid.append(card);
         cards.set(v.jobId, { state: v.state, el: card });
