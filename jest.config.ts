@@ -7,7 +7,19 @@ const config: Config = {
   setupFiles: ['<rootDir>/test/support/jestSetup.ts'],
   // mp4box declares its types under package.json "exports" only, which node10 resolution does not read.
   transform: {
-    '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', paths: { mp4box: ['./node_modules/mp4box/dist/mp4box.all.d.cts'] } }, diagnostics: { ignoreCodes: [151001] } }],
+    '^.+\\.[tj]s$': [
+      'ts-jest',
+      {
+        tsconfig: {
+          allowJs: true,
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          ignoreDeprecations: '6.0',
+          paths: { mp4box: ['./node_modules/mp4box/dist/mp4box.all.d.cts'] },
+        },
+        diagnostics: { ignoreCodes: [151001] },
+      },
+    ],
   },
   // These ship ES modules only (p-retry and its dependency; content-disposition under bull-board's
   // @fastify/static); let ts-jest turn them into CommonJS. Node 20 itself cannot require them.

@@ -114,7 +114,8 @@ async function startRedis(port: number): Promise<{ redis: Redis; server: ChildPr
   await waitUntil(
     async () => {
       // A redis-server already on the port would answer the ping while ours exits.
-      if (server.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${server.exitCode} (port in use? pick another with --redis-port)`);
+      if (server.exitCode !== null)
+        throw new Error(`redis-server on port ${port} exited with ${server.exitCode} (port in use? pick another with --redis-port)`);
       return (await redis.ping().catch(() => '')) === 'PONG';
     },
     `redis-server on port ${port}`,
@@ -271,7 +272,12 @@ async function main(): Promise<void> {
       const util = meanGenerating(counters.perKey[key]!.generatingSeries, backlogFrom, backlogTo) / CAP;
       const { requests, violations, rateViolations, tightestMs } = counters.perKey[key]!;
       const byCreation = [...tasks].sort((a, b) => a.createdAt - b.createdAt);
-      const ideal = idealMakespanMs(byCreation.map((t) => (t.completedAt ?? t.createdAt) - t.createdAt), CAP, INTERVAL_MS, createBudgets);
+      const ideal = idealMakespanMs(
+        byCreation.map((t) => (t.completedAt ?? t.createdAt) - t.createdAt),
+        CAP,
+        INTERVAL_MS,
+        createBudgets,
+      );
       const refused = violations.interval + violations.concurrency + violations.daily + rateViolations.create + rateViolations.read;
       return { name, jobs: tasks.length, util, requests, ideal, refill: refillDelays(tasks, CAP), detection: detectionLagMs(tasks), refused, tightestMs };
     });
@@ -303,39 +309,86 @@ async function main(): Promise<void> {
       INTERVAL !== undefined ? `interval ${INTERVAL_MS} ms` : undefined,
       RATE_CREATE ? `creates ${RATE_CREATE.limit}/${RATE_CREATE.windowMs} ms` : undefined,
       RATE_READ ? `reads ${RATE_READ.limit}/${RATE_READ.windowMs} ms` : undefined,
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
 
     const lines: Array<[string, string]> = [
-      ['workload', `${N} jobs, ${W} worker processes, ${A} accounts, cap ${CAP}, ${limits} (+${MARGIN_MS} ms margin${MARGIN === undefined ? ', the workers\' default' : ''}), generation ${GEN_MIN}-${GEN_MAX} ms, poll ${POLL} ms, ${WEBHOOKS ? 'webhooks' : 'no webhooks'}${BUSY ? `, busy (${burners.length} CPU burners)` : ''}, profile ${given.profile}`],
-      ['machine', `${os.cpus().length} cores, load ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end; ${priorities}`],
-      ['theoretical min makespan', `${(theoreticalMs / 1000).toFixed(2)} s  = max(n/cap x (mean gen + create unit), the busiest rate budget's n x unit), n = N/A = ${evenShare}`],
+      [
+        'workload',
+        `${N} jobs, ${W} worker processes, ${A} accounts, cap ${CAP}, ${limits} (+${MARGIN_MS} ms margin${MARGIN === undefined ? ", the workers' default" : ''}), generation ${GEN_MIN}-${GEN_MAX} ms, poll ${POLL} ms, ${WEBHOOKS ? 'webhooks' : 'no webhooks'}${BUSY ? `, busy (${burners.length} CPU burners)` : ''}, profile ${given.profile}`,
+      ],
+      [
+        'machine',
+        `${os.cpus().length} cores, load ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')} at the end; ${priorities}`,
+      ],
+      [
+        'theoretical min makespan',
+        `${(theoreticalMs / 1000).toFixed(2)} s  = max(n/cap x (mean gen + create unit), the busiest rate budget's n x unit), n = N/A = ${evenShare}`,
+      ],
       ['  concurrency bound', `${(concurrencyMs / 1000).toFixed(2)} s per account`],
       ['  request-budget bound', `${(budgetMs / 1000).toFixed(2)} s per account`],
       ['measured makespan', `${(makespanMs / 1000).toFixed(2)} s  (enqueue -> last job finished)`],
       ['cap efficiency', `${(theoreticalMs / makespanMs).toFixed(3)}  (theoretical min / measured)`],
-      ['ideal replay makespan', `${(idealMs / 1000).toFixed(2)} s  = these tasks' own generation times, each slot refilled the moment it frees, submits as often as the limits allow`],
+      [
+        'ideal replay makespan',
+        `${(idealMs / 1000).toFixed(2)} s  = these tasks' own generation times, each slot refilled the moment it frees, submits as often as the limits allow`,
+      ],
       ['cap efficiency vs ideal replay', `${(idealMs / makespanMs).toFixed(3)}  (ideal replay / measured)`],
       ['slot utilisation (backlogged)', bounds.map((b) => `${b.name} ${b.util.toFixed(3)}`).join(', ')],
-      ['completion -> refill delay', bounds.map((b) => `${b.name} mean ${ms(b.refill.meanMs)} p90 ${ms(b.refill.p90Ms)} (n ${b.refill.count})`).join(', ') + `; the bound assumes ${ms(createUnitMs)}`],
+      [
+        'completion -> refill delay',
+        bounds.map((b) => `${b.name} mean ${ms(b.refill.meanMs)} p90 ${ms(b.refill.p90Ms)} (n ${b.refill.count})`).join(', ') +
+          `; the bound assumes ${ms(createUnitMs)}`,
+      ],
       ['  of which finding out', bounds.map((b) => `${b.name} mean ${ms(b.detection)}`).join(', ') + ' (completion -> first status read that saw it)'],
-      ['completion -> stored', `p50 ${ms(percentile(completionToStored, 0.5))}, p95 ${ms(percentile(completionToStored, 0.95))}, max ${ms(Math.max(...completionToStored))}; one read turn ${ms(turnMs)} + transfer p95 ${ms(transferP95)} = ${ms(turnMs + transferP95)}`],
+      [
+        'completion -> stored',
+        `p50 ${ms(percentile(completionToStored, 0.5))}, p95 ${ms(percentile(completionToStored, 0.95))}, max ${ms(Math.max(...completionToStored))}; one read turn ${ms(turnMs)} + transfer p95 ${ms(transferP95)} = ${ms(turnMs + transferP95)}`,
+      ],
       ['  transfer (download -> verified object)', `p50 ${ms(percentile(transfers, 0.5))}, p95 ${ms(transferP95)} (n ${transfers.length})`],
       RATE_CREATE || RATE_READ
-        ? ['rate budgets used', bounds.map((b) => `${b.name} creates ${budgetUse(b.jobs, RATE_CREATE)}, reads ${budgetUse(b.requests - b.jobs, RATE_READ)}`).join('; ') + '  (requests x window / limit / makespan)']
-        : ['request turns used', bounds.map((b) => `${b.name} ${((b.requests * spacing) / makespanMs).toFixed(2)}`).join(', ') + `  (requests x ${spacing} ms / makespan)`],
+        ? [
+            'rate budgets used',
+            bounds.map((b) => `${b.name} creates ${budgetUse(b.jobs, RATE_CREATE)}, reads ${budgetUse(b.requests - b.jobs, RATE_READ)}`).join('; ') +
+              '  (requests x window / limit / makespan)',
+          ]
+        : [
+            'request turns used',
+            bounds.map((b) => `${b.name} ${((b.requests * spacing) / makespanMs).toFixed(2)}`).join(', ') + `  (requests x ${spacing} ms / makespan)`,
+          ],
       ['jobs per account', bounds.map((b) => `${b.name} ${b.jobs}`).join(', ')],
-      ['429s', `${JSON.stringify({ ...counters.violations, ...Object.fromEntries(Object.entries(counters.rateViolations).map(([k, v]) => [`${k}Rate`, v])) })}; per account ${bounds.map((b) => `${b.name} ${b.refused}`).join(', ')}`],
-      ['tightest arrivals KIE saw', [
-        INTERVAL !== undefined ? `worst gap ${tightest('interval')} (interval ${INTERVAL_MS} ms)` : undefined,
-        RATE_CREATE ? `${RATE_CREATE.limit + 1} creates in ${tightest('create')} (window ${RATE_CREATE.windowMs} ms)` : undefined,
-        RATE_READ ? `${RATE_READ.limit + 1} reads in ${tightest('read')} (window ${RATE_READ.windowMs} ms)` : undefined,
-      ].filter(Boolean).join('; ')],
-      ['KIE requests per job', `${(counters.requests.total / N).toFixed(2)}  (${Object.entries(counters.requests.byEndpoint).map(([e, n]) => `${e}: ${n}`).join(', ')})`],
+      [
+        '429s',
+        `${JSON.stringify({ ...counters.violations, ...Object.fromEntries(Object.entries(counters.rateViolations).map(([k, v]) => [`${k}Rate`, v])) })}; per account ${bounds.map((b) => `${b.name} ${b.refused}`).join(', ')}`,
+      ],
+      [
+        'tightest arrivals KIE saw',
+        [
+          INTERVAL !== undefined ? `worst gap ${tightest('interval')} (interval ${INTERVAL_MS} ms)` : undefined,
+          RATE_CREATE ? `${RATE_CREATE.limit + 1} creates in ${tightest('create')} (window ${RATE_CREATE.windowMs} ms)` : undefined,
+          RATE_READ ? `${RATE_READ.limit + 1} reads in ${tightest('read')} (window ${RATE_READ.windowMs} ms)` : undefined,
+        ]
+          .filter(Boolean)
+          .join('; '),
+      ],
+      [
+        'KIE requests per job',
+        `${(counters.requests.total / N).toFixed(2)}  (${Object.entries(counters.requests.byEndpoint)
+          .map(([e, n]) => `${e}: ${n}`)
+          .join(', ')})`,
+      ],
       ['callbacks', `delivered ${counters.callbacks.delivered}, failed ${counters.callbacks.failed}`],
       ['Redis commands per job', `${(commands / N).toFixed(1)} (Lua-internal calls included), script calls per job ${(scripts / N).toFixed(1)}`],
       ['tasks created / prompts paid twice', `${counters.tasks.length} / ${Object.values(counters.submitsByPrompt).filter((n) => n > 1).length}`],
       ['harness event-loop delay', `p99 ${ms(loopDelay.percentile(99) / 1e6)}, max ${ms(loopDelay.max / 1e6)} (the simulator runs in its own process)`],
-      ['simulator event-loop delay', `p99 ${ms(counters.eventLoopDelayMs.p99)}, max ${ms(counters.eventLoopDelayMs.max)} (requests queued while it stalled are judged as arriving together)`],
+      [
+        'simulator event-loop delay',
+        `p99 ${ms(counters.eventLoopDelayMs.p99)}, max ${ms(counters.eventLoopDelayMs.max)} (requests queued while it stalled are judged as arriving together)`,
+      ],
     ];
     const width = Math.max(...lines.map(([k]) => k.length));
     process.stdout.write(`\nfleet benchmark\n${lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`);

@@ -48,7 +48,7 @@ function inputs(variant: Variant, round: number): Array<Record<string, unknown>>
 function rawJobs(requests: ReadonlyArray<Record<string, unknown>>) {
   return requests.map(({ idempotencyKey, ...fields }) => ({
     name: RENDER_JOB_NAME,
-    data: parseRenderRequest(fields) as RenderJobData,
+    data: parseRenderRequest(fields),
     opts: { ...DEFAULT_JOB_OPTIONS, ...(typeof idempotencyKey === 'string' ? { jobId: jobIdForIdempotencyKey(idempotencyKey) } : {}) },
   }));
 }
@@ -150,7 +150,7 @@ async function breakdown(redis: Redis, variant: Variant, round: number): Promise
   const requests = inputs(variant, round);
   try {
     let jobs: ReturnType<typeof rawJobs> = [];
-    const validateMs = await timed(async () => void (jobs = rawJobs(requests)));
+    const validateMs = await timed(() => Promise.resolve(void (jobs = rawJobs(requests))));
     let existsMs = 0;
     let addBulkMs = 0;
     for (let i = 0; i < jobs.length; i += CHUNK) {

@@ -26,7 +26,7 @@ export async function spawnSimulator(simEnv: Record<string, string>): Promise<Si
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  child.stderr!.on('data', (d) => output.push(String(d)));
+  child.stderr.on('data', (d) => output.push(String(d)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`simulator did not start within ${STARTUP_TIMEOUT_MS} ms`)), STARTUP_TIMEOUT_MS);
     const fail = (err: Error): void => {
@@ -36,7 +36,7 @@ export async function spawnSimulator(simEnv: Record<string, string>): Promise<Si
     };
     const onExit = (code: number | null): void => fail(new Error(`simulator exited with ${code}`));
     child.once('exit', onExit);
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       output.push(String(d));
       const listening = /"url":"(http:\/\/[^"]+)"/.exec(output.join(''));
       if (listening) {

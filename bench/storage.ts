@@ -146,7 +146,7 @@ function transfers(s3Url: string, videosUrl: string) {
   return {
     s3,
     /** Runs one transfer, deletes what it stored (so s3rver's directory is alike for every run). */
-    async run(method: Method, mb: number, key: string): Promise<Run> {
+    run: async (method: Method, mb: number, key: string): Promise<Run> => {
       spent.clear();
       const t0 = performance.now();
       await methods[method](mb, key);
@@ -179,7 +179,7 @@ async function peakRssDelta(method: Method, mb: number, servers: { s3: Server; v
   const args = ['--memory', method, '--mb', String(mb), '--s3-url', servers.s3.url, '--videos-url', servers.videos.url, '--part-mb', opt['part-mb']];
   const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stdout.on('data', (d) => (out += String(d)));
   const [code] = (await once(child, 'exit')) as [number];
   if (code !== 0) throw new Error(`memory probe ${method} ${mb} MB exited with ${code}`);
   return Number(out.trim());
@@ -224,8 +224,19 @@ async function main(): Promise<void> {
       const med = (method: Method, pick: (r: Run) => number) => median(results[method].map(pick));
       const rss = [await peakRssDelta('storeVideo', mb, servers), await peakRssDelta('raw', mb, servers)];
       summary.push(
-        `  ${col(mb, 7)}  ${col(mbs(mb, med('storeVideo', (r) => r.ms)), 12)}  ${col(mbs(mb, med('raw', (r) => r.ms)), 8)}  ${col(median(ratios).toFixed(3), 6)}` +
-          `  ${col(Math.round(med('storeVideo', (r) => r.afterUploadMs)), 14)}  ${col(rss.map(rssMb).join('/'), 18)}`,
+        `  ${col(mb, 7)}  ${col(
+          mbs(
+            mb,
+            med('storeVideo', (r) => r.ms),
+          ),
+          12,
+        )}  ${col(
+          mbs(
+            mb,
+            med('raw', (r) => r.ms),
+          ),
+          8,
+        )}  ${col(median(ratios).toFixed(3), 6)}` + `  ${col(Math.round(med('storeVideo', (r) => r.afterUploadMs)), 14)}  ${col(rss.map(rssMb).join('/'), 18)}`,
       );
     }
   } finally {

@@ -78,7 +78,7 @@ export function execForm(args: string): string[] | undefined {
   if (!args.trim().startsWith('[')) return undefined;
   try {
     const parsed = JSON.parse(args) as unknown;
-    return Array.isArray(parsed) && parsed.every((a) => typeof a === 'string') ? (parsed as string[]) : undefined;
+    return Array.isArray(parsed) && parsed.every((a) => typeof a === 'string') ? parsed : undefined;
   } catch {
     return undefined;
   }

@@ -21,9 +21,15 @@ const WORKER_COMMAND = ['node', 'dist/worker/main.js'];
 
 /** Names the .dockerignore allowlist (`*` then `!name` lines) lets into the build context. */
 function contextAllowlist(dockerignore: string): string[] | undefined {
-  const lines = dockerignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = dockerignore
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (lines[0] !== '*') return undefined;
-  return lines.slice(1).filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/+$/, ''));
+  return lines
+    .slice(1)
+    .filter((l) => l.startsWith('!'))
+    .map((l) => l.slice(1).replace(/\/+$/, ''));
 }
 
 function copySources(copy: Instruction): { from?: string; sources: string[] } {
@@ -45,16 +51,22 @@ function runtimeProblems(stage: Stage): string[] {
   }
   const cmd = execForm(lastOf(chain, 'CMD')?.args ?? '');
   if (JSON.stringify(cmd) !== JSON.stringify(WORKER_COMMAND)) {
-    problems.push(`${at(lastOf(chain, 'CMD'))}: ${stage.name} must run ${JSON.stringify(WORKER_COMMAND)} in exec form (node as the process, not npm or a shell)`);
+    problems.push(
+      `${at(lastOf(chain, 'CMD'))}: ${stage.name} must run ${JSON.stringify(WORKER_COMMAND)} in exec form (node as the process, not npm or a shell)`,
+    );
   }
-  if (!lastOf(chain, 'HEALTHCHECK')?.args.includes('/healthz')) problems.push(`${at(lastOf(chain, 'HEALTHCHECK'))}: ${stage.name} needs a HEALTHCHECK on /healthz`);
+  if (!lastOf(chain, 'HEALTHCHECK')?.args.includes('/healthz'))
+    problems.push(`${at(lastOf(chain, 'HEALTHCHECK'))}: ${stage.name} needs a HEALTHCHECK on /healthz`);
   const installs = chain.filter((i) => i.keyword === 'RUN' && /\bnpm (ci|install)\b/.test(i.args));
   if (!installs.length) problems.push(`stage ${stage.name}: installs no dependencies (npm ci --omit=dev)`);
-  for (const i of installs) if (!i.args.includes('--omit=dev')) problems.push(`line ${i.line}: ${stage.name} must install production dependencies only (npm ci --omit=dev)`);
+  for (const i of installs)
+    if (!i.args.includes('--omit=dev')) problems.push(`line ${i.line}: ${stage.name} must install production dependencies only (npm ci --omit=dev)`);
   for (const copy of chain.filter((i) => i.keyword === 'COPY')) {
     const { from, sources } = copySources(copy);
-    if (from !== undefined && sources.some((s) => !/^\/app\/dist\/?$/.test(s))) problems.push(`line ${copy.line}: ${stage.name} may take only /app/dist from another stage`);
-    if (from === undefined && sources.some((s) => /^(\.\/)?(src|test|bench|node_modules)(\/|$)/.test(s))) problems.push(`line ${copy.line}: ${stage.name} copies sources or modules: only dist/ and production dependencies belong there`);
+    if (from !== undefined && sources.some((s) => !/^\/app\/dist\/?$/.test(s)))
+      problems.push(`line ${copy.line}: ${stage.name} may take only /app/dist from another stage`);
+    if (from === undefined && sources.some((s) => /^(\.\/)?(src|test|bench|node_modules)(\/|$)/.test(s)))
+      problems.push(`line ${copy.line}: ${stage.name} copies sources or modules: only dist/ and production dependencies belong there`);
   }
   const ffmpeg = chain.find((i) => i.keyword === 'RUN' && /\bffmpeg\b/.test(i.args));
   if (ffmpeg && stage.name !== 'runtime-posters') problems.push(`line ${ffmpeg.line}: ffmpeg belongs in runtime-posters only`);
@@ -63,7 +75,7 @@ function runtimeProblems(stage: Stage): string[] {
 }
 
 export function lintDockerfile(text: string, repoDir: string): string[] {
-  const problems = validate(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+  const problems = validate(text).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
   const stages = readStages(text);
   const names = stages.map((s) => s.name);
   if (!names.includes('build')) problems.push('no stage named build (the compiler and dev dependencies stay there)');
@@ -79,7 +91,11 @@ export function lintDockerfile(text: string, repoDir: string): string[] {
   if (!allowed) problems.push('.dockerignore must be an allowlist (`*`, then `!name` for each file or folder the Dockerfile copies)');
   for (const stage of stages) {
     for (const i of stage.instructions) {
-      if (i.keyword === 'RUN' && /apt-get install/.test(i.args) && !(i.args.includes('--no-install-recommends') && i.args.includes('rm -rf /var/lib/apt/lists'))) {
+      if (
+        i.keyword === 'RUN' &&
+        /apt-get install/.test(i.args) &&
+        !(i.args.includes('--no-install-recommends') && i.args.includes('rm -rf /var/lib/apt/lists'))
+      ) {
         problems.push(`line ${i.line}: apt-get install needs --no-install-recommends and rm -rf /var/lib/apt/lists/* in the same RUN`);
       }
       if (i.keyword !== 'COPY' && i.keyword !== 'ADD') continue;

@@ -22,7 +22,10 @@ function replay(dir: string, target: string): void {
   const stage = stages.find((s) => s.name === target);
   if (!stage) throw new Error(`the Dockerfile has no stage ${target}`);
   mkdirSync(dir, { recursive: true });
-  const workdirOf = (name: string): string => chainOf(stages.find((s) => s.name === name)!).filter((i) => i.keyword === 'WORKDIR').at(-1)?.args ?? '/';
+  const workdirOf = (name: string): string =>
+    chainOf(stages.find((s) => s.name === name)!)
+      .filter((i) => i.keyword === 'WORKDIR')
+      .at(-1)?.args ?? '/';
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
   for (const { keyword, args, line } of chainOf(stage)) {

@@ -215,7 +215,11 @@ export class BatchLedger {
   /** Starts a cancel: from here no job of the batch passes the submit gate (cancelBatch.ts does the rest). */
   async markCancelling(batchId: string): Promise<{ outcome: 'cancelling' | 'already' | 'finished' | 'none'; ended: boolean; ends: number }> {
     const k = this.keys(batchId);
-    const [outcome, ended, ends] = (await this.run('cancelBatch', [k.record, k.ending], [batchId, MANIFEST_CLAIM_MS])) as ['cancelling' | 'already' | 'finished' | 'none', number, number];
+    const [outcome, ended, ends] = (await this.run('cancelBatch', [k.record, k.ending], [batchId, MANIFEST_CLAIM_MS])) as [
+      'cancelling' | 'already' | 'finished' | 'none',
+      number,
+      number,
+    ];
     return { outcome, ended: ended === 1, ends };
   }
 

@@ -71,9 +71,22 @@ export const batchEstimateSchema = z.object({
   seconds: z.number(),
   costUsd: z.number(),
   perModel: z.array(z.object({ model: z.string(), jobs: z.number().int(), seconds: z.number(), costUsd: z.number() })),
-  quota: z.object({ accounts: z.number().int(), perWindow: z.number().int(), windowMs: z.number().int(), leftInWindow: z.number().int(), jobsNow: z.number().int() }),
+  quota: z.object({
+    accounts: z.number().int(),
+    perWindow: z.number().int(),
+    windowMs: z.number().int(),
+    leftInWindow: z.number().int(),
+    jobsNow: z.number().int(),
+  }),
   budget: z
-    .object({ budgetUsd: z.number(), spentUsd: z.number(), reservedUsd: z.number(), leftUsd: z.number(), jobsAllowed: z.number().int(), costAllowedUsd: z.number() })
+    .object({
+      budgetUsd: z.number(),
+      spentUsd: z.number(),
+      reservedUsd: z.number(),
+      leftUsd: z.number(),
+      jobsAllowed: z.number().int(),
+      costAllowedUsd: z.number(),
+    })
     .optional(),
   finish: z.object({ durationMs: z.number().int(), finishAt: z.string(), windowsWaited: z.number().int(), assumptions: z.array(z.string()) }),
 });
@@ -85,7 +98,8 @@ export function parseWith<T extends z.ZodType>(schema: T, input: unknown, where?
   throw new ValidationError(
     result.error.issues.flatMap((issue) => {
       const prefix = (path: PropertyKey[]): string => [where, ...path.map(String)].filter(Boolean).join('.') || '(body)';
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ field: prefix([...issue.path, k]), value: valueAt(input, [...issue.path, k]), rule: 'is not a known field' }));
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((k) => ({ field: prefix([...issue.path, k]), value: valueAt(input, [...issue.path, k]), rule: 'is not a known field' }));
       return [{ field: prefix(issue.path), value: valueAt(input, issue.path), rule: issue.message }];
     }),
   );

@@ -28,10 +28,22 @@ export const CANCELLED_REASON = 'batch cancelled before this job was submitted';
  * Removes a job of a cancelled batch that has sent nothing to KIE, and records it cancelled; not
  * when a run holds it (BullMQ refuses a locked job: the run meets the gate, or parks and calls this).
  */
-export async function removeUnsubmitted(ledger: BatchLedger, batchId: string, jobId: string, job: Job<RenderJobData> | undefined): Promise<{ removed: boolean; ended: boolean }> {
+export async function removeUnsubmitted(
+  ledger: BatchLedger,
+  batchId: string,
+  jobId: string,
+  job: Job<RenderJobData> | undefined,
+): Promise<{ removed: boolean; ended: boolean }> {
   // A job with a step was sent to KIE (by a worker that predates the gate, if its batch says waiting): it finishes.
   if (job?.data.render?.step !== undefined) return { removed: false, ended: false };
-  if (job && !(await job.remove().then(() => true, () => false))) return { removed: false, ended: false };
+  if (
+    job &&
+    !(await job.remove().then(
+      () => true,
+      () => false,
+    ))
+  )
+    return { removed: false, ended: false };
   // A job parked for a slot is one of the pool's waiters: a freed slot's wake must go to a job that exists.
   await ledger.forgetWaiter(jobId);
   const data = job?.data;

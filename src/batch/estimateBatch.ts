@@ -31,8 +31,20 @@ export async function readCapacity(redis: Redis, config: Config): Promise<Capaci
   const status = new Map((await accountStatus(redis, config, fleet.accounts)).map((a) => [a.account, a]));
   const assumed = fleet.accounts.length === 0;
   const accounts = assumed
-    ? [{ name: '(assumed)', maxConcurrent: config.kie.accounts[0]?.maxConcurrent ?? 10, dailyLimit: config.kie.accounts[0]?.dailyLimit ?? 100, submitsInWindow: 0 }]
-    : fleet.accounts.map((a) => ({ name: a.name, maxConcurrent: a.maxConcurrent, dailyLimit: a.dailyLimit, submitsInWindow: status.get(a.name)?.submitsInWindow ?? 0 }));
+    ? [
+        {
+          name: '(assumed)',
+          maxConcurrent: config.kie.accounts[0]?.maxConcurrent ?? 10,
+          dailyLimit: config.kie.accounts[0]?.dailyLimit ?? 100,
+          submitsInWindow: 0,
+        },
+      ]
+    : fleet.accounts.map((a) => ({
+        name: a.name,
+        maxConcurrent: a.maxConcurrent,
+        dailyLimit: a.dailyLimit,
+        submitsInWindow: status.get(a.name)?.submitsInWindow ?? 0,
+      }));
   const { kie } = config;
   // The poller checks a task once per POLL_INTERVAL_MS until it is done; a callback makes one check enough.
   const checks = config.webhook ? 1 : Math.max(1, Math.ceil(kie.typicalGenerationMs / config.pollIntervalMs));

@@ -33,4 +33,3 @@ export function formatManifest(lines: readonly ManifestLine[], format: ManifestF
   if (format === 'jsonl') return lines.map((l) => `${JSON.stringify(l)}\n`).join('');
   return stringify(lines as ManifestLine[], { header: true, columns: COLUMNS as string[] });
 }
-

@@ -35,7 +35,9 @@ function refuseOtherFields(fields: BatchFields, record: BatchRecord): void {
   if (fields.tenant !== undefined && fields.tenant !== record.tenant) differs.push(`tenant (it is ${record.tenant})`);
   if (fields.notifyUrl !== undefined && fields.notifyUrl !== record.notifyUrl) differs.push('notifyUrl');
   if (fields.budgetUsd !== undefined && toMicroUsd(fields.budgetUsd) !== record.budgetMicroUsd) {
-    differs.push(`budgetUsd (it is ${record.budgetMicroUsd === undefined ? 'none' : fromMicroUsd(record.budgetMicroUsd)}; change it with PATCH /v1/batches/${record.id} or sora-batch batch budget)`);
+    differs.push(
+      `budgetUsd (it is ${record.budgetMicroUsd === undefined ? 'none' : fromMicroUsd(record.budgetMicroUsd)}; change it with PATCH /v1/batches/${record.id} or sora-batch batch budget)`,
+    );
   }
   if (differs.length) throw new BatchConflictError(`batch ${record.id} exists with another ${differs.join(', ')}`);
 }

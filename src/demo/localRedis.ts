@@ -37,7 +37,7 @@ function freePort(): Promise<number> {
  * when the binary is installed; otherwise a message that says how to get one.
  */
 export async function useLocalRedis(url: string): Promise<LocalRedis> {
-  if (await answers(url)) return { url, startedHere: false, stop: async () => undefined };
+  if (await answers(url)) return { url, startedHere: false, stop: () => Promise.resolve() };
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     throw new Error(
       `no Redis answers at ${url} and redis-server is not installed. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.`,

@@ -47,7 +47,11 @@ const PROMPTS = [
 async function watchInConsole(config: Config, redis: Redis, batchId: string, logFile: string, say: (line: string) => void): Promise<void> {
   const token = `demo-${randomBytes(12).toString('hex')}`;
   const { default: pino } = await import('pino');
-  const api = buildApiServer({ config: { ...config, apiTokens: [token] }, redis, logger: createLogger('info', 'api', pino.destination({ dest: logFile, sync: true })) });
+  const api = buildApiServer({
+    config: { ...config, apiTokens: [token] },
+    redis,
+    logger: createLogger('info', 'api', pino.destination({ dest: logFile, sync: true })),
+  });
   const port = Number(process.env.DEMO_API_PORT?.trim() || 3000);
   await api.listen({ port, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
@@ -68,7 +72,13 @@ async function main(): Promise<void> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
   const run = Date.now().toString(36);
-  const local = await startLocalStack({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', queueName: `sora-demo-${run}`, limiterPrefix: `sora-demo-${run}`, workDir, sim: { seed: 1 } });
+  const local = await startLocalStack({
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queueName: `sora-demo-${run}`,
+    limiterPrefix: `sora-demo-${run}`,
+    workDir,
+    sim: { seed: 1 },
+  });
   const { redis, sim, s3 } = local;
   say(`redis      ${redis.url}${redis.startedHere ? ' (a private redis-server started for the demo)' : ''}`);
   say(`KIE        ${sim.url} (simulator: caps enforced, 100 ms min interval, 1.5-4 s generation)`);
@@ -85,7 +95,7 @@ async function main(): Promise<void> {
   if (builtDir) {
     const built = await startBuiltWorker(builtDir, workerEnv, logFile);
     say(`worker     built, in ${builtDir}: node dist/worker/main.js (pid ${built.pid}), ${built.url}/healthz answered 200`);
-    stopWorker = built.stop;
+    stopWorker = () => built.stop();
   } else {
     const runtime = await startWorker(config, createLogger('info', 'worker', pino.destination({ dest: logFile, sync: true })));
     stopWorker = () => runtime.close().then(() => 0);
@@ -101,8 +111,14 @@ async function main(): Promise<void> {
   const ratios = Object.keys(mode?.aspectRatio?.values ?? {}).filter((r) => r !== 'auto');
   const pick = <T>(values: readonly T[], i: number): T | undefined => values[i % Math.min(2, values.length)];
   say(`model      ${model.id} (${model.title}, ${model.family} API; at KIE: ${model.status})\n`);
-  const jobs = await producer.enqueueMany(PROMPTS.map((prompt, i) => ({ prompt, duration: pick(seconds, i), aspectRatio: pick(ratios, i), batchId: `demo-${run}` })));
-  const outcome = await watchJobs(producer.queue, jobs.map((j) => j.jobId), { timeoutMs: 120_000, output: process.stdout });
+  const jobs = await producer.enqueueMany(
+    PROMPTS.map((prompt, i) => ({ prompt, duration: pick(seconds, i), aspectRatio: pick(ratios, i), batchId: `demo-${run}` })),
+  );
+  const outcome = await watchJobs(
+    producer.queue,
+    jobs.map((j) => j.jobId),
+    { timeoutMs: 120_000, output: process.stdout },
+  );
 
   const s3Client = createS3Client(config);
   const videos = path.join(workDir, 'videos');
@@ -117,17 +133,35 @@ async function main(): Promise<void> {
     }
     const head = await s3Client.send(new HeadObjectCommand({ Bucket: result.bucket, Key: result.key }));
     const ok =
-      head.Metadata?.sha256 === result.sha256 && sim.expectedVideo(result.taskId).sha256 === result.sha256 && head.ContentLength === result.size && result.video !== undefined && !result.warnings;
+      head.Metadata?.sha256 === result.sha256 &&
+      sim.expectedVideo(result.taskId).sha256 === result.sha256 &&
+      head.ContentLength === result.size &&
+      result.video !== undefined &&
+      !result.warnings;
     if (ok) verified++;
     const file = await copyVideoOut(s3Client, result.bucket, result.key, videos);
-    const video = result.video ? `${result.video.durationSeconds} s, ${result.video.width}x${result.video.height}${result.video.hasAudio ? ', sound' : ''}` : '?';
-    rows.push({ job: jobId, key: result.key, bytes: result.size, video, sha256: `${result.sha256.slice(0, 16)}…`, verified: ok ? 'yes' : 'NO', 'on disk': path.relative(process.cwd(), file) });
+    const video = result.video
+      ? `${result.video.durationSeconds} s, ${result.video.width}x${result.video.height}${result.video.hasAudio ? ', sound' : ''}`
+      : '?';
+    rows.push({
+      job: jobId,
+      key: result.key,
+      bytes: result.size,
+      video,
+      sha256: `${result.sha256.slice(0, 16)}…`,
+      verified: ok ? 'yes' : 'NO',
+      'on disk': path.relative(process.cwd(), file),
+    });
     for (const w of result.warnings ?? []) say(`warning ${jobId}: ${w.message}`);
   }
   say('');
   console.table(rows);
-  say(`\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served; duration and picture as requested) in s3://${config.s3.bucket}/demo-${run}/`);
-  say(`KIE simulator: ${sim.counters.tasks.length} tasks created, ${sim.counters.requests.total} API requests, cap violations ${JSON.stringify(sim.counters.violations)}`);
+  say(
+    `\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served; duration and picture as requested) in s3://${config.s3.bucket}/demo-${run}/`,
+  );
+  say(
+    `KIE simulator: ${sim.counters.tasks.length} tasks created, ${sim.counters.requests.total} API requests, cap violations ${JSON.stringify(sim.counters.violations)}`,
+  );
   for (const f of outcome.failed) say(`failed ${f.jobId}: ${f.reason}`);
   if (args.console) {
     await watchInConsole(config, connection, `demo-${run}`, logFile, say);

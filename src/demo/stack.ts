@@ -47,11 +47,16 @@ async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const say = (line = ''): void => void process.stdout.write(`${line}\n`);
 
-  const local = await startLocalStack({ redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379', queueName, limiterPrefix: queueName, workDir, simPort, s3Port }).catch(
-    (err: unknown) => {
-      throw explainListenError(err, 'STACK_SIM_PORT or STACK_S3_PORT');
-    },
-  );
+  const local = await startLocalStack({
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queueName,
+    limiterPrefix: queueName,
+    workDir,
+    simPort,
+    s3Port,
+  }).catch((err: unknown) => {
+    throw explainListenError(err, 'STACK_SIM_PORT or STACK_S3_PORT');
+  });
   // The AWS SDK reads its credentials from the environment, as in production.
   process.env.AWS_ACCESS_KEY_ID = S3_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = S3_CREDENTIALS.secretAccessKey;

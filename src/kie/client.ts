@@ -70,13 +70,21 @@ class HttpKieClient implements KieClient {
       const error = errorForAnswer(answer);
       if (error && isKieRefusal(answer)) throw this.located(error, 'POST', path);
       if (error) {
-        throw this.located(new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+        throw this.located(
+          new KieAmbiguousError(`${what} answered HTTP ${answer.status} without KIE's envelope (${describeBody(answer.body)}): a task may have been created`),
+          'POST',
+          path,
+        );
       }
       let taskId: string;
       try {
         taskId = dialect.parseCreated(answer.body);
       } catch (err) {
-        throw this.located(new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`), 'POST', path);
+        throw this.located(
+          new KieAmbiguousError(`${what}: ${(err as Error).message} (HTTP ${answer.status}, ${describeBody(answer.body)}): a task may have been created`),
+          'POST',
+          path,
+        );
       }
       span.setAttribute('kie.task_id', taskId);
       return taskId;
@@ -85,7 +93,10 @@ class HttpKieClient implements KieClient {
 
   async getTaskRecord(taskId: string, model?: string) {
     const dialect = dialectOf(familyOf(this.catalog, model));
-    return dialect.parseRecord(await this.send('GET', dialect.recordPath(taskId), undefined, { 'kie.task_id': taskId, ...(model ? { 'kie.model': model } : {}) }), taskId);
+    return dialect.parseRecord(
+      await this.send('GET', dialect.recordPath(taskId), undefined, { 'kie.task_id': taskId, ...(model ? { 'kie.model': model } : {}) }),
+      taskId,
+    );
   }
 
   async confirmTask(taskId: string, req: RenderRequest, callBackUrl: string | undefined): Promise<TaskConfirmation> {

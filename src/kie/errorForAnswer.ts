@@ -30,7 +30,8 @@ const RESULT_PROCESSING = /\bis processing\b/i;
 export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   const body = (answer.body ?? {}) as { code?: unknown; message?: unknown; msg?: unknown };
   const bodyCode = typeof body.code === 'number' ? body.code : undefined;
-  const text = String(body.message ?? body.msg ?? '').slice(0, 300);
+  const said = body.message ?? body.msg ?? '';
+  const text = (typeof said === 'string' ? said : JSON.stringify(said)).slice(0, 300);
   const status = answer.status;
   const code = bodyCode ?? status;
   const message = `KIE ${code}${text ? ` ${text}` : ''}`;
@@ -42,9 +43,9 @@ export function errorForAnswer(answer: HttpAnswer): KieError | undefined {
   if (status === 429 || code === 429) return new TransientKieError(message, code, status, retryAfterMs(answer.headers['retry-after']));
   if (status === 401 || code === 401) return new AuthenticationError(message, code, status);
   switch (code) {
+    // 501 is the jobs API's "generation failed" for this input (most often a content filter): resending
+    // the same input would pay again for the same outcome, so it fails with KIE's words, like 1001.
     case 1001:
-    // Jobs API "generation failed" for this input (most often a content filter): resending the
-    // same input would pay again for the same outcome, so it fails with KIE's words, like 1001.
     case 501:
       return new InvalidPromptError(message, code, status);
     case 1002:

@@ -10,7 +10,7 @@ import { registeredAccountsKey } from './limiter/limiterKeys';
 export async function registerAccounts(redis: Redis, prefix: string, accounts: readonly AccountCaps[]): Promise<void> {
   if (accounts.length === 0) return;
   // Picked field by field: the account objects of the configuration also hold the key.
-  const entries = accounts.map((a) => [a.name, JSON.stringify({ maxConcurrent: a.maxConcurrent, dailyLimit: a.dailyLimit })]);
+  const entries = accounts.map((a): [string, string] => [a.name, JSON.stringify({ maxConcurrent: a.maxConcurrent, dailyLimit: a.dailyLimit })]);
   await redis.hset(registeredAccountsKey(prefix), Object.fromEntries(entries));
 }
 

@@ -94,7 +94,7 @@ export async function sendOnTurn<T>(
 ): Promise<T> {
   const token = randomUUID();
   const maxLagMs = limiter.baseMarginMs * LAG_SHARE_OF_MARGIN;
-  for (let rechecks = 0; ; ) {
+  for (let rechecks = 0; ;) {
     signal?.throwIfAborted();
     const askedAt = performance.now();
     const waitMs = await limiter.fenceSend(account, requestClass, token);

@@ -18,8 +18,7 @@ export interface ModelPauseOptions {
 
 export type ModelGate =
   /** Create away; `probe` when the model is paused and this job's create is the probe. */
-  | { open: true; probe: boolean }
-  | { open: false; reason: string; retryInMs: number };
+  { open: true; probe: boolean } | { open: false; reason: string; retryInMs: number };
 
 export interface ModelPause {
   reason: string;
@@ -63,7 +62,11 @@ export class ModelPauses {
   /** Whether a job may send its create for `model` now; a job kept out is registered as a waiter. */
   async enter(model: string, member: string, nowMs?: number): Promise<ModelGate> {
     const k = modelKeys(this.options.prefix, model);
-    const [answer, reason, probeInMs] = (await this.scripts.run('checkModel', [k.paused, k.probe, k.waiters], [member, this.options.probeMs, nowMs ?? ''])) as [string, string?, number?];
+    const [answer, reason, probeInMs] = (await this.scripts.run('checkModel', [k.paused, k.probe, k.waiters], [member, this.options.probeMs, nowMs ?? ''])) as [
+      string,
+      string?,
+      number?,
+    ];
     if (answer === 'open') return { open: true, probe: false };
     if (answer === 'probe') return { open: true, probe: true };
     return { open: false, reason: reason ?? '', retryInMs: this.waitMs(Number(probeInMs), false) };
@@ -106,10 +109,11 @@ export class ModelPauses {
 
   private async runPause(model: string, reason: string, by: ModelPause['by'], member: string, nowMs?: number): Promise<[boolean, number]> {
     const k = modelKeys(this.options.prefix, model);
-    const [newlyPaused, probeInMs] = (await this.scripts.run('pauseModel', [k.paused, k.probe, k.waiters], [reason, by, member, this.options.probeMs, nowMs ?? ''])) as [
-      number,
-      number,
-    ];
+    const [newlyPaused, probeInMs] = (await this.scripts.run(
+      'pauseModel',
+      [k.paused, k.probe, k.waiters],
+      [reason, by, member, this.options.probeMs, nowMs ?? ''],
+    )) as [number, number];
     return [newlyPaused === 1, Number(probeInMs)];
   }
 

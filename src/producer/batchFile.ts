@@ -61,7 +61,7 @@ function rowToInput(row: Record<string, string>): Record<string, unknown> {
       continue;
     }
     const [, parent, key] = nested;
-    input[parent!] = { ...((input[parent!] as object | undefined) ?? {}), [key!]: parent === 'options' ? scalar(cell) : cell };
+    input[parent!] = { ...(input[parent!] ?? {}), [key!]: parent === 'options' ? scalar(cell) : cell };
   }
   return input;
 }
@@ -87,7 +87,7 @@ export function parseBatchText(text: string, format: 'csv' | 'json'): { lines: F
   if (format === 'csv') {
     let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
     try {
-      records = parse(text, { columns: true, bom: true, skip_empty_lines: true, trim: true, info: true }) as typeof records;
+      records = parse<(typeof records)[number]>(text, { columns: true, bom: true, skip_empty_lines: true, trim: true, info: true });
     } catch (err) {
       const e = err as Error & { lines?: number };
       bad.push({ line: String(e.lines ?? 1), issues: [{ field: '', value: undefined, rule: `is not CSV: ${e.message}` }], input: undefined });
@@ -102,7 +102,11 @@ export function parseBatchText(text: string, format: 'csv' | 'json'): { lines: F
     try {
       array = JSON.parse(trimmed);
     } catch (err) {
-      bad.push({ line: '1', issues: [{ field: '', value: undefined, rule: `must be JSON Lines or one JSON array: ${(err as Error).message}` }], input: undefined });
+      bad.push({
+        line: '1',
+        issues: [{ field: '', value: undefined, rule: `must be JSON Lines or one JSON array: ${(err as Error).message}` }],
+        input: undefined,
+      });
       return { lines, bad };
     }
     (array as unknown[]).forEach((item, i) => {
@@ -128,7 +132,8 @@ export function parseBatchText(text: string, format: 'csv' | 'json'): { lines: F
 /** Writes each line's prompt from the template; the columns it reads are not request fields (unless named as one). */
 function applyTemplate(line: FileLine, template: string): FileLine | BadLine {
   const issues: FieldIssue[] = [];
-  if (line.input.prompt !== undefined) issues.push({ field: 'prompt', value: line.input.prompt, rule: 'is written by --template: leave the prompt column out' });
+  if (line.input.prompt !== undefined)
+    issues.push({ field: 'prompt', value: line.input.prompt, rule: 'is written by --template: leave the prompt column out' });
   for (const field of templateFields(template)) {
     const v = line.input[field];
     if (v === undefined || v === '') issues.push({ field, value: v, rule: `is used by --template but the line has no ${field}` });
@@ -136,7 +141,9 @@ function applyTemplate(line: FileLine, template: string): FileLine | BadLine {
   }
   if (issues.length) return { line: line.line, issues, input: line.input };
   const prompt = template.replace(PLACEHOLDER, (_m, field: string) => String(line.input[field]));
-  const input = Object.fromEntries(Object.entries(line.input).filter(([k]) => REQUEST_FIELDS.has(k) || k === 'idempotencyKey' || !templateFields(template).includes(k)));
+  const input = Object.fromEntries(
+    Object.entries(line.input).filter(([k]) => REQUEST_FIELDS.has(k) || k === 'idempotencyKey' || !templateFields(template).includes(k)),
+  );
   return { line: line.line, input: { ...input, prompt } };
 }
 
@@ -201,7 +208,10 @@ export interface CheckedLine extends FileLine {
 }
 
 /** Validates every line (the producer's check: the catalog, notifyUrl); a line's own idempotencyKey is not a request field. */
-export function validateLines(read: { lines: FileLine[]; bad: BadLine[] }, validate: (fields: unknown) => RenderRequest): { good: CheckedLine[]; bad: BadLine[] } {
+export function validateLines(
+  read: { lines: FileLine[]; bad: BadLine[] },
+  validate: (fields: unknown) => RenderRequest,
+): { good: CheckedLine[]; bad: BadLine[] } {
   const good: CheckedLine[] = [];
   const bad = [...read.bad];
   for (const line of read.lines) {

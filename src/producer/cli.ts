@@ -17,7 +17,17 @@ import { count, printResult, withJsonOption } from './cliOutput';
 import { jobIdForIdempotencyKey, RenderProducer } from './renderProducer';
 import { startTracing } from '../shared/startTracing';
 import { queueTelemetry } from '../shared/tracing';
-import { CheckedLine, defaultRejectsPath, describeBadLine, FileUnreadableError, keyedRequests, lineIdempotencyKeys, readBatchFile, validateLines, writeRejects } from './batchFile';
+import {
+  CheckedLine,
+  defaultRejectsPath,
+  describeBadLine,
+  FileUnreadableError,
+  keyedRequests,
+  lineIdempotencyKeys,
+  readBatchFile,
+  validateLines,
+  writeRejects,
+} from './batchFile';
 import { batchStatus, type BatchStatus } from '../batch/batchStatus';
 import { cancelBatch } from '../batch/cancelBatch';
 import { type BatchEstimate, estimateBatch, readCapacity } from '../batch/estimateBatch';
@@ -99,6 +109,15 @@ const REQUEST_OPTIONS = {
   key: '--key',
 } as const;
 
+/** What commander hands an action: the options its command declares (commander itself types them `any`). */
+type JsonFlag = { json?: boolean };
+type RequestFlags = { [K in keyof typeof REQUEST_OPTIONS]?: unknown } & { batch?: string };
+type FileFlags = { template?: string; tenant?: string; rejects?: string };
+type EnqueueFlags = JsonFlag &
+  RequestFlags &
+  FileFlags & { file?: string; idempotencyKey?: string; priority?: number; delay?: number; skipBad?: boolean; dryRun?: boolean; wait?: boolean };
+type ReasonFlag = { reason: string };
+
 /** `--option name=value` (repeatable): true/false and numbers are read as such. */
 function collectOption(v: string, previous: Record<string, string | number | boolean> = {}): Record<string, string | number | boolean> {
   const at = v.indexOf('=');
@@ -148,10 +167,10 @@ const REDIS_ENV = [
   `REDIS_CONNECT_TIMEOUT_MS   give up on an unreachable Redis after this long (the CLI waits at most ${CLI_REDIS_TIMEOUT_MS / 1000} s)`,
 ];
 const QUEUE_ENV = 'QUEUE_NAME                 the queue (default sora-renders)';
-const STYLE_ENV = 'KIE_API_STYLE              sora | jobs: requests the workers\' KIE API cannot render are refused here';
+const STYLE_ENV = "KIE_API_STYLE              sora | jobs: requests the workers' KIE API cannot render are refused here";
 const ACCOUNT_ENV = [
-  'LIMITER_PREFIX             prefix of the account pool\'s keys (default sora-batch)',
-  'KIE_ACCOUNTS, KIE_API_KEY  optional: without them, the accounts the fleet\'s workers registered',
+  "LIMITER_PREFIX             prefix of the account pool's keys (default sora-batch)",
+  "KIE_ACCOUNTS, KIE_API_KEY  optional: without them, the accounts the fleet's workers registered",
 ];
 
 const program = new Command('sora-batch')
@@ -167,7 +186,10 @@ const program = new Command('sora-batch')
   );
 
 /** The lines of --file, checked the way the producer checks them; bad ones listed on stderr and written to the rejects file. */
-function checkFile(producer: RenderProducer, o: { file: string; template?: string; batch?: string; tenant?: string; rejects?: string }): { good: CheckedLine[]; bad: number; rejects?: string } {
+function checkFile(
+  producer: RenderProducer,
+  o: { file: string; template?: string; batch?: string; tenant?: string; rejects?: string },
+): { good: CheckedLine[]; bad: number; rejects?: string } {
   let read;
   try {
     read = readBatchFile(o.file, { template: o.template });
@@ -211,14 +233,22 @@ function printEstimate(e: BatchEstimate, what: string): void {
     const b = e.budget;
     process.stdout.write(
       `budget: ${usd(b.leftUsd)} left of ${usd(b.budgetUsd)} (spent ${usd(b.spentUsd)}, reserved ${usd(b.reservedUsd)}): ` +
-        (b.jobsAllowed === e.jobs ? `pays for all ${count(e.jobs, 'job')}\n` : `pays for ${b.jobsAllowed} of ${count(e.jobs, 'job')} (${usd(b.costAllowedUsd)})\n`),
+        (b.jobsAllowed === e.jobs
+          ? `pays for all ${count(e.jobs, 'job')}\n`
+          : `pays for ${b.jobsAllowed} of ${count(e.jobs, 'job')} (${usd(b.costAllowedUsd)})\n`),
     );
   }
-  process.stdout.write(`finish: in about ${duration(e.finish.durationMs)} (${e.finish.finishAt}), assuming:\n${e.finish.assumptions.map((a) => `  - ${a}\n`).join('')}`);
+  process.stdout.write(
+    `finish: in about ${duration(e.finish.durationMs)} (${e.finish.finishAt}), assuming:\n${e.finish.assumptions.map((a) => `  - ${a}\n`).join('')}`,
+  );
 }
 
 /** The budget an estimate is held against: --budget, else the batch's; with what the batch spent and reserved. */
-async function budgetFor(producer: RenderProducer, batchId: string | undefined, budgetUsd: number | undefined): Promise<{ budgetUsd: number; spentUsd: number; reservedUsd: number } | undefined> {
+async function budgetFor(
+  producer: RenderProducer,
+  batchId: string | undefined,
+  budgetUsd: number | undefined,
+): Promise<{ budgetUsd: number; spentUsd: number; reservedUsd: number } | undefined> {
   const record = batchId === undefined ? undefined : await producer.batches.read(batchId);
   const budget = budgetUsd ?? (record?.budgetMicroUsd === undefined ? undefined : fromMicroUsd(record.budgetMicroUsd));
   if (budget === undefined) return undefined;
@@ -271,24 +301,35 @@ withJsonOption(
       [...REDIS_ENV, QUEUE_ENV, STYLE_ENV, 'LIMITER_PREFIX             where batches are recorded (default sora-batch)'],
     ),
   )
-  .action(async (prompt: string | undefined, o) => {
+  .action(async (prompt: string | undefined, o: EnqueueFlags) => {
     if (o.file) {
       if (prompt !== undefined) throw new UsageError('give a prompt or --file, not both');
-      const perRequest: string[] = Object.entries(REQUEST_OPTIONS).filter(([field]) => o[field] !== undefined).map(([, flag]) => flag);
+      const perRequest: string[] = Object.entries(REQUEST_OPTIONS)
+        .filter(([field]) => o[field as keyof typeof REQUEST_OPTIONS] !== undefined)
+        .map(([, flag]) => flag);
       if (o.idempotencyKey !== undefined) perRequest.push('--idempotency-key');
-      if (perRequest.length) throw new UsageError(`${perRequest.join(', ')} ${perRequest.length === 1 ? 'applies' : 'apply'} to a prompt; with --file each request carries its own fields`);
+      if (perRequest.length)
+        throw new UsageError(
+          `${perRequest.join(', ')} ${perRequest.length === 1 ? 'applies' : 'apply'} to a prompt; with --file each request carries its own fields`,
+        );
     } else {
       const fileOnly = (['template', 'rejects', 'skipBad', 'dryRun'] as const).filter((k) => o[k] !== undefined);
-      if (fileOnly.length) throw new UsageError(`--${fileOnly.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${fileOnly.length === 1 ? 'applies' : 'apply'} to --file`);
+      if (fileOnly.length)
+        throw new UsageError(
+          `--${fileOnly.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${fileOnly.length === 1 ? 'applies' : 'apply'} to --file`,
+        );
       if (prompt === undefined) throw new UsageError('give a prompt, or --file with render requests');
     }
     await withProducer(async (producer, config) => {
       const opts = { batchId: o.batch, tenant: o.tenant, idempotencyKey: o.idempotencyKey, priority: o.priority, delay: o.delay };
       let requests: unknown[];
-      if (o.file) {
-        const checked = checkFile(producer, o);
+      const file = o.file;
+      if (file) {
+        const checked = checkFile(producer, { ...o, file });
         if (checked.bad && !o.skipBad) {
-          throw new UsageError(`${count(checked.bad, 'bad line')} in ${o.file as string}: nothing enqueued; fix them (see ${checked.rejects}), or add --skip-bad to enqueue the other ${count(checked.good.length, 'line')}`);
+          throw new UsageError(
+            `${count(checked.bad, 'bad line')} in ${file}: nothing enqueued; fix them (see ${checked.rejects}), or add --skip-bad to enqueue the other ${count(checked.good.length, 'line')}`,
+          );
         }
         requests = keyedRequests(checked.good, o.batch);
         if (o.dryRun) return dryRun(producer, config, checked.good, lineIdempotencyKeys(checked.good, o.batch), o.json);
@@ -297,12 +338,21 @@ withJsonOption(
       const created = jobs.filter((j) => j.created).length;
       if (!o.json) {
         const existed = jobs.length - created;
-        const ids = jobs.slice(0, IDS_SHOWN).map((j) => j.jobId).join(', ') + (jobs.length > IDS_SHOWN ? ` and ${jobs.length - IDS_SHOWN} more (--json lists all)` : '');
+        const ids =
+          jobs
+            .slice(0, IDS_SHOWN)
+            .map((j) => j.jobId)
+            .join(', ') + (jobs.length > IDS_SHOWN ? ` and ${jobs.length - IDS_SHOWN} more (--json lists all)` : '');
         process.stdout.write(
           `enqueued ${count(created, 'job')} on ${config.queueName}${existed ? ` (${existed} already existed)` : ''}: job id${jobs.length === 1 ? '' : 's'} ${ids}\n`,
         );
       }
-      const outcome = o.wait ? await watchJobs(producer.queue, jobs.map((j) => j.jobId)) : undefined;
+      const outcome = o.wait
+        ? await watchJobs(
+            producer.queue,
+            jobs.map((j) => j.jobId),
+          )
+        : undefined;
       printResult({ queue: config.queueName, jobs, ...(outcome ? { outcome } : {}) }, o.json, () => {
         if (!outcome) return;
         process.stdout.write(`stored ${outcome.stored.length} of ${count(jobs.length, 'job')}\n`);
@@ -313,15 +363,30 @@ withJsonOption(
   });
 
 /** `enqueue --file --dry-run`: which lines would become jobs, and which are jobs already (same batch, same content). */
-async function dryRun(producer: RenderProducer, config: Config, lines: CheckedLine[], keys: Array<string | undefined>, json: boolean | undefined): Promise<void> {
+async function dryRun(
+  producer: RenderProducer,
+  config: Config,
+  lines: CheckedLine[],
+  keys: Array<string | undefined>,
+  json: boolean | undefined,
+): Promise<void> {
   const ids = keys.map((k) => (k === undefined ? undefined : jobIdForIdempotencyKey(k)));
   const existing = await producer.existingIds(ids);
-  const entries = lines.map((l, i) => ({ line: l.line, jobId: ids[i] ?? null, exists: ids[i] !== undefined && existing.has(ids[i]!) }));
+  const entries = lines.map((l, i) => ({ line: l.line, jobId: ids[i] ?? null, exists: ids[i] !== undefined && existing.has(ids[i]) }));
   const wouldAdd = entries.filter((e) => !e.exists);
   printResult({ queue: config.queueName, wouldAdd, existing: entries.filter((e) => e.exists) }, json, () => {
-    process.stdout.write(`dry run: would enqueue ${count(wouldAdd.length, 'job')} on ${config.queueName}; ${entries.length - wouldAdd.length} of ${count(entries.length, 'line')} exist already\n`);
-    if (wouldAdd.length) process.stdout.write(`would add lines ${wouldAdd.slice(0, 20).map((e) => e.line).join(', ')}${wouldAdd.length > 20 ? ` and ${wouldAdd.length - 20} more` : ''}\n`);
-    if (ids.some((id) => id === undefined)) process.stdout.write('lines without a batch (--batch or their own batchId) get no idempotency key: enqueued again, they are added again\n');
+    process.stdout.write(
+      `dry run: would enqueue ${count(wouldAdd.length, 'job')} on ${config.queueName}; ${entries.length - wouldAdd.length} of ${count(entries.length, 'line')} exist already\n`,
+    );
+    if (wouldAdd.length)
+      process.stdout.write(
+        `would add lines ${wouldAdd
+          .slice(0, 20)
+          .map((e) => e.line)
+          .join(', ')}${wouldAdd.length > 20 ? ` and ${wouldAdd.length - 20} more` : ''}\n`,
+      );
+    if (ids.some((id) => id === undefined))
+      process.stdout.write('lines without a batch (--batch or their own batchId) get no idempotency key: enqueued again, they are added again\n');
   });
 }
 
@@ -329,10 +394,12 @@ withJsonOption(
   withFileOptions(
     program
       .command('estimate')
-      .description("what a batch file will cost and take, before anything is enqueued: every line checked, cost per model, the accounts' quota, the budget, the finish time")
+      .description(
+        "what a batch file will cost and take, before anything is enqueued: every line checked, cost per model, the accounts' quota, the budget, the finish time",
+      )
       .argument('<file>', 'render requests as for enqueue --file (CSV, JSON Lines, one JSON array)')
       .option('--batch <batchId>', 'the batch it is for: its budget, and what it spent already')
-      .option('--budget <usd>', 'hold the estimate against this budget (default: the batch\'s)', dollars)
+      .option('--budget <usd>', "hold the estimate against this budget (default: the batch's)", dollars)
       .option('--rejects <path>', 'where bad lines are written (default: <file>.rejects.jsonl)'),
   ),
 )
@@ -340,13 +407,26 @@ withJsonOption(
     'after',
     helpAfter(
       ['sora-batch estimate prompts.csv --batch nightly', 'sora-batch estimate prompts.jsonl --budget 25 --json'],
-      [...REDIS_ENV, QUEUE_ENV, STYLE_ENV, ...ACCOUNT_ENV, 'KIE_MAX_CONCURRENT, KIE_DAILY_LIMIT, KIE_MIN_INTERVAL_MS, POLL_INTERVAL_MS  the caps, as the workers run with', 'KIE_TYPICAL_GENERATION_MS  time per clip assumed (default 180000)', 'KIE_USD_PER_CREDIT         dollars per credit'],
+      [
+        ...REDIS_ENV,
+        QUEUE_ENV,
+        STYLE_ENV,
+        ...ACCOUNT_ENV,
+        'KIE_MAX_CONCURRENT, KIE_DAILY_LIMIT, KIE_MIN_INTERVAL_MS, POLL_INTERVAL_MS  the caps, as the workers run with',
+        'KIE_TYPICAL_GENERATION_MS  time per clip assumed (default 180000)',
+        'KIE_USD_PER_CREDIT         dollars per credit',
+      ],
     ),
   )
-  .action((file: string, o) =>
+  .action((file: string, o: JsonFlag & FileFlags & { batch?: string; budget?: number }) =>
     withProducer(async (producer, config, redis) => {
       const checked = checkFile(producer, { ...o, file });
-      const estimate = estimateBatch(checked.good.map((l) => l.request), config, await readCapacity(redis, config), await budgetFor(producer, o.batch, o.budget));
+      const estimate = estimateBatch(
+        checked.good.map((l) => l.request),
+        config,
+        await readCapacity(redis, config),
+        await budgetFor(producer, o.batch, o.budget),
+      );
       printResult({ file, estimate, badLines: checked.bad }, o.json, () => printEstimate(estimate, `estimate for ${file}`));
       if (checked.bad) process.exitCode = EXIT_USAGE;
     }),
@@ -388,14 +468,30 @@ const batch = withJsonOption(
     .description('a batch: its status (counts, spend, budget, finish time, failures); create, budget, cancel, export')
     .argument('[id]', 'the batch (same as `batch status <id>`)'),
 )
-  .addHelpText('after', helpAfter(['sora-batch batch nightly', 'sora-batch batch nightly --json | jq .spentUsd', 'sora-batch batch cancel nightly', 'sora-batch batch export nightly --format csv > nightly.csv'], BATCH_ENV))
-  .action(async (id: string | undefined, o) => {
+  .addHelpText(
+    'after',
+    helpAfter(
+      [
+        'sora-batch batch nightly',
+        'sora-batch batch nightly --json | jq .spentUsd',
+        'sora-batch batch cancel nightly',
+        'sora-batch batch export nightly --format csv > nightly.csv',
+      ],
+      BATCH_ENV,
+    ),
+  )
+  .action(async (id: string | undefined, o: JsonFlag) => {
     if (id === undefined) return void batch.help({ error: true });
     await showBatch(id, o.json);
   });
-withJsonOption(batch.command('status').description('counts by state, videos stored, seconds rendered, money spent and reserved, budget left, finish time, failures').argument('<id>', 'the batch'))
+withJsonOption(
+  batch
+    .command('status')
+    .description('counts by state, videos stored, seconds rendered, money spent and reserved, budget left, finish time, failures')
+    .argument('<id>', 'the batch'),
+)
   .addHelpText('after', helpAfter(['sora-batch batch status nightly --json'], BATCH_ENV))
-  .action((id: string, o) => showBatch(id, o.json));
+  .action((id: string, o: JsonFlag) => showBatch(id, o.json));
 batch
   .command('create')
   .description('create a batch with a budget, a tenant or a notifyUrl for its batch.completed (jobs naming it as batchId join it)')
@@ -403,8 +499,14 @@ batch
   .option('--budget <usd>', 'budget in dollars', dollars)
   .option('--tenant <name>', 'who it is rendered for (default: the batch id)')
   .option('--notify-url <url>', 'receives a signed batch.completed when the batch ends')
-  .addHelpText('after', helpAfter(['sora-batch batch create nightly --budget 25 --notify-url https://example.com/hooks/renders'], [...BATCH_ENV, 'NOTIFY_ALLOW_PRIVATE       allow a notifyUrl on a private address']))
-  .action((id: string, o) =>
+  .addHelpText(
+    'after',
+    helpAfter(
+      ['sora-batch batch create nightly --budget 25 --notify-url https://example.com/hooks/renders'],
+      [...BATCH_ENV, 'NOTIFY_ALLOW_PRIVATE       allow a notifyUrl on a private address'],
+    ),
+  )
+  .action((id: string, o: { tenant?: string; budget?: number; notifyUrl?: string }) =>
     withProducer(async (producer, config) => {
       const fields = parseWith(batchFieldsSchema, { id, tenant: o.tenant, budgetUsd: o.budget, notifyUrl: o.notifyUrl });
       const { created } = await openBatch(producer.batches, fields, config.notify.allowPrivate);
@@ -419,7 +521,8 @@ batch
   .addHelpText('after', helpAfter(['sora-batch batch budget nightly 40', 'sora-batch batch budget nightly none'], BATCH_ENV))
   .action((id: string, amount: string) =>
     withProducer(async (producer, config) => {
-      if (amount !== 'none' && !/^\d+(\.\d+)?$/.test(amount)) throw new UsageError(`<usd> must be a number of dollars, e.g. 25 or 12.50, or none (got ${amount})`);
+      if (amount !== 'none' && !/^\d+(\.\d+)?$/.test(amount))
+        throw new UsageError(`<usd> must be a number of dollars, e.g. 25 or 12.50, or none (got ${amount})`);
       const budget = amount === 'none' ? null : Number(amount);
       if (!(await producer.batches.setBudget(batchIdArg(id), budget))) throw new UsageError(`no batch ${id} on ${config.queueName}`);
       process.stdout.write(budget === null ? `batch ${id}: budget removed\n` : `batch ${id}: budget ${usd(budget)}\n`);
@@ -432,7 +535,7 @@ withJsonOption(
     .argument('<id>', 'the batch'),
 )
   .addHelpText('after', helpAfter(['sora-batch batch cancel nightly'], BATCH_ENV))
-  .action((id: string, o) =>
+  .action((id: string, o: JsonFlag) =>
     withProducer(async (producer, config) => {
       const outcome = await cancelBatch(producer.queue, producer.batches, batchIdArg(id));
       if (outcome.outcome === 'none') throw new UsageError(`no batch ${id} on ${config.queueName}`);
@@ -481,7 +584,7 @@ withRequestOptions(
       [...REDIS_ENV, QUEUE_ENV, STYLE_ENV],
     ),
   )
-  .action(async (id: string, prompt: string, o) => {
+  .action(async (id: string, prompt: string, o: RequestFlags & { cron?: string; tz?: string; every?: number }) => {
     await withProducer(async (producer, config) => {
       const timing = { cron: o.cron, tz: o.tz, everyMs: o.every };
       const s = await scheduleRender(producer, id, timing, requestFrom(prompt, o), { minIntervalMs: config.scheduleMinIntervalMs });
@@ -490,7 +593,7 @@ withRequestOptions(
   });
 withJsonOption(schedules.command('list').description('every schedule with its timing, next run and prompt'))
   .addHelpText('after', helpAfter(['sora-batch schedules list', 'sora-batch schedules list --json'], [...REDIS_ENV, QUEUE_ENV]))
-  .action((o) =>
+  .action((o: JsonFlag) =>
     withProducer(async (producer, config) => {
       printResult(await listRenderSchedules(producer), o.json, (list) => {
         if (!list.length) return void process.stdout.write(`no schedules on ${config.queueName}\n`);
@@ -521,9 +624,12 @@ schedules
 withJsonOption(program.command('status').description('job counts of the queue and the state of every KIE account'))
   .addHelpText(
     'after',
-    helpAfter(['sora-batch status', 'sora-batch status --json | jq .accounts'], [...REDIS_ENV, QUEUE_ENV, ...ACCOUNT_ENV, 'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with']),
+    helpAfter(
+      ['sora-batch status', 'sora-batch status --json | jq .accounts'],
+      [...REDIS_ENV, QUEUE_ENV, ...ACCOUNT_ENV, 'KIE_DAILY_WINDOW, KIE_DAILY_WINDOW_MS, KIE_MIN_INTERVAL_MS  as the workers run with'],
+    ),
   )
-  .action(async (o) => {
+  .action(async (o: JsonFlag) => {
     await withRedis(async (redis, config) => {
       const producer = new RenderProducer({ connection: redis, queueName: config.queueName, logger: stderrTrouble });
       let counts: Record<string, number>;
@@ -533,11 +639,23 @@ withJsonOption(program.command('status').description('job counts of the queue an
         await producer.close();
       }
       const fleet = await fleetAccounts(redis, config);
-      const balances = new Map((await readBalances(redis, config.limiterPrefix, fleet.accounts.map((a) => a.name))).map((b) => [b.account, b]));
+      const balances = new Map(
+        (
+          await readBalances(
+            redis,
+            config.limiterPrefix,
+            fleet.accounts.map((a) => a.name),
+          )
+        ).map((b) => [b.account, b]),
+      );
       const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
       const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
       printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels }, o.json, () => {
-        process.stdout.write(`queue ${config.queueName}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+        process.stdout.write(
+          `queue ${config.queueName}: ${Object.entries(counts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}\n`,
+        );
         if (!accounts.length) {
           process.stdout.write(`accounts: none configured in this shell, and no worker has registered any under LIMITER_PREFIX=${config.limiterPrefix}\n`);
           return;
@@ -556,7 +674,9 @@ withJsonOption(program.command('status').description('job counts of the queue an
           })),
         );
         for (const m of pausedModels) {
-          process.stdout.write(`model ${m.model} paused by ${m.paused!.by} since ${new Date(m.paused!.since).toISOString()}: ${m.paused!.reason} (${count(m.waiters, 'job')} waiting)\n`);
+          process.stdout.write(
+            `model ${m.model} paused by ${m.paused!.by} since ${new Date(m.paused!.since).toISOString()}: ${m.paused!.reason} (${count(m.waiters, 'job')} waiting)\n`,
+          );
         }
       });
     });
@@ -569,10 +689,10 @@ accounts
   .argument('<name>', 'the account')
   .option('--reason <text>', 'shown in status', 'paused by an operator')
   .addHelpText('after', helpAfter(['sora-batch accounts pause acme --reason "billing"'], [...REDIS_ENV, ...ACCOUNT_ENV]))
-  .action((name: string, o) =>
+  .action((name: string, o: ReasonFlag) =>
     withRedis(async (redis, config) => {
-      await pauseAccount(redis, config, name, o.reason as string);
-      process.stdout.write(`account ${name} paused: ${o.reason as string}\n`);
+      await pauseAccount(redis, config, name, o.reason);
+      process.stdout.write(`account ${name} paused: ${o.reason}\n`);
     }),
   );
 accounts
@@ -591,7 +711,8 @@ const MODEL_ENV = 'KIE_DEFAULT_MODEL, KIE_MODELS_FILE  the catalog this shell se
 
 /** A catalog id, or a usage error naming the ones there are. */
 function knownModel(config: Config, id: string): string {
-  if (!Object.hasOwn(config.kie.models.entries, id)) throw new UsageError(`no model ${id} in the catalog (known: ${Object.keys(config.kie.models.entries).join(', ')})`);
+  if (!Object.hasOwn(config.kie.models.entries, id))
+    throw new UsageError(`no model ${id} in the catalog (known: ${Object.keys(config.kie.models.entries).join(', ')})`);
   return id;
 }
 
@@ -653,10 +774,10 @@ models
   .argument('<id>', 'the catalog id')
   .option('--reason <text>', 'shown in status', 'paused by an operator')
   .addHelpText('after', helpAfter(['sora-batch models pause kling-2.6 --reason "quality regression"'], [...REDIS_ENV, MODEL_ENV]))
-  .action((id: string, o) =>
+  .action((id: string, o: ReasonFlag) =>
     withRedis(async (redis, config) => {
-      await pauseModel(redis, config, knownModel(config, id), o.reason as string);
-      process.stdout.write(`model ${id} paused: ${o.reason as string}\n`);
+      await pauseModel(redis, config, knownModel(config, id), o.reason);
+      process.stdout.write(`model ${id} paused: ${o.reason}\n`);
     }),
   );
 
@@ -664,6 +785,11 @@ program.parseAsync().catch((err: unknown) => {
   // Commander has printed its own message (or the help, or the version) already.
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   process.stderr.write(`sora-batch: ${(err as Error).message}\n`);
-  const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof ValidationError || err instanceof UnknownAccountError || err instanceof BatchConflictError;
+  const usage =
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    err instanceof ValidationError ||
+    err instanceof UnknownAccountError ||
+    err instanceof BatchConflictError;
   process.exit(usage ? EXIT_USAGE : EXIT_FAILURE);
 });

@@ -7,7 +7,7 @@ import { JobsOptions, Queue } from 'bullmq';
 import type { BullMQOtel } from 'bullmq-otel';
 import type { Redis } from 'ioredis';
 import { RENDER_JOB_NAME, RenderJobData } from '../shared/renderJob';
-import { parseRenderRequest, RenderRequest, RenderRequestInput, tenantOf } from '../shared/renderRequest';
+import { parseRenderRequest, RenderRequest, tenantOf } from '../shared/renderRequest';
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
@@ -109,12 +109,15 @@ export class RenderProducer {
       throw new ValidationError([{ field: 'priority', value: opts.priority, rule: 'must be a whole number from 1 to 2097152' }]);
     }
     if (opts.delay !== undefined && !(Number.isInteger(opts.delay) && opts.delay >= 0 && opts.delay <= MAX_ENQUEUE_DELAY_MS)) {
-      throw new ValidationError([{ field: 'delay', value: opts.delay, rule: `must be a whole number of milliseconds from 0 to ${MAX_ENQUEUE_DELAY_MS} (30 days)` }]);
+      throw new ValidationError([
+        { field: 'delay', value: opts.delay, rule: `must be a whole number of milliseconds from 0 to ${MAX_ENQUEUE_DELAY_MS} (30 days)` },
+      ]);
     }
     return request;
   }
 
-  async enqueue(input: RenderRequestInput | unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
+  /** Enqueues one render request (its input as a producer sends it, validated here). */
+  async enqueue(input: unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
     const [job] = await this.enqueueMany([input], opts);
     return job!;
   }
@@ -136,11 +139,11 @@ export class RenderProducer {
         }
         throw err;
       }
-      const key = typeof idempotencyKeys[index] === 'string' ? (idempotencyKeys[index] as string) : undefined;
+      const key = typeof idempotencyKeys[index] === 'string' ? idempotencyKeys[index] : undefined;
       const idempotencyKey = inputs.length === 1 ? (opts.idempotencyKey ?? key) : key;
       return {
         name: RENDER_JOB_NAME,
-        data: data as RenderJobData,
+        data: data,
         opts: {
           ...DEFAULT_JOB_OPTIONS,
           ...(idempotencyKey ? { jobId: jobIdForIdempotencyKey(idempotencyKey) } : {}),
@@ -170,7 +173,9 @@ export class RenderProducer {
     if (!telemetry) return this.queue.addBulk(chunk);
     const traces = startJobTraces(telemetry, chunk.length, this.queue.name, { 'messaging.operation.name': 'add' });
     try {
-      const added = await traces.adding(() => this.queue.addBulk(chunk.map((job, n) => ({ ...job, opts: { ...job.opts, telemetry: { metadata: traces.metadata[n] } } }))));
+      const added = await traces.adding(() =>
+        this.queue.addBulk(chunk.map((job, n) => ({ ...job, opts: { ...job.opts, telemetry: { metadata: traces.metadata[n] } } }))),
+      );
       traces.end(added.map((job) => job.id));
       return added;
     } catch (err) {

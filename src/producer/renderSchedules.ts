@@ -51,14 +51,19 @@ function checkTiming(id: string, timing: ScheduleTiming, minIntervalMs: number):
     issues.push({ field: 'everyMs', value: timing.everyMs, rule: `must be a whole number of milliseconds, ${atLeast}` });
   }
   if (timing.tz !== undefined && timing.cron === undefined) issues.push({ field: 'tz', value: timing.tz, rule: 'applies to a cron schedule only' });
-  else if (timing.tz !== undefined && !isTimeZone(timing.tz)) issues.push({ field: 'tz', value: timing.tz, rule: 'must be an IANA time zone, e.g. Europe/Berlin' });
+  else if (timing.tz !== undefined && !isTimeZone(timing.tz))
+    issues.push({ field: 'tz', value: timing.tz, rule: 'must be an IANA time zone, e.g. Europe/Berlin' });
   else if (timing.cron !== undefined) {
     // The parser BullMQ itself schedules with.
     try {
       getNextMillis(Date.now(), { pattern: timing.cron, tz: timing.tz });
       const gap = shortestCronGap(timing.cron);
       if (gap.ms < minIntervalMs) {
-        issues.push({ field: 'cron', value: timing.cron, rule: `fires ${gap.ms / 1000} s apart (at ${gap.between.join(' and ')}); a schedule needs ${atLeast}` });
+        issues.push({
+          field: 'cron',
+          value: timing.cron,
+          rule: `fires ${gap.ms / 1000} s apart (at ${gap.between.join(' and ')}); a schedule needs ${atLeast}`,
+        });
       }
     } catch (err) {
       issues.push({ field: 'cron', value: timing.cron, rule: `not a cron pattern: ${(err as Error).message}` });
@@ -96,7 +101,11 @@ export async function scheduleRender(
     issues.push(...err.issues);
   }
   if (request?.key !== undefined) {
-    issues.push({ field: 'key', value: request.key, rule: 'a schedule renders a new video each time: leave key out (each render is stored under its own job id)' });
+    issues.push({
+      field: 'key',
+      value: request.key,
+      rule: 'a schedule renders a new video each time: leave key out (each render is stored under its own job id)',
+    });
   }
   if (issues.length || !request) throw new ValidationError(issues);
 

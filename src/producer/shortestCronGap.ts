@@ -16,14 +16,14 @@ export interface CronGap {
   between: [string, string];
 }
 
-const clock = (s: number): string =>
-  [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((n) => String(n).padStart(2, '0')).join(':');
+const clock = (s: number): string => [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((n) => String(n).padStart(2, '0')).join(':');
 
 /** Throws cron-parser's error for a pattern it cannot read. */
 export function shortestCronGap(pattern: string): CronGap {
   const { hour, minute, second } = CronExpressionParser.parse(pattern).fields;
   const times: number[] = [];
-  for (const h of hour.values as number[]) for (const m of minute.values as number[]) for (const s of second.values as number[]) times.push(h * 3600 + m * 60 + s);
+  for (const h of hour.values as number[])
+    for (const m of minute.values as number[]) for (const s of second.values as number[]) times.push(h * 3600 + m * 60 + s);
   times.sort((a, b) => a - b);
   const first = times[0]!;
   const last = times[times.length - 1]!;

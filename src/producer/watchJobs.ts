@@ -17,7 +17,12 @@ export async function watchJobs(
 ): Promise<JobOutcomes> {
   const output = opts.output ?? process.stderr;
   const bar = new SingleBar(
-    { format: 'rendering [{bar}] {value}/{total} stored {stored} failed {failed} | {eta_formatted} left', stream: output, noTTYOutput: true, notTTYSchedule: 5000 },
+    {
+      format: 'rendering [{bar}] {value}/{total} stored {stored} failed {failed} | {eta_formatted} left',
+      stream: output,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
     Presets.shades_classic,
   );
   const pending = new Set(jobIds);

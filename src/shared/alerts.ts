@@ -30,10 +30,17 @@ export function recordAlerts(logger: Logger, redis: Redis, prefix: string): Logg
         log(line: object) {
           const object = line as Record<string, unknown>;
           if (typeof object.alert === 'string') {
-            const details = Object.fromEntries(SHOWN.filter((f) => typeof object[f] === 'string' || typeof object[f] === 'number').map((f) => [f, object[f] as string | number]));
+            const details = Object.fromEntries(
+              SHOWN.filter((f) => typeof object[f] === 'string' || typeof object[f] === 'number').map((f) => [f, object[f] as string | number]),
+            );
             const entry: Alert = { at: new Date().toISOString(), alert: object.alert, details };
             // Fire and forget: an alert must never hold up (or fail) the work it reports on.
-            redis.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, ALERTS_KEPT - 1).exec().catch(() => undefined);
+            redis
+              .multi()
+              .lpush(key, JSON.stringify(entry))
+              .ltrim(key, 0, ALERTS_KEPT - 1)
+              .exec()
+              .catch(() => undefined);
           }
           return object;
         },

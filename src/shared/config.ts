@@ -417,7 +417,10 @@ function withInterval(rates: RequestRates, intervalMs: number | null): RequestRa
 /** KIE_RATE_CREATE / KIE_RATE_READ over the profile's rates. */
 function readRates(r: EnvReader, profile: RequestRates, minIntervalMs: number | undefined): RequestRates {
   let rates = minIntervalMs === undefined ? profile : withInterval(profile, minIntervalMs);
-  for (const [which, name] of [['create', 'KIE_RATE_CREATE'], ['read', 'KIE_RATE_READ']] as const) {
+  for (const [which, name] of [
+    ['create', 'KIE_RATE_CREATE'],
+    ['read', 'KIE_RATE_READ'],
+  ] as const) {
     const raw = r.raw(name);
     if (raw === undefined) continue;
     const budget = parseBudget(raw);
@@ -441,7 +444,10 @@ function readAccountRates(r: EnvReader, names: readonly string[], fleet: Request
       continue;
     }
     let rates = own.get(m[1]!) ?? fleet;
-    for (const item of m[2]!.split(';').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of m[2]!
+      .split(';')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const kv = /^(create|read|interval):(.+)$/.exec(item);
       const value = kv?.[2]!.trim() ?? '';
       if (kv?.[1] === 'interval') {
@@ -492,7 +498,11 @@ function readAccounts(r: EnvReader, maxConcurrent: number, dailyLimit: number, r
     }
     overrides.set(m[1]!, [Number(m[2]), Number(m[3])]);
   }
-  const ownRates = readAccountRates(r, pairs.map(([n]) => n), rates);
+  const ownRates = readAccountRates(
+    r,
+    pairs.map(([n]) => n),
+    rates,
+  );
   return pairs.map(([name, apiKey]) => {
     const [c, d] = overrides.get(name) ?? [maxConcurrent, dailyLimit];
     const own = ownRates.get(name);

@@ -30,7 +30,7 @@ export function echoIssue(issue: FieldIssue): EchoedIssue {
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
+  const text = JSON.stringify(value) ?? `(a ${typeof value})`;
   if (text.length <= ECHO_MAX_CHARS) return text;
   return `${text.slice(0, ECHO_MAX_CHARS - 1)}… (${typeof value === 'string' ? value.length : text.length} characters)`;
 }
@@ -51,11 +51,7 @@ export class ValidationError extends Error {
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly issues: FieldIssue[]) {
-    super(
-      `invalid configuration:\n${issues
-        .map((i) => `  ${i.field}=${describeValue(i.value)}: ${i.rule}`)
-        .join('\n')}`,
-    );
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.field}=${describeValue(i.value)}: ${i.rule}`).join('\n')}`);
   }
 }
 
@@ -131,7 +127,12 @@ export class AuthenticationError extends KieError {
 export class TransientKieError extends KieError {
   override name = 'TransientKieError';
   readonly retryable = true;
-  constructor(message: string, code?: number, httpStatus?: number, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    code?: number,
+    httpStatus?: number,
+    readonly retryAfterMs?: number,
+  ) {
     super(message, code, httpStatus);
   }
 }

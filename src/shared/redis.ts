@@ -179,7 +179,13 @@ export async function redisAnswers(redis: Redis, timeoutMs = 1000): Promise<bool
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([redis.ping().then((answer) => answer === 'PONG', () => false), timeout]);
+    return await Promise.race([
+      redis.ping().then(
+        (answer) => answer === 'PONG',
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

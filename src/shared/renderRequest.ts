@@ -22,22 +22,20 @@ const objectKey = z
   .max(900, { error: 'must be at most 900 characters' })
   .refine((k) => !k.startsWith('/'), { error: 'must be relative (no leading "/")' })
   .refine((k) => !k.split('/').includes('..'), { error: 'must not contain a ".." segment' })
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   .refine((k) => !/[\u0000-\u001f\u007f]/.test(k), { error: 'must not contain control characters' });
 
-export const httpUrl = z
-  .string()
-  .refine(
-    (u) => {
-      try {
-        const { protocol } = new URL(u);
-        return protocol === 'http:' || protocol === 'https:';
-      } catch {
-        return false;
-      }
-    },
-    { error: 'must be an http(s) URL' },
-  );
+export const httpUrl = z.string().refine(
+  (u) => {
+    try {
+      const { protocol } = new URL(u);
+      return protocol === 'http:' || protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an http(s) URL' },
+);
 
 const metadata = z
   .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
@@ -51,16 +49,12 @@ const prompt = z
   .min(1, { error: 'must not be empty' })
   .max(MAX_PROMPT_CHARS, { error: `must be at most ${MAX_PROMPT_CHARS} characters` });
 
-const image = z.union(
-  [httpUrl, z.strictObject({ url: httpUrl, role: z.enum(IMAGE_ROLES, { error: `must be one of ${IMAGE_ROLES.join(', ')}` }) })],
-  { error: `must be an http(s) URL, or { url, role } with role ${IMAGE_ROLES.join(', ')}` },
-);
+const image = z.union([httpUrl, z.strictObject({ url: httpUrl, role: z.enum(IMAGE_ROLES, { error: `must be one of ${IMAGE_ROLES.join(', ')}` }) })], {
+  error: `must be an http(s) URL, or { url, role } with role ${IMAGE_ROLES.join(', ')}`,
+});
 
 /** A batch id or a tenant: 1..200 characters. */
-export const batchName = z
-  .string({ error: 'must be a string' })
-  .min(1, { error: 'must not be empty' })
-  .max(200, { error: 'must be at most 200 characters' });
+export const batchName = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(200, { error: 'must be at most 200 characters' });
 
 /**
  * Structure only: what a value must look like whatever the model. Which durations, ratios, seeds,
@@ -78,7 +72,7 @@ const common = {
     .max(MAX_IMAGES, { error: `must hold at most ${MAX_IMAGES} images` })
     .optional(),
   options: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: 'must be an object of the model\'s options (strings, numbers, true or false)' })
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: "must be an object of the model's options (strings, numbers, true or false)" })
     .optional(),
   key: objectKey.optional(),
   batchId: batchName.optional(),
@@ -183,8 +177,7 @@ export function valueAt(input: unknown, path: PropertyKey[]): unknown {
 }
 
 function toFieldIssues(input: unknown, error: z.ZodError): FieldIssue[] {
-  const isStoryboard =
-    input !== null && typeof input === 'object' && (input as { type?: unknown }).type === 'storyboard';
+  const isStoryboard = input !== null && typeof input === 'object' && (input as { type?: unknown }).type === 'storyboard';
   const issues: FieldIssue[] = [];
   const visit = (list: z.core.$ZodIssue[]): void => {
     for (const issue of list) {

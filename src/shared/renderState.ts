@@ -14,10 +14,7 @@ import { valueAt, WORKER_STATE_FIELD } from './renderRequest';
 
 export const RENDER_STEPS = ['submitting', 'generating', 'storing'] as const;
 
-const count = z
-  .number({ error: 'must be a number' })
-  .int({ error: 'must be a whole number' })
-  .min(0, { error: 'must not be negative' });
+const count = z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must not be negative' });
 const epochMs = count;
 const text = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 

@@ -63,7 +63,7 @@ export function startJobTraces(telemetry: BullMQOtel, count: number, queueName: 
     adding: (add) => (contexts.length === 1 ? context.with(contexts[0]!, add) : add()),
     end(jobIds, error) {
       spans.forEach((span, i) => {
-        if (jobIds[i] !== undefined) span.setAttribute('messaging.message.id', jobIds[i]!);
+        if (jobIds[i] !== undefined) span.setAttribute('messaging.message.id', jobIds[i]);
         if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
         span.end();
       });

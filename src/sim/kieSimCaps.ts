@@ -5,7 +5,7 @@
  * counted, and so is the tightest spacing of arrivals KIE saw for each rate.
  */
 import { performance } from 'node:perf_hooks';
-import { countRateViolation, countViolation, noteSpan } from './kieSimCounters';
+import { countRateViolation, countViolation, keyCounters, noteSpan } from './kieSimCounters';
 import type { CapViolations, SimCounters, SimRate, SimRequestClass } from './kieSimTypes';
 
 export interface CapLimits {
@@ -69,7 +69,11 @@ export class SimCaps {
       refusal =
         rate.name === 'interval'
           ? this.refuse(key, 'interval', `requests less than ${rate.windowMs} ms apart (${span.toFixed(1)} ms)`)
-          : this.refuseRate(key, rate.name, `more than ${rate.limit} ${rate.name} requests in ${rate.windowMs} ms (${rate.limit + 1} in ${span.toFixed(1)} ms)`);
+          : this.refuseRate(
+              key,
+              rate.name,
+              `more than ${rate.limit} ${rate.name} requests in ${rate.windowMs} ms (${rate.limit + 1} in ${span.toFixed(1)} ms)`,
+            );
     }
     return refusal;
   }
@@ -81,7 +85,7 @@ export class SimCaps {
     if (times.length >= dailyLimit) {
       return this.refuse(key, 'daily', `daily limit of ${dailyLimit} tasks reached (window ${dailyWindowMs} ms)`);
     }
-    const generating = this.counters.perKey[key].generating;
+    const generating = keyCounters(this.counters, key).generating;
     if (generating >= maxConcurrent) {
       return this.refuse(key, 'concurrency', `${generating} tasks generating, the limit is ${maxConcurrent}`);
     }
@@ -95,7 +99,7 @@ export class SimCaps {
   private createdSince(key: string, since: number): number[] {
     const times = this.created.get(key) ?? [];
     this.created.set(key, times);
-    while (times.length > 0 && times[0] <= since) times.shift();
+    while (times.length > 0 && times[0]! <= since) times.shift();
     return times;
   }
 

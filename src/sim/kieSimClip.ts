@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createFile, DataStream, type ISOFile, type MP4BoxBuffer } from 'mp4box';
+import { createFile, DataStream, type ISOFile } from 'mp4box';
 
 type TrakBox = ISOFile['moov']['traks'][number];
 
@@ -59,7 +59,7 @@ interface SourceTrack {
 function parseFixture(name: string): { file: ISOFile; bytes: Buffer } {
   const bytes = readFileSync(path.join(FIXTURES, name));
   const file = createFile();
-  file.appendBuffer(Object.assign(new Uint8Array(bytes).buffer, { fileStart: 0 }) as MP4BoxBuffer);
+  file.appendBuffer(Object.assign(new Uint8Array(bytes).buffer, { fileStart: 0 }));
   file.flush();
   if (!file.moov || file.moov.traks.length !== 1) throw new Error(`fixture ${name} must be an MP4 with one track`);
   return { file, bytes };

@@ -48,37 +48,44 @@ export function newCounters(keys: readonly string[]): SimCounters {
   };
 }
 
+/** An account's counters: every key the simulator serves has them from its start. */
+export function keyCounters(counters: SimCounters, key: string): KeyCounters {
+  const c = counters.perKey[key];
+  if (!c) throw new Error(`the simulator serves no key ${key.slice(0, 4)}…`);
+  return c;
+}
+
 export function countRequest(counters: SimCounters, endpoint: string, key: string | undefined): void {
   counters.requests.total++;
   counters.requests.byEndpoint[endpoint] = (counters.requests.byEndpoint[endpoint] ?? 0) + 1;
-  if (key !== undefined) counters.perKey[key].requests++;
+  if (key !== undefined) keyCounters(counters, key).requests++;
 }
 
 export function countTaskCreated(counters: SimCounters, task: SimTask): void {
   counters.tasks.push(task);
-  counters.perKey[task.key].tasksCreated++;
+  keyCounters(counters, task.key).tasksCreated++;
   counters.submitsByPrompt.set(task.prompt, (counters.submitsByPrompt.get(task.prompt) ?? 0) + 1);
   if (task.seed !== undefined) counters.submitsBySeed.set(task.seed, (counters.submitsBySeed.get(task.seed) ?? 0) + 1);
 }
 
 export function countViolation(counters: SimCounters, key: string, cap: keyof CapViolations): void {
   counters.violations[cap]++;
-  counters.perKey[key].violations[cap]++;
+  keyCounters(counters, key).violations[cap]++;
 }
 
 export function countRateViolation(counters: SimCounters, key: string, cls: SimRequestClass): void {
   counters.rateViolations[cls]++;
-  counters.perKey[key].rateViolations[cls]++;
+  keyCounters(counters, key).rateViolations[cls]++;
 }
 
 /** Keeps the tightest span of a rate's arrivals on a key. */
 export function noteSpan(counters: SimCounters, key: string, rate: SimRate, spanMs: number): void {
-  const tightest = counters.perKey[key].tightestMs;
+  const tightest = keyCounters(counters, key).tightestMs;
   tightest[rate] = Math.min(tightest[rate] ?? Infinity, spanMs);
 }
 
 export function countGenerating(counters: SimCounters, key: string, delta: 1 | -1, now: number): void {
-  const c = counters.perKey[key];
+  const c = keyCounters(counters, key);
   c.generating += delta;
   c.peakGenerating = Math.max(c.peakGenerating, c.generating);
   c.generatingSeries.push({ t: now, generating: c.generating });

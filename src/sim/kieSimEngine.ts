@@ -68,7 +68,7 @@ export class SimEngine {
   }
 
   balance(key: string): number {
-    return this.settings.credits[key];
+    return this.settings.credits[key] ?? 0;
   }
 
   /**
@@ -116,7 +116,7 @@ export class SimEngine {
     };
     const fails = this.roll(this.faults.failRate);
     this.tasks.set(task.taskId, task);
-    this.settings.credits[key] -= credits;
+    this.settings.credits[key] = this.balance(key) - credits;
     this.caps.recordCreated(key, now);
     countTaskCreated(this.counters, task);
     countGenerating(this.counters, key, 1, now);

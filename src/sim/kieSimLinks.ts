@@ -33,9 +33,7 @@ export class VideoLinks {
     const parsed = parse(pathname, query);
     if (!parsed.ok) return parsed;
     if (!verify(this.secret, parsed)) {
-      return this.retired.some((s) => verify(s, parsed))
-        ? { ok: false, reason: 'link expired' }
-        : { ok: false, reason: 'bad signature' };
+      return this.retired.some((s) => verify(s, parsed)) ? { ok: false, reason: 'link expired' } : { ok: false, reason: 'bad signature' };
     }
     if (parsed.expires <= now) return { ok: false, reason: 'link expired' };
     return { ok: true, taskId: parsed.taskId };

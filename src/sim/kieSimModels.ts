@@ -26,7 +26,7 @@ export class SimModels {
     for (const entry of entries) {
       if (entry.unavailable) continue;
       let models = this.byFamily.get(entry.family);
-      if (!models) this.byFamily.set(entry.family, (models = new Map()));
+      if (!models) this.byFamily.set(entry.family, (models = new Map<string, SimModel>()));
       for (const [name, mode] of Object.entries(entry.modes) as Array<[ModeName, ModeSpec]>) {
         const known = models.get(mode.kieModel);
         // A later entry for the same KIE name (a test's) replaces the built-in one.

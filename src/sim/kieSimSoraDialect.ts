@@ -37,9 +37,7 @@ export const soraDialect: SimDialectApi = {
     'POST /api/v1/sora/generate': (engine, { key, body }) => {
       const v = validateSoraCreate(body, engine.models, engine.settings.bannedWords);
       if (!v.ok) return answer(v.code, v.message);
-      return engine.create(soraDialect, key, { request: v.request, params: body }, (task) =>
-        answer(0, 'success', { taskId: task.taskId, status: 0 }),
-      );
+      return engine.create(soraDialect, key, { request: v.request, params: body }, (task) => answer(0, 'success', { taskId: task.taskId, status: 0 }));
     },
     'GET /api/v1/sora/record-info': (engine, { key, query }) => {
       const task = engine.taskOf(key, query.get('taskId'));

@@ -34,7 +34,8 @@ export interface SimCreateRequest {
 export type Validated = { ok: true; request: SimCreateRequest } | { ok: false; code: number; message: string };
 
 /** What KIE answers a model it does not serve. */
-export const UNKNOWN_MODEL_MESSAGE = 'The model name you specified is not supported. Please verify your input and use one of the supported models provided by KIE.';
+export const UNKNOWN_MODEL_MESSAGE =
+  'The model name you specified is not supported. Please verify your input and use one of the supported models provided by KIE.';
 
 type Fields = Record<string, unknown>;
 
@@ -88,7 +89,9 @@ function readOption(field: string, spec: OptionSpec, value: unknown): { value: s
       return ours !== undefined ? { value: ours } : { issue: oneOf(field, value, Object.values(spec.values))! };
     }
     case 'string':
-      return typeof value === 'string' && [...value].length <= spec.maxChars ? { value } : { issue: `${field} must be text of at most ${spec.maxChars} characters (got ${show(value)})` };
+      return typeof value === 'string' && [...value].length <= spec.maxChars
+        ? { value }
+        : { issue: `${field} must be text of at most ${spec.maxChars} characters (got ${show(value)})` };
   }
 }
 
@@ -136,7 +139,7 @@ function checkShots(shots: unknown, mode: ModeSpec, total: number, where: string
     const issue =
       unknownField(shot, [scene, seconds], `${at}.`) ??
       checkText(`${at}.${scene}`, shot[scene], 1, maxChars, bannedWords) ??
-      (typeof shot[seconds] === 'number' && (shot[seconds] as number) > 0 ? undefined : `${at}.${seconds} must be a number above 0 (got ${show(shot[seconds])})`);
+      (typeof shot[seconds] === 'number' && shot[seconds] > 0 ? undefined : `${at}.${seconds} must be a number above 0 (got ${show(shot[seconds])})`);
     if (issue) return issue;
     sum += shot[seconds] as number;
   }
@@ -165,7 +168,8 @@ function validateMode(
   }
   const { field: durationField, seconds, default: fallback, as } = mode.duration;
   const wireSeconds = seconds.map((s) => (as === 'string' ? String(s) : s));
-  const durationIssue = durationField && fields[durationField] !== undefined ? oneOf(`${where}${durationField}`, fields[durationField], wireSeconds) : undefined;
+  const durationIssue =
+    durationField && fields[durationField] !== undefined ? oneOf(`${where}${durationField}`, fields[durationField], wireSeconds) : undefined;
   if (durationIssue) return other(durationIssue);
   const durationSeconds = durationField && fields[durationField] !== undefined ? Number(fields[durationField]) : fallback;
   const ratio = mode.aspectRatio;
@@ -220,7 +224,8 @@ function modeNameFor(fields: Fields, served: SimModel): ModeName {
   return served.modes.image && (!served.modes.text || imageFields.some((f) => fields[f] !== undefined)) ? 'image' : 'text';
 }
 
-const withCallBack = (v: Validated, callBackUrl: unknown): Validated => (v.ok ? { ok: true, request: { ...v.request, callBackUrl: callBackUrl as string | undefined } } : v);
+const withCallBack = (v: Validated, callBackUrl: unknown): Validated =>
+  v.ok ? { ok: true, request: { ...v.request, callBackUrl: callBackUrl as string | undefined } } : v;
 
 /**
  * `POST /api/v1/sora/generate`: 1001 for the prompt, 1004 for any other parameter. The API names no
@@ -233,7 +238,15 @@ export function validateSoraCreate(body: unknown, models: SimModels, bannedWords
   const quality = fields.quality ?? 'standard';
   const chosen = served.find((m) => m.modes.text?.fixed.quality === quality);
   if (!chosen) {
-    return refuse(1004, unknownField(fields, [...new Set(served.flatMap((m) => modeFields(m.modes.text!)))], '') ?? oneOf('quality', quality, served.map((m) => m.modes.text!.fixed.quality))!);
+    return refuse(
+      1004,
+      unknownField(fields, [...new Set(served.flatMap((m) => modeFields(m.modes.text!)))], '') ??
+        oneOf(
+          'quality',
+          quality,
+          served.map((m) => m.modes.text!.fixed.quality),
+        )!,
+    );
   }
   const v = validateMode(fields, chosen, 'text', '', bannedWords, (f) => (f === 'prompt' ? 1001 : 1004));
   const issue = v.ok ? checkCallBackUrl(callBackUrl) : undefined;
@@ -252,7 +265,10 @@ export function validateJobsCreate(body: unknown, models: SimModels, bannedWords
   const served = models.find('jobs', body.model);
   if (!served) return invalid(UNKNOWN_MODEL_MESSAGE);
   const input = body.input as Fields;
-  return withCallBack(validateMode(input, served, modeNameFor(input, served), 'input.', bannedWords, () => 422), body.callBackUrl);
+  return withCallBack(
+    validateMode(input, served, modeNameFor(input, served), 'input.', bannedWords, () => 422),
+    body.callBackUrl,
+  );
 }
 
 const GENERATION_TYPES = ['TEXT_2_VIDEO', 'FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'] as const;
@@ -271,7 +287,8 @@ export function validateVeoCreate(body: unknown, models: SimModels, bannedWords:
   if (!v.ok) return v;
   // The generation type must match the images (KIE infers it when absent); references are Fast only.
   const count = v.request.imageUrls.length;
-  const type = generationType ?? (count === 0 ? 'TEXT_2_VIDEO' : 'FIRST_AND_LAST_FRAMES_2_VIDEO');
+  // checked above: one of GENERATION_TYPES, or absent
+  const type = (generationType as string | undefined) ?? (count === 0 ? 'TEXT_2_VIDEO' : 'FIRST_AND_LAST_FRAMES_2_VIDEO');
   const slots = served.modes.image?.images?.slots ?? [];
   const referenceMax = slots.find((s) => s.role === 'reference')?.max ?? 0;
   const fits =

@@ -66,7 +66,11 @@ export const veoDialect: SimDialectApi = {
   },
   callback(engine, task) {
     const ok = task.state === 'success';
-    const data = { taskId: task.taskId, info: ok ? { resultUrls: [engine.links.mint(task.taskId)], originUrls: null, resolution: '720p' } : null, fallbackFlag: false };
+    const data = {
+      taskId: task.taskId,
+      info: ok ? { resultUrls: [engine.links.mint(task.taskId)], originUrls: null, resolution: '720p' } : null,
+      fallbackFlag: false,
+    };
     return { body: { code: ok ? 200 : 501, msg: ok ? 'Veo3.1 video generated successfully.' : (task.failMsg ?? 'generation failed'), data }, headers: {} };
   },
 };

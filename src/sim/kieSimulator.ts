@@ -43,9 +43,7 @@ export type SimCountersSnapshot = Omit<SimCounters, 'submitsByPrompt' | 'submits
 
 const DIALECTS = { sora: soraDialect, jobs: jobsDialect, veo: veoDialect } as const;
 const ROUTES = new Map(
-  Object.values(DIALECTS).flatMap((dialect) =>
-    Object.entries(dialect.routes).map(([route, handle]) => [route, { dialect, handle }] as const),
-  ),
+  Object.values(DIALECTS).flatMap((dialect) => Object.entries(dialect.routes).map(([route, handle]) => [route, { dialect, handle }] as const)),
 );
 const NO_FAULTS: SimFaults = {
   overloadRate: 0,
@@ -84,7 +82,8 @@ function compileOptions(o: SimOptions) {
     rates: o.rates,
   };
   for (const [cls, rate] of Object.entries(o.rates ?? {})) {
-    if (!rate || !(Number.isInteger(rate.limit) && rate.limit >= 1 && rate.windowMs > 0)) throw new RangeError(`rates.${cls} must be a whole limit >= 1 per a window > 0 ms (got ${JSON.stringify(rate)})`);
+    if (!rate || !(Number.isInteger(rate.limit) && rate.limit >= 1 && rate.windowMs > 0))
+      throw new RangeError(`rates.${cls} must be a whole limit >= 1 per a window > 0 ms (got ${JSON.stringify(rate)})`);
   }
   const generationMs = o.generationMs ?? 5000;
   const [minGen, maxGen] = typeof generationMs === 'number' ? [generationMs, generationMs] : generationMs;
@@ -149,7 +148,11 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     const route = `${req.method} ${target.pathname}`;
     const found = ROUTES.get(route);
     if (!found) {
-      const dialect: SimDialectApi = target.pathname.startsWith('/api/v1/sora/') ? soraDialect : target.pathname.startsWith('/api/v1/veo/') ? veoDialect : jobsDialect;
+      const dialect: SimDialectApi = target.pathname.startsWith('/api/v1/sora/')
+        ? soraDialect
+        : target.pathname.startsWith('/api/v1/veo/')
+          ? veoDialect
+          : jobsDialect;
       // An unknown endpoint is an HTTP 404 in every family (the sora dialect's code 404 rides in a 200).
       return send(res, { ...dialect.answer(404, `no such endpoint: ${route}`), status: 404 });
     }
@@ -208,20 +211,25 @@ export async function startKieSimulator(options: SimOptions): Promise<KieSimulat
     await writeVideo(res, video.chunks(), cut ? Math.floor(size / 2) : undefined, unannounced);
   }
 
-  async function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): Promise<void> {
+  function serveCounters(req: http.IncomingMessage, res: http.ServerResponse, target: URL): void {
     if (req.method !== 'GET' || target.pathname !== COUNTERS_PATH) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`only GET ${COUNTERS_PATH} lives under /__sim/`);
       return;
     }
     const eventLoopDelayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-    const snapshot = JSON.stringify({ ...counters, eventLoopDelayMs }, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value));
+    const snapshot = JSON.stringify({ ...counters, eventLoopDelayMs }, (_key, value: unknown): unknown =>
+      value instanceof Map ? Object.fromEntries(value) : value,
+    );
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(snapshot);
   }
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const target = new URL(req.url ?? '/', url);
     const serve = target.pathname.startsWith('/files/') ? serveVideo : target.pathname.startsWith('/__sim/') ? serveCounters : serveApi;
-    serve(req, res, target).catch(() => res.destroy());
+    // A throw, early or late, ends this request only.
+    Promise.resolve()
+      .then(() => serve(req, res, target))
+      .catch(() => res.destroy());
   });
 
   return {

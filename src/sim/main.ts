@@ -24,13 +24,21 @@ function number(env: Env, name: string): number | undefined {
 
 function list(env: Env, name: string): string[] | undefined {
   const raw = env[name]?.trim();
-  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  return raw
+    ? raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 }
 
 /** SIM_RATE_CREATE / SIM_RATE_READ: N/window, as KIE_RATE_CREATE / KIE_RATE_READ read it. */
 function rates(env: Env): SimOptions['rates'] {
   const out: NonNullable<SimOptions['rates']> = {};
-  for (const [cls, name] of [['create', 'SIM_RATE_CREATE'], ['read', 'SIM_RATE_READ']] as const) {
+  for (const [cls, name] of [
+    ['create', 'SIM_RATE_CREATE'],
+    ['read', 'SIM_RATE_READ'],
+  ] as const) {
     const raw = env[name]?.trim();
     if (!raw) continue;
     const budget = parseBudget(raw);
@@ -98,7 +106,10 @@ async function main(): Promise<void> {
   log.info({ url: sim.url, accounts: options.apiKeys.length, faults: options.faults }, `KIE simulator listening on ${sim.url}`);
   const stop = (signal: string): void => {
     log.info({ signal, counters: { requests: sim.counters.requests.total, tasks: sim.counters.tasks.length } }, 'stopping');
-    sim.close().then(() => process.exit(0), () => process.exit(1));
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

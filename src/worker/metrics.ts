@@ -84,7 +84,11 @@ export function createWorkerMetrics(
   accountGauge('sora_account_max_concurrent', 'Concurrency cap per account', (a) => a.maxConcurrent);
   accountGauge('sora_account_submits_in_window', 'Submits in the current daily window per account', (a) => a.submitsInWindow);
   accountGauge('sora_account_daily_limit', 'Daily submit cap per account', (a) => a.dailyLimit);
-  accountGauge('sora_account_margin_ms', 'Margin added to the account\'s rate windows now: the base plus what interval 429s added (shrinks back over minutes)', (a) => a.marginMs);
+  accountGauge(
+    'sora_account_margin_ms',
+    "Margin added to the account's rate windows now: the base plus what interval 429s added (shrinks back over minutes)",
+    (a) => a.marginMs,
+  );
   accountGauge('sora_account_paused', '1 when the account is out of rotation (e.g. insufficient credits)', (a) => (a.paused ? 1 : 0));
   accountGauge('sora_slot_waiters', 'Jobs waiting for a free slot (pool-wide)', (a) => a.waiters);
   if (creditBalances) {
@@ -105,7 +109,12 @@ export function createWorkerMetrics(
     labelNames: ['endpoint', 'outcome'],
     registers: [registry],
   });
-  const kieRateLimited = new Counter({ name: 'sora_kie_rate_limited_total', help: 'KIE answers 429 (rate limited) per account', labelNames: ['account'], registers: [registry] });
+  const kieRateLimited = new Counter({
+    name: 'sora_kie_rate_limited_total',
+    help: 'KIE answers 429 (rate limited) per account',
+    labelNames: ['account'],
+    registers: [registry],
+  });
 
   new Gauge({
     name: 'sora_model_paused',
@@ -138,8 +147,16 @@ export function createWorkerMetrics(
       buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 900, 1200],
       registers: [registry],
     }),
-    notificationsDelivered: new Counter({ name: 'sora_notifications_delivered_total', help: 'Notifications a notifyUrl accepted (2xx)', registers: [registry] }),
-    notificationsRetried: new Counter({ name: 'sora_notifications_retried_total', help: 'Notification attempts that failed and will be retried', registers: [registry] }),
+    notificationsDelivered: new Counter({
+      name: 'sora_notifications_delivered_total',
+      help: 'Notifications a notifyUrl accepted (2xx)',
+      registers: [registry],
+    }),
+    notificationsRetried: new Counter({
+      name: 'sora_notifications_retried_total',
+      help: 'Notification attempts that failed and will be retried',
+      registers: [registry],
+    }),
     notificationsFailed: new Counter({
       name: 'sora_notifications_failed_total',
       help: 'Notifications given up: permanent (refused destination, 4xx, redirect), exhausted (every attempt failed), not-queued',
@@ -148,14 +165,24 @@ export function createWorkerMetrics(
     }),
     kieRequests,
     kieRateLimited,
-    kieRetries: new Counter({ name: 'sora_kie_retries_total', help: 'KIE requests tried again after a transient failure, per account', labelNames: ['account'], registers: [registry] }),
+    kieRetries: new Counter({
+      name: 'sora_kie_retries_total',
+      help: 'KIE requests tried again after a transient failure, per account',
+      labelNames: ['account'],
+      registers: [registry],
+    }),
     ambiguousSubmits: new Counter({
       name: 'sora_ambiguous_submits_total',
       help: 'Creates sent to KIE without an answer that proves nothing was created (adopted via callback, or the ambiguous policy applies)',
       labelNames: ['account'],
       registers: [registry],
     }),
-    creditsSpent: new Counter({ name: 'sora_credits_spent_total', help: 'KIE credits of every task created or adopted, at the configured prices, per account', labelNames: ['account'], registers: [registry] }),
+    creditsSpent: new Counter({
+      name: 'sora_credits_spent_total',
+      help: 'KIE credits of every task created or adopted, at the configured prices, per account',
+      labelNames: ['account'],
+      registers: [registry],
+    }),
     observeKieRequest({ account, endpoint, outcome }) {
       kieRequests.inc({ endpoint, outcome });
       if (outcome === 'rate-limited') kieRateLimited.inc({ account });

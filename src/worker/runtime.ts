@@ -65,9 +65,15 @@ export async function startWorker(config: Config, workerLogger: Logger): Promise
   setMaxListeners(0, shutdown.signal);
 
   const accountNames = config.kie.accounts.map((a) => a.name);
-  const keepsCredits = Boolean(dialectFor(config.kie).creditsPath);
+  const keepsCredits = dialectFor(config.kie).creditsPath !== undefined;
   const models = createModelPauses(redis, config);
-  const metrics = createWorkerMetrics(queue, limiter, models, Object.keys(config.kie.models.entries), keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined);
+  const metrics = createWorkerMetrics(
+    queue,
+    limiter,
+    models,
+    Object.keys(config.kie.models.entries),
+    keepsCredits ? () => readBalances(redis, config.limiterPrefix, accountNames) : undefined,
+  );
   const kie = new Map(config.kie.accounts.map((a) => [a.name, createKieClient(config, a, metrics.observeKieRequest)]));
   // Before the first request turn: a turn is taken before the send, and a cold start in between
   // (a new connection, a script not yet cached) would make the first request late.
@@ -126,8 +132,14 @@ export async function startWorker(config: Config, workerLogger: Logger): Promise
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (final) metrics.jobsFailed.inc();
     // Recorded by the run already, except for a job failed by the stalled check: idempotent.
-    if (final) void batches.ended(job, err.message, err instanceof BatchCancelledError).catch((e: Error) => logger.warn({ jobId: job.id, err: e.message }, 'recording the end of the job in its batch failed'));
-    logger[final ? 'error' : 'warn']({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed; will retry');
+    if (final)
+      void batches
+        .ended(job, err.message, err instanceof BatchCancelledError)
+        .catch((e: Error) => logger.warn({ jobId: job.id, err: e.message }, 'recording the end of the job in its batch failed'));
+    logger[final ? 'error' : 'warn'](
+      { jobId: job.id, attemptsMade: job.attemptsMade, err: err.message },
+      final ? 'job failed' : 'job attempt failed; will retry',
+    );
     if (final && typeof job.data.notifyUrl === 'string') void notifier.enqueue(job.data.notifyUrl, { jobId: job.id!, status: 'failed', reason: err.message });
   });
   logQueueErrors(worker, logger, 'worker');
@@ -148,14 +160,21 @@ export async function startWorker(config: Config, workerLogger: Logger): Promise
   }, MANIFEST_SWEEP_MS).unref();
   // Several checks per period, so the fleet's reading is never much older than creditsRefreshMs.
   const creditsTimer = credits
-    ? setInterval(() => void credits.refreshStale().catch((err: Error) => logger.warn({ err: err.message }, 'credit refresh failed')), Math.ceil(config.kie.creditsRefreshMs / 4)).unref()
+    ? setInterval(
+        () => void credits.refreshStale().catch((err: Error) => logger.warn({ err: err.message }, 'credit refresh failed')),
+        Math.ceil(config.kie.creditsRefreshMs / 4),
+      ).unref()
     : undefined;
 
   // Everything it runs with, secrets masked: the first thing to read when a fleet misbehaves.
   logger.info({ config: describeConfig(config) }, 'worker started');
 
   const http = config.workerHttp ? await startWebhookServer({ config, redis, logger, metrics: metrics.registry }) : undefined;
-  if (http) logger.info({ host: http.host, port: http.port, callbacks: Boolean(config.webhook), metricsToken: Boolean(config.metricsToken) }, 'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''));
+  if (http)
+    logger.info(
+      { host: http.host, port: http.port, callbacks: Boolean(config.webhook), metricsToken: Boolean(config.metricsToken) },
+      'worker HTTP server: /healthz, /metrics' + (config.webhook ? ', KIE callbacks' : ''),
+    );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -44,8 +44,7 @@ export function startStatusPoller(deps: StatusPollerDeps): StatusPoller {
   // Never longer than one read turn: a callback may hurry a check at any moment, and the next turn
   // should confirm it.
   const longestNap = Math.min(MAX_NAP_MS, ...config.kie.accounts.map((a) => limiter.unitMs(a.name, 'read')));
-  const nap = (ms: number): Promise<void> =>
-    sleep(Math.min(Math.max(ms, 1), longestNap), undefined, { signal: stopping.signal }).catch(() => undefined);
+  const nap = (ms: number): Promise<void> => sleep(Math.min(Math.max(ms, 1), longestNap), undefined, { signal: stopping.signal }).catch(() => undefined);
 
   async function check(account: string, member: string, taskId: string, ageMs: number): Promise<void> {
     const kie = deps.kie.get(account)!;

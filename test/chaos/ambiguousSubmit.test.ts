@@ -4,7 +4,6 @@
  * prompt); without them, the documented policy resubmits after KIE_AMBIGUOUS_GRACE_MS and flags
  * the job and the log with a possible duplicate charge.
  */
-import type { RenderResult } from '../../src/shared/renderJob';
 import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
 import { receiverInWorkerEnv, spawnStartedWorker, startChaosStack, useChaosRedis, waitForHealthz } from './support/chaosStack';
@@ -38,13 +37,17 @@ it('with webhooks (receiver in the worker process): every task created behind a 
 
   const ambiguous = stack.sim.counters.faults.createThenReset;
   const adopted = occurrences(worker.output.join(''), 'adopted the task a callback reported');
-  const tally = await tallyJobs(stack, 'ambiguous submit, webhooks', jobs, { ambiguousCreates: ambiguous, adoptedViaCallback: adopted, callbacks: stack.sim.counters.callbacks });
+  const tally = await tallyJobs(stack, 'ambiguous submit, webhooks', jobs, {
+    ambiguousCreates: ambiguous,
+    adoptedViaCallback: adopted,
+    callbacks: stack.sim.counters.callbacks,
+  });
   expectAllStored(tally);
   expect(ambiguous).toBeGreaterThan(0);
   expect(adopted).toBe(ambiguous);
   expect(tally.possibleDuplicates).toBe(0);
   for (const { jobId, prompt } of jobs) {
-    const result = (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(jobId))!.returnvalue;
     expect(stack.sim.task(result.taskId)?.prompt).toBe(prompt);
   }
 });

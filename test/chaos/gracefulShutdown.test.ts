@@ -44,7 +44,13 @@ it('SIGTERM mid-batch: the worker exits 0 within SHUTDOWN_TIMEOUT_MS; another re
 
   await spawnStartedWorker(stack);
   await settle(stack, jobs, 120_000);
-  const tally = await tallyJobs(stack, 'graceful shutdown mid-batch', jobs, { exitCode: code, exitMs, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS, generatingAtTerm, storedByFirst });
+  const tally = await tallyJobs(stack, 'graceful shutdown mid-batch', jobs, {
+    exitCode: code,
+    exitMs,
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    generatingAtTerm,
+    storedByFirst,
+  });
   expectAllStored(tally);
   expect({ code, signal }).toEqual({ code: 0, signal: null });
   expect(exitMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS + EXIT_SLACK_MS);

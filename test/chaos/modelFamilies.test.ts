@@ -53,7 +53,10 @@ it('killed while tasks of every family generate and a paused model waits: one ta
   const jobs: EnqueuedPrompt[] = enqueued.map((j, i) => ({ jobId: j.jobId, prompt: requests[i]!.prompt }));
   const states = async (): Promise<Array<RenderJobData['render']>> => Promise.all(jobs.map(async (j) => (await stack!.queue.getJob(j.jobId))?.data.render));
   // Four slots for six renderable jobs: some generate, some wait for a slot, the paused model's wait for it.
-  await waitUntil(async () => (await states()).filter((r) => r?.step === 'generating').length === 4 && stack!.sim.counters.faults.modelPaused > 0, 'four tasks generating and the paused model refused');
+  await waitUntil(
+    async () => (await states()).filter((r) => r?.step === 'generating').length === 4 && stack!.sim.counters.faults.modelPaused > 0,
+    'four tasks generating and the paused model refused',
+  );
   const generatingAtKill = stack.sim.counters.tasks.filter((t) => t.state === 'generating').map((t) => t.dialect);
   await sigkill(doomed);
 

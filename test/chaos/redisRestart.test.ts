@@ -39,7 +39,12 @@ it('a Redis restart mid-batch: both worker processes reconnect and store every j
   await redisServer().restart(DOWN_MS);
   await settle(stack, jobs, 120_000);
 
-  const tally = await tallyJobs(stack, 'Redis restart mid-batch', jobs, { storedBeforeRestart: storedBefore, tasksBeforeRestart: tasksBefore, downMs: DOWN_MS, testQueueErrors: queueErrors });
+  const tally = await tallyJobs(stack, 'Redis restart mid-batch', jobs, {
+    storedBeforeRestart: storedBefore,
+    tasksBeforeRestart: tasksBefore,
+    downMs: DOWN_MS,
+    testQueueErrors: queueErrors,
+  });
   expectAllStored(tally);
   expect(storedBefore).toBeLessThan(JOBS);
   expect(workers.map((w) => w.exitCode)).toEqual([null, null]);

@@ -75,7 +75,12 @@ it('S3 down for a few seconds mid-upload, then back: every video stored whole, o
 
   await settle(stack, jobs, 120_000);
   const broken = await watcher.stop();
-  const tally = await tallyJobs(stack, 'S3 outage mid-upload', jobs, { uploadsAtStop, storedBeforeStop: storedBefore, downMs: DOWN_MS, partialFinalKeysSeen: broken.length });
+  const tally = await tallyJobs(stack, 'S3 outage mid-upload', jobs, {
+    uploadsAtStop,
+    storedBeforeStop: storedBefore,
+    downMs: DOWN_MS,
+    partialFinalKeysSeen: broken.length,
+  });
   expectAllStored(tally);
   expect(broken).toEqual([]);
   expect(tally.incomingLeft).toBe(0);

@@ -7,16 +7,7 @@ import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { RenderJobData } from '../../src/shared/renderJob';
 import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import {
-  sigkill,
-  spawnReceiver,
-  spawnStartedWorker,
-  startChaosStack,
-  stopProcesses,
-  useChaosRedis,
-  webhookEnv,
-  WorkerProcess,
-} from './support/chaosStack';
+import { sigkill, spawnReceiver, spawnStartedWorker, startChaosStack, stopProcesses, useChaosRedis, webhookEnv, WorkerProcess } from './support/chaosStack';
 import { freePort } from './support/freePort';
 import { KieProxy, startKieProxy } from './support/kieProxy';
 import { EnqueuedPrompt, enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';

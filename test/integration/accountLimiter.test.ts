@@ -59,7 +59,7 @@ describe('quota window', () => {
     expect(await limiter.acquireSubmit('j3', { nowMs: t + 4000 })).toEqual({ granted: false, reason: 'quota', waitMs: 96_000 });
   });
 
-  test('refund gives back the job\'s latest unit and nobody else\'s', async () => {
+  test("refund gives back the job's latest unit and nobody else's", async () => {
     const limiter = limiterFor({ accounts: [account('a', 10, 2)] });
     const t = Date.now();
     await limiter.acquireSubmit('job', { nowMs: t });
@@ -95,7 +95,7 @@ describe('quota window starts when KIE has the request', () => {
     expect(await limiter.acquireSubmit('j2', { nowMs: t + 60_120 })).toEqual({ granted: true, account: 'a' });
   });
 
-  test('confirming never moves a unit back in time, nor touches another job\'s', async () => {
+  test("confirming never moves a unit back in time, nor touches another job's", async () => {
     const limiter = limiterFor({ accounts: [account('a', 10, 5)], dailyWindowMs: 60_000 });
     const t = Date.now();
     await limiter.acquireSubmit('job', { nowMs: t });
@@ -168,7 +168,7 @@ describe('slots', () => {
     expect(b).toMatchObject({ inFlight: 0, submitsInWindow: 0 });
   });
 
-  test('a held slot on an account the caller does not offer still waits for that account\'s turn', async () => {
+  test("a held slot on an account the caller does not offer still waits for that account's turn", async () => {
     const limiter = limiterFor({ accounts: [account('a', 2, 5), account('b', 2, 5)] });
     const t = Date.now();
     await limiter.acquireSubmit('j1', { accounts: ['a'], nowMs: t });

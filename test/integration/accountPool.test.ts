@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { accountStatus, resumeAccount } from '../../src/pool/accountControl';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(90_000);
@@ -36,11 +35,11 @@ describe('account pool', () => {
     const before = await renderAll('a pool with one account broke', 8);
 
     for (const job of before) {
-      expect((job.returnvalue as RenderResult).account).toBe('b');
+      expect(job.returnvalue.account).toBe('b');
       expect(job.data.render).toMatchObject({ account: 'b', submits: 1 });
       // One attempt, the one that completed: a 1002 never failed a job.
       expect({ attemptsMade: job.attemptsMade, failedReason: job.failedReason }).toEqual({ attemptsMade: 1, failedReason: undefined });
-      const task = stack.sim.task((job.returnvalue as RenderResult).taskId)!;
+      const task = stack.sim.task(job.returnvalue.taskId)!;
       expect(task.key).toBe(keyB);
       expect(stack.sim.counters.submitsByPrompt.get(task.prompt)).toBe(1);
     }
@@ -48,7 +47,7 @@ describe('account pool', () => {
     expect(stack.sim.counters.perKey[keyA]!.tasksCreated).toBe(0);
     expect(stack.sim.counters.perKey[keyB]!.tasksCreated).toBe(8);
 
-    const statuses = await first!.limiter.status();
+    const statuses = await first.limiter.status();
     const a = statuses.find((s) => s.account === 'a')!;
     const b = statuses.find((s) => s.account === 'b')!;
     expect(a.paused).toContain('KIE 1002');
@@ -63,12 +62,12 @@ describe('account pool', () => {
     // The operator topped the account up.
     stack.sim.setFaults({ insufficientCredits: [] });
     await resumeAccount(stack.redis, stack.config, 'a');
-    expect((await first!.limiter.status()).find((s) => s.account === 'a')!.paused).toBeUndefined();
+    expect((await first.limiter.status()).find((s) => s.account === 'a')!.paused).toBeUndefined();
 
     const after = await renderAll('a pool made whole again', 8);
-    const onA = after.filter((j) => (j.returnvalue as RenderResult).account === 'a');
+    const onA = after.filter((j) => j.returnvalue.account === 'a');
     expect(onA.length).toBeGreaterThan(0);
-    for (const job of onA) expect(stack.sim.task((job.returnvalue as RenderResult).taskId)!.key).toBe(keyA);
+    for (const job of onA) expect(stack.sim.task(job.returnvalue.taskId)!.key).toBe(keyA);
     expect(stack.sim.counters.perKey[keyA]!.tasksCreated).toBe(onA.length);
 
     // Names only: no key in any job's data or result, nor in the logs.

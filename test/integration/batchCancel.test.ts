@@ -31,7 +31,7 @@ afterAll(async () => {
 async function takeJob(): Promise<{ job: Job<RenderJobData>; token: string; worker: Worker }> {
   const worker = new Worker<RenderJobData>(stack.config.queueName, undefined, { connection: stack.redis, autorun: false });
   const token = randomUUID();
-  const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData>;
+  const job = await worker.getNextJob(token, { block: false });
   expect(job).toBeDefined();
   return { job, token, worker };
 }
@@ -40,7 +40,10 @@ function progress(): BatchProgress {
   return new BatchProgress({ ledger: stack.producer.batches, config: stack.config, logger: createLogger('silent'), batchEnded: async () => undefined });
 }
 
-const submitting = (job: Job<RenderJobData>): RenderJobData => ({ ...job.data, render: { step: 'submitting', account: 'default', submitStartedAt: Date.now(), submits: 0 } });
+const submitting = (job: Job<RenderJobData>): RenderJobData => ({
+  ...job.data,
+  render: { step: 'submitting', account: 'default', submitStartedAt: Date.now(), submits: 0 },
+});
 
 it('a job a worker holds at its submit gate: cancelled first, it never submits; past the gate first, it finishes', async () => {
   const ledger = stack.producer.batches;
@@ -103,8 +106,14 @@ it('a job its run parked (waiting for a slot) after a cancel it was held through
 it('cancel mid-run: unsubmitted jobs are removed, submitted ones are stored, no cancelled job ever reaches KIE, other batches go on', async () => {
   const ledger = stack.producer.batches;
   const prompts = Array.from({ length: 40 }, (_, i) => `cancel: swallow ${i}`);
-  await stack.producer.enqueueMany(prompts.map((prompt) => ({ prompt })), { batchId: 'cancel-me' });
-  await stack.producer.enqueueMany([1, 2, 3, 4].map((i) => ({ prompt: `other: owl ${i}` })), { batchId: 'other' });
+  await stack.producer.enqueueMany(
+    prompts.map((prompt) => ({ prompt })),
+    { batchId: 'cancel-me' },
+  );
+  await stack.producer.enqueueMany(
+    [1, 2, 3, 4].map((i) => ({ prompt: `other: owl ${i}` })),
+    { batchId: 'other' },
+  );
   // 16 jobs at a time on 3 slots: at the cancel, some wait in the queue (removed by the cancel), some
   // are held by a run (refused at the gate, or parked for a slot and removed by their run).
   await Promise.all([stack.startWorker({ WORKER_CONCURRENCY: '8' }), stack.startWorker({ WORKER_CONCURRENCY: '8' })]);
@@ -138,7 +147,8 @@ it('cancel mid-run: unsubmitted jobs are removed, submitted ones are stored, no 
     else expect([line.state, stack.sim.counters.submitsByPrompt.has(line.prompt!)]).toEqual(['cancelled', false]);
     // A cancelled job is gone from the queue (removed by the cancel or by its run), or failed at the gate.
     const job = await stack.queue.getJob(line.jobId);
-    if (line.state === 'cancelled' && job) expect([await job.getState(), job.failedReason]).toEqual(['failed', 'batch cancel-me was cancelled before this job was submitted']);
+    if (line.state === 'cancelled' && job)
+      expect([await job.getState(), job.failedReason]).toEqual(['failed', 'batch cancel-me was cancelled before this job was submitted']);
   }
   expect(await ledger.read('other')).toMatchObject({ counts: { stored: 4, cancelled: 0 } });
   // The refused job gave its slot and quota unit back: only created tasks count.

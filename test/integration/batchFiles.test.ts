@@ -28,8 +28,15 @@ it('CSV with a template: bad lines are listed by line and field and written to t
   expect(refused.stderr).toContain(`${file}:5: options.sound: `);
   expect(refused.stderr).toContain(`3 bad lines in ${file}: nothing enqueued`);
   expect(await queue.count()).toBe(0);
-  const rejects = (await readFile(`${file}.rejects.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { line: string; issues: Array<{ field: string }> });
-  expect(rejects.map((r) => [r.line, r.issues[0]!.field])).toEqual([['3', 'city'], ['4', 'duration'], ['5', 'options.sound']]);
+  const rejects = (await readFile(`${file}.rejects.jsonl`, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { line: string; issues: Array<{ field: string }> });
+  expect(rejects.map((r) => [r.line, r.issues[0]!.field])).toEqual([
+    ['3', 'city'],
+    ['4', 'duration'],
+    ['5', 'options.sound'],
+  ]);
 
   const own = path.join(tmp(), 'my-rejects.jsonl');
   const skipped = await cli('enqueue', '--file', file, '--batch', 'zoo', '--template', TEMPLATE, '--skip-bad', '--rejects', own, '--json');
@@ -37,7 +44,15 @@ it('CSV with a template: bad lines are listed by line and field and written to t
   expect(JSON.parse(skipped.stdout)).toMatchObject({ jobs: [{ created: true }] });
   expect((await readFile(own, 'utf8')).trim().split('\n')).toHaveLength(3);
   const [job] = await queue.getJobs(['waiting']);
-  expect(job!.data).toEqual({ type: 'text', prompt: 'a cat in Paris, cinematic', duration: 10, model: 'sora-2', aspectRatio: '16:9', quality: 'standard', batchId: 'zoo' });
+  expect(job!.data).toEqual({
+    type: 'text',
+    prompt: 'a cat in Paris, cinematic',
+    duration: 10,
+    model: 'sora-2',
+    aspectRatio: '16:9',
+    quality: 'standard',
+    batchId: 'zoo',
+  });
   expect(await ledger.read('zoo')).toMatchObject({ joined: 1, counts: { waiting: 1 } });
 });
 
@@ -75,7 +90,10 @@ it('a file enqueued again after a crash mid-enqueue adds only the missing lines;
 
 it('estimate checks every line and prints jobs, seconds and cost per model, the quota, the budget and the finish', async () => {
   const file = path.join(tmp(), 'mixed.jsonl');
-  await writeFile(file, [{ prompt: 'a' }, { prompt: 'b', duration: 15 }, { prompt: 'c', model: 'kling-2.6', duration: 5 }].map((r) => JSON.stringify(r)).join('\n'));
+  await writeFile(
+    file,
+    [{ prompt: 'a' }, { prompt: 'b', duration: 15 }, { prompt: 'c', model: 'kling-2.6', duration: 5 }].map((r) => JSON.stringify(r)).join('\n'),
+  );
   const json = await cli('estimate', file, '--budget', '0.5', '--json');
   expect(json.code).toBe(0);
   const { estimate } = JSON.parse(json.stdout) as { estimate: Record<string, unknown> };

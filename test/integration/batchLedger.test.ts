@@ -45,7 +45,14 @@ it('reserves the price once at the gate and turns it into the spend once; a stor
   expect(await ledger.move(b, 'a', stored)).toEqual({ outcome: 'moved', ended: true, ends: 1 });
   expect(await ledger.move(b, 'a', stored)).toEqual({ outcome: 'same', ended: false, ends: 1 });
   expect(await ledger.move(b, 'a', { to: 'failed', tenant: b, spentUsd: 9 })).toMatchObject({ outcome: 'same' });
-  expect(await ledger.read(b)).toMatchObject({ state: 'finished', reservedMicroUsd: 0, spentMicroUsd: 300_000, secondsRendered: 10, bytesStored: 4096, counts: { stored: 1, failed: 0 } });
+  expect(await ledger.read(b)).toMatchObject({
+    state: 'finished',
+    reservedMicroUsd: 0,
+    spentMicroUsd: 300_000,
+    secondsRendered: 10,
+    bytesStored: 4096,
+    counts: { stored: 1, failed: 0 },
+  });
 });
 
 it('a job recorded failed and then stored by a retried run counts as stored, its spend replaced, not added', async () => {
@@ -66,7 +73,9 @@ it('of two last jobs ending at once, exactly one move ends the batch; a job join
   expect(await redis.zscore(ledger.keys(b).ending, b)).not.toBeNull();
   await ledger.join(b, b, ['r']);
   expect(await ledger.read(b)).toMatchObject({ state: 'open', endedAt: undefined, ends: 1 });
-  expect(await ledger.move(b, 'r', { to: 'failed', tenant: b, line: { jobId: 'r', state: 'failed', costUsd: 0, endedAt: 'now', reason: 'bad seed' } })).toEqual({ outcome: 'moved', ended: true, ends: 2 });
+  expect(await ledger.move(b, 'r', { to: 'failed', tenant: b, line: { jobId: 'r', state: 'failed', costUsd: 0, endedAt: 'now', reason: 'bad seed' } })).toEqual(
+    { outcome: 'moved', ended: true, ends: 2 },
+  );
   expect((await ledger.lines(b)).map((l) => l.reason)).toEqual(['bad seed']);
 });
 

@@ -60,16 +60,25 @@ async function statusOf(id: string): Promise<BatchStatus> {
 
 async function ended(id: string, timeoutMs = 60_000): Promise<BatchStatus> {
   let st: BatchStatus | undefined;
-  await waitUntil(async () => {
-    st = await statusOf(id);
-    return st.manifest !== null && (st.state === 'finished' || st.state === 'cancelled');
-  }, `batch ${id} to end with its manifest written`, timeoutMs, 100);
+  await waitUntil(
+    async () => {
+      st = await statusOf(id);
+      return st.manifest !== null && (st.state === 'finished' || st.state === 'cancelled');
+    },
+    `batch ${id} to end with its manifest written`,
+    timeoutMs,
+    100,
+  );
   return st!;
 }
 
 async function readManifest(key: string): Promise<ManifestLine[]> {
   const { body } = await stack.readObject(key);
-  return body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as ManifestLine);
+  return body
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ManifestLine);
 }
 
 it("a dry run's figures are what the run then spends; the status counts a foreign job and a failure with its reason", async () => {
@@ -85,7 +94,10 @@ it("a dry run's figures are what the run then spends; the status counts a foreig
   expect(dry.statusCode).toBe(200);
   const estimate = (dry.json() as { estimate: BatchEstimate }).estimate;
   expect(estimate).toMatchObject({ jobs: 5, seconds: 55, budget: { budgetUsd: 10, jobsAllowed: 5 } });
-  expect(estimate.perModel.map((m) => [m.model, m.jobs, m.seconds])).toEqual([['sora-2', 3, 40], ['kling-2.6', 2, 15]]);
+  expect(estimate.perModel.map((m) => [m.model, m.jobs, m.seconds])).toEqual([
+    ['sora-2', 3, 40],
+    ['kling-2.6', 2, 15],
+  ]);
   // A dry run writes nothing.
   expect(await stack.queue.count()).toBe(0);
   expect((await call('GET', '/v1/batches/spend')).statusCode).toBe(404);
@@ -116,7 +128,9 @@ it("a dry run's figures are what the run then spends; the status counts a foreig
   });
   expect(st.spentUsd).toBeCloseTo(estimate.costUsd, 6);
   expect(st.budgetLeftUsd).toBeCloseTo(10 - estimate.costUsd, 6);
-  expect(st.failures).toEqual([{ jobId: expect.any(String), reason: expect.stringContaining('seed: sora-2 (KIE_API_STYLE=sora) accepts 10000 to 99999 (got 12)') }]);
+  expect(st.failures).toEqual([
+    { jobId: expect.any(String), reason: expect.stringContaining('seed: sora-2 (KIE_API_STYLE=sora) accepts 10000 to 99999 (got 12)') },
+  ]);
   const stored = (await readManifest(st.manifest!.key)).filter((l) => l.state === 'stored');
   for (const m of estimate.perModel) {
     const lines = stored.filter((l) => l.model === m.model);
@@ -125,7 +139,9 @@ it("a dry run's figures are what the run then spends; the status counts a foreig
 
   const csv = await call('GET', '/v1/batches/spend/manifest?format=csv');
   expect(csv.statusCode).toBe(200);
-  expect(csv.body.split('\n')[0]).toBe('jobId,state,key,size,sha256,model,prompt,durationSeconds,costUsd,taskId,account,enqueuedAt,submittedAt,completedAt,storedAt,endedAt,reason');
+  expect(csv.body.split('\n')[0]).toBe(
+    'jobId,state,key,size,sha256,model,prompt,durationSeconds,costUsd,taskId,account,enqueuedAt,submittedAt,completedAt,storedAt,endedAt,reason',
+  );
   expect(csv.body.trim().split('\n')).toHaveLength(7);
   const patched = await call('PATCH', '/v1/batches/spend', { budgetUsd: 20 });
   expect([patched.statusCode, (patched.json() as BatchStatus).budgetUsd]).toEqual([200, 20]);
@@ -142,7 +158,9 @@ it("a dry run's figures are what the run then spends; the status counts a foreig
 it('a bad request in a batch adds nothing and names its index and field', async () => {
   const res = await call('POST', '/v1/batches', { id: 'bad', requests: [{ prompt: 'fine' }, { prompt: 'x', duration: 12 }] });
   expect(res.statusCode).toBe(400);
-  expect((res.json() as { issues: unknown[] }).issues).toEqual([{ field: 'requests[1].duration', value: 12, rule: 'sora-2 (KIE_API_STYLE=sora) accepts 10 or 15' }]);
+  expect((res.json() as { issues: unknown[] }).issues).toEqual([
+    { field: 'requests[1].duration', value: 12, rule: 'sora-2 (KIE_API_STYLE=sora) accepts 10 or 15' },
+  ]);
   expect((await call('GET', '/v1/batches/bad')).statusCode).toBe(404);
 });
 
@@ -178,14 +196,29 @@ it('three worker processes: the manifest lists every job with the SHA-256 S3 hol
       const object = await stack.readObject(line.key!);
       expect(createHash('sha256').update(object.body).digest('hex')).toBe(line.sha256);
       expect(object.metadata.sha256).toBe(line.sha256);
-      expect(line).toMatchObject({ state: 'stored', model: 'sora-2', durationSeconds: 10, costUsd: 0.15, size: object.body.length, account: 'default', taskId: expect.any(String) });
+      expect(line).toMatchObject({
+        state: 'stored',
+        model: 'sora-2',
+        durationSeconds: 10,
+        costUsd: 0.15,
+        size: object.body.length,
+        account: 'default',
+        taskId: expect.any(String),
+      });
     }
 
     await waitUntil(() => hook.got.length > 0, 'batch.completed', 20_000);
     await new Promise((r) => setTimeout(r, 1500));
     expect(hook.got).toHaveLength(1);
     const event = new Webhook(SECRET).verify(hook.got[0]!.body, hook.got[0]!.headers as Record<string, string>) as Record<string, unknown>;
-    expect(event).toMatchObject({ type: 'batch.completed', batchId: 'fleet', status: 'finished', end: 1, manifest: { key: 'fleet/manifest.jsonl' }, videosStored: 12 });
+    expect(event).toMatchObject({
+      type: 'batch.completed',
+      batchId: 'fleet',
+      status: 'finished',
+      end: 1,
+      manifest: { key: 'fleet/manifest.jsonl' },
+      videosStored: 12,
+    });
     const logs = workers.flatMap((w) => w.output.join('').split('\n'));
     expect(logs.filter((l) => l.includes('"msg":"batch manifest written"') && l.includes('"batchId":"fleet"'))).toHaveLength(1);
     // Several processes stored videos of the batch, so its last jobs ended in more than one.

@@ -50,7 +50,12 @@ function packagesLoadedBy(entry: string): Set<string> {
         if (spec!.endsWith('.json')) continue;
         visit(existsSync(`${target}.js`) ? `${target}.js` : path.join(target, 'index.js'));
       } else if (!isBuiltin(spec!)) {
-        packages.add(spec!.split('/').slice(0, spec!.startsWith('@') ? 2 : 1).join('/'));
+        packages.add(
+          spec!
+            .split('/')
+            .slice(0, spec!.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
       }
     }
   };
@@ -70,8 +75,17 @@ test('the build holds the run-time files, and its entry points load production d
 
 /** A built entry point started with plain node, and the port it logs once it listens. */
 function startBuilt(entry: string, env: Record<string, string>, listening: string) {
-  const child = spawn(process.execPath, [path.join(app, 'dist', entry)], { cwd: app, env: { PATH: process.env.PATH, ...stack.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = { output: '', exited: new Promise<number | null>((resolve) => child.on('exit', resolve)), stop: () => child.kill('SIGTERM'), port: Promise.resolve(0) };
+  const child = spawn(process.execPath, [path.join(app, 'dist', entry)], {
+    cwd: app,
+    env: { PATH: process.env.PATH, ...stack.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = {
+    output: '',
+    exited: new Promise<number | null>((resolve) => child.on('exit', resolve)),
+    stop: () => child.kill('SIGTERM'),
+    port: Promise.resolve(0),
+  };
   child.stdout.on('data', (d: Buffer) => (proc.output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (proc.output += d.toString()));
   proc.port = new Promise<number>((resolve, reject) => {
@@ -91,7 +105,8 @@ test('the built API serves the console, its files and /docs with plain node', as
   const api = startBuilt('producer/api/main.js', { API_TOKENS: 'built-api-token-0123456789', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' }, 'api listening');
   try {
     const port = await api.port;
-    const get = (p: string) => axios.get(`http://127.0.0.1:${port}${p}`, { headers: { authorization: 'Bearer built-api-token-0123456789' }, responseType: 'text' });
+    const get = (p: string) =>
+      axios.get(`http://127.0.0.1:${port}${p}`, { headers: { authorization: 'Bearer built-api-token-0123456789' }, responseType: 'text' });
     for (const p of ['/', '/login', '/console/assets/console.js', '/console/assets/console.css', '/docs', '/docs/swagger-ui-bundle.js', '/openapi.json']) {
       expect({ p, status: (await get(p)).status }).toEqual({ p, status: 200 });
     }
@@ -116,9 +131,9 @@ test('the built worker renders a job, serves /healthz and stops on SIGTERM with 
     const port = await worker.port;
     expect((await axios.get(`http://127.0.0.1:${port}/healthz`)).data).toEqual({ ok: true });
 
-    const [{ jobId }] = await stack.producer.enqueueMany([{ prompt: 'a lighthouse rendered by the build' }]);
-    expect((await stack.waitForJobs([jobId!])).get(jobId!)).toBe('completed');
-    const result = (await stack.queue.getJob(jobId!))!.returnvalue as { key: string; sha256: string; taskId: string };
+    const { jobId } = (await stack.producer.enqueueMany([{ prompt: 'a lighthouse rendered by the build' }]))[0]!;
+    expect((await stack.waitForJobs([jobId])).get(jobId)).toBe('completed');
+    const result = (await stack.queue.getJob(jobId))!.returnvalue as { key: string; sha256: string; taskId: string };
     expect(result.sha256).toBe(stack.sim.expectedVideo(result.taskId).sha256);
     expect((await stack.readObject(result.key)).metadata.sha256).toBe(result.sha256);
   } finally {

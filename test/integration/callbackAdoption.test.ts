@@ -71,7 +71,7 @@ describe.each(['jobs', 'sora'] as const)('KIE_API_STYLE=%s', (style) => {
     expect(stack.sim.counters.submitsByPrompt.get(prompt)).toBe(1);
   });
 
-  it('a task unknown to the job\'s account is not adopted; the job waits on', async () => {
+  it("a task unknown to the job's account is not adopted; the job waits on", async () => {
     const { jobId, taskId } = await ambiguousJobAnnouncing('announced a task that does not exist', async () => 'no-such-task');
     await notAdopted(jobId, taskId);
   });

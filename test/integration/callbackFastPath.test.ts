@@ -84,7 +84,7 @@ it('a callback KIE does not confirm leaves nothing behind: the upload under way 
   videos.route('/early.mp4', { kind: 'stall', size: 24 * 1024 * 1024, after: 12 * 1024 * 1024 });
   // The next read turn comes 2 s after the submit: time for the first part to be uploaded.
   const s = await startWithReceiver({ generationMs: 5000, minIntervalMs: 2000, faults: { dropCallbacks: true } }, { S3_PART_SIZE_MB: '5' });
-  const [{ jobId }] = await s.producer.enqueueMany([{ prompt: 'announced before it was done' }]);
+  const { jobId } = (await s.producer.enqueueMany([{ prompt: 'announced before it was done' }]))[0]!;
   const taskId = await taskOf(s, jobId);
   expect(await announce(s, jobId, taskId, `${videos.origin}/early.mp4`)).toBe(202);
 
@@ -102,23 +102,23 @@ it('a callback KIE does not confirm leaves nothing behind: the upload under way 
   expect(await bucketContents(s)).toEqual({ keys: [`renders/${jobId}.mp4`], uploads: [] });
 });
 
-it('a confirmed task whose record links another video than the callback: KIE\'s is stored, the callback\'s discarded', async () => {
+it("a confirmed task whose record links another video than the callback: KIE's is stored, the callback's discarded", async () => {
   videos = await startVideoServer();
   videos.route('/other.mp4', { kind: 'video', size: 64 * 1024 });
   const s = await startWithReceiver({ generationMs: 300, faults: { dropCallbacks: true } });
-  const [{ jobId }] = await s.producer.enqueueMany([{ prompt: 'announced with a stranger\'s link' }]);
+  const { jobId } = (await s.producer.enqueueMany([{ prompt: "announced with a stranger's link" }]))[0]!;
   const taskId = await taskOf(s, jobId);
   await waitUntil(() => s.sim.task(taskId)?.state === 'success', 'the task to finish');
   expect(await announce(s, jobId, taskId, `${videos.origin}/other.mp4`)).toBe(202);
   await expectStoredAsKieServed(s, jobId);
   expect(videos.requests).toEqual(['/other.mp4']);
-  expect(logged(s, 'KIE\'s record links another video than the callback did: storing KIE\'s')).toBe(1);
+  expect(logged(s, "KIE's record links another video than the callback did: storing KIE's")).toBe(1);
   expect(await bucketContents(s)).toEqual({ keys: [`renders/${jobId}.mp4`], uploads: [] });
 });
 
-it('a callback\'s video on a host outside VIDEO_HOSTS is never fetched; KIE\'s link is stored', async () => {
+it("a callback's video on a host outside VIDEO_HOSTS is never fetched; KIE's link is stored", async () => {
   const s = await startWithReceiver({ generationMs: 300, faults: { dropCallbacks: true } });
-  const [{ jobId }] = await s.producer.enqueueMany([{ prompt: 'announced from elsewhere' }]);
+  const { jobId } = (await s.producer.enqueueMany([{ prompt: 'announced from elsewhere' }]))[0]!;
   const taskId = await taskOf(s, jobId);
   await waitUntil(() => s.sim.task(taskId)?.state === 'success', 'the task to finish');
   expect(await announce(s, jobId, taskId, 'http://169.254.169.254/latest/meta-data.mp4')).toBe(202);

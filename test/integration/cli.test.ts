@@ -106,7 +106,12 @@ it('status and the account commands need no KIE key: they read the accounts the 
   expect(text.stdout).toContain("accounts (as the fleet's workers registered them):");
   expect(text.stdout).toMatch(/acme.*0\/4.*0\/40.*billing/);
   const json = JSON.parse((await cli('status', '--json')).stdout) as Record<string, unknown>;
-  expect(json).toMatchObject({ queue: QUEUE_NAME, counts: { active: 0 }, accountsFrom: 'registered', accounts: [{ account: 'acme', maxConcurrent: 4, dailyLimit: 40, paused: 'billing' }] });
+  expect(json).toMatchObject({
+    queue: QUEUE_NAME,
+    counts: { active: 0 },
+    accountsFrom: 'registered',
+    accounts: [{ account: 'acme', maxConcurrent: 4, dailyLimit: 40, paused: 'billing' }],
+  });
   expect((await cli('accounts', 'resume', 'acme')).stdout).toBe('account acme resumed; 0 waiting jobs woken\n');
 
   const unknown = await cli('accounts', 'pause', 'nobody');
@@ -115,7 +120,9 @@ it('status and the account commands need no KIE key: they read the accounts the 
 
 it('--version, --help with examples and environment, and usage errors exit 2', async () => {
   expect(await cli('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
-  const helps = await Promise.all([['enqueue'], ['status'], ['schedules', 'add'], ['schedules', 'list'], ['accounts', 'pause']].map((command) => cli(...command, '--help')));
+  const helps = await Promise.all(
+    [['enqueue'], ['status'], ['schedules', 'add'], ['schedules', 'list'], ['accounts', 'pause']].map((command) => cli(...command, '--help')),
+  );
   for (const help of helps) {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Examples:\n {2}\$ sora-batch /);

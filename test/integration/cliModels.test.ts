@@ -26,7 +26,9 @@ afterAll(async () => {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...ENV, ...env } }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(BIN, args, { env: { ...ENV, ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -54,7 +56,18 @@ it('models --markdown prints the table the README carries, for the configured ca
 });
 
 it('enqueue takes --model, --image and --option, validated against the model', async () => {
-  const ok = await cli(['enqueue', 'a crane takes off', '--model', 'kling-2.6', '--image', 'https://img.example/a.png', '--option', 'sound=true', '--duration', '10']);
+  const ok = await cli([
+    'enqueue',
+    'a crane takes off',
+    '--model',
+    'kling-2.6',
+    '--image',
+    'https://img.example/a.png',
+    '--option',
+    'sound=true',
+    '--duration',
+    '10',
+  ]);
   expect(ok.code).toBe(0);
   const [, jobId] = /: job id (\S+)\n$/.exec(ok.stdout) ?? [];
   expect((await queue.getJob(jobId!))!.data).toEqual({

@@ -14,7 +14,16 @@ import { startRenderStack, type RenderStack } from '../support/renderStack';
 import { CONSOLE_TOKEN, startConsoleServer } from '../support/consoleServer';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOT = path.resolve(process.env.CONSOLE_SCREENSHOT ?? path.join(os.tmpdir(), 'console-batch.png'));
 const HAVE_FUTURE_DATA = 3;
 
@@ -103,13 +112,23 @@ test('log in, enqueue a batch from the form, watch it finish and play a video', 
   await expect(cards.first().innerText()).resolves.toMatch(/sora-2[\s\S]*10 s[\s\S]*96\.0 KB[\s\S]*sha256/);
 
   // Play the first video in the page, from S3 through its presigned link.
-  const played = await page.locator('article.card.stored video').first().evaluate(async (video: VideoElement) => {
-    video.muted = true;
-    await video.play();
-    const deadline = Date.now() + 20_000;
-    while (video.readyState < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return { readyState: video.readyState, duration: video.duration, src: video.currentSrc, width: video.videoWidth, height: video.videoHeight, error: video.error?.message ?? null };
-  });
+  const played = await page
+    .locator('article.card.stored video')
+    .first()
+    .evaluate(async (video: VideoElement) => {
+      video.muted = true;
+      await video.play();
+      const deadline = Date.now() + 20_000;
+      while (video.readyState < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return {
+        readyState: video.readyState,
+        duration: video.duration,
+        src: video.currentSrc,
+        width: video.videoWidth,
+        height: video.videoHeight,
+        error: video.error?.message ?? null,
+      };
+    });
   expect(played.error).toBeNull();
   expect(played.readyState).toBeGreaterThanOrEqual(HAVE_FUTURE_DATA);
   expect(played.duration).toBeCloseTo(10, 1);
@@ -135,7 +154,9 @@ test('log in, enqueue a batch from the form, watch it finish and play a video', 
 
   // A file upload shows its dry run, with the lines it leaves out, before anything is enqueued.
   await nav.getByRole('link', { name: 'New work' }).click();
-  await page.getByLabel(/CSV/).setInputFiles({ name: 'prompts.csv', mimeType: 'text/csv', buffer: Buffer.from('prompt,duration\na kite,10\na boat,15\na bad line,7\n') });
+  await page
+    .getByLabel(/CSV/)
+    .setInputFiles({ name: 'prompts.csv', mimeType: 'text/csv', buffer: Buffer.from('prompt,duration\na kite,10\na boat,15\na bad line,7\n') });
   await page.getByRole('button', { name: 'Check the file' }).click();
   await review.getByText(/^Dry run of batch /).waitFor();
   expect(await review.innerText()).toMatch(/renders\s+2[\s\S]*1 line\(s\) left out:[\s\S]*line 4: duration/);

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { readBalances } from '../../src/pool/accountCredits';
 import { startKieSimulator } from '../../src/sim/kieSimulator';
 import type { KieSimulator } from '../../src/sim/kieSimulator';
-import type { RenderResult } from '../../src/shared/renderJob';
 import type { WorkerRuntime } from '../../src/worker/runtime';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
@@ -41,8 +40,7 @@ describe('credit balances (jobs dialect)', () => {
     await toppedUp?.close();
   });
 
-  const balances = async () =>
-    Object.fromEntries((await readBalances(stack.redis, stack.config.limiterPrefix, ['a', 'b'])).map((b) => [b.account, b.credits]));
+  const balances = async () => Object.fromEntries((await readBalances(stack.redis, stack.config.limiterPrefix, ['a', 'b'])).map((b) => [b.account, b.credits]));
 
   it('reads every balance before taking work, and keeps it in Redis with the time it was read', async () => {
     const read = await readBalances(stack.redis, stack.config.limiterPrefix, ['a', 'b']);
@@ -64,7 +62,7 @@ describe('credit balances (jobs dialect)', () => {
     }
     expect(done.size).toBe(3);
     const waiting = ids.find((id) => !done.has(id))!;
-    for (const id of done.keys()) expect(((await stack.queue.getJob(id))!.returnvalue as RenderResult).account).toBe('b');
+    for (const id of done.keys()) expect((await stack.queue.getJob(id))!.returnvalue.account).toBe('b');
     await waitFor(() => stack.logs.some((l) => l.includes('"alert":"insufficient-credits"')));
     // The alert is logged just before the job moves to delayed: it must get there, and not fail.
     await waitFor(async () => (await stack.queue.getJobState(waiting)) === 'delayed');
@@ -80,7 +78,7 @@ describe('credit balances (jobs dialect)', () => {
     toppedUp = await startKieSimulator({ ...simOptions, port, apiKeys: [keyA, keyB], credits: { [keyA]: 1000, [keyB]: 10 } });
 
     expect((await stack.waitForJobs([waiting], WAIT_MS)).get(waiting)).toBe('completed');
-    const result = (await stack.queue.getJob(waiting))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(waiting))!.returnvalue;
     expect(result.account).toBe('a');
     expect(toppedUp.task(result.taskId)!.key).toBe(keyA);
     expect(toppedUp.counters.faults.insufficientCredits).toBe(0);

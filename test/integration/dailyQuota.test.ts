@@ -3,7 +3,6 @@
  * than the quota spends it all, the rest waits as delayed jobs (never failed, never spinning) and
  * is submitted as soon as the rolling window gives units back, without one refusal from KIE.
  */
-import type { RenderResult } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(90_000);
@@ -28,7 +27,7 @@ describe('daily quota', () => {
     const tasks = stack.sim.counters.tasks;
 
     // While the first window lasts: five tasks, and three jobs parked as delayed with nothing sent.
-    let parked: string[] = [];
+    let parked: string[];
     for (;;) {
       const windowEnds = tasks.length > 0 ? tasks[0]!.createdAt + WINDOW_MS : Infinity;
       const waiting = [];
@@ -61,7 +60,7 @@ describe('daily quota', () => {
       const job = (await stack.queue.getJob(id))!;
       // Waiting for quota was never a failed attempt.
       expect({ attemptsMade: job.attemptsMade, failedReason: job.failedReason }).toEqual({ attemptsMade: 1, failedReason: undefined });
-      expect(stack.sim.task((job.returnvalue as RenderResult).taskId)!.createdAt).toBeGreaterThanOrEqual(created[0]! + WINDOW_MS);
+      expect(stack.sim.task(job.returnvalue.taskId)!.createdAt).toBeGreaterThanOrEqual(created[0]! + WINDOW_MS);
     }
     for (const p of prompts) expect(stack.sim.counters.submitsByPrompt.get(p)).toBe(1);
     expect(stack.sim.counters.violations.daily).toBe(0);

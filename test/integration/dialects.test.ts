@@ -22,7 +22,6 @@ const CREATE: Record<ApiStyle, string> = { sora: 'POST /api/v1/sora/generate', j
 const DOWNLOAD_URL = 'POST /api/v1/common/download-url';
 const RECORD = 'GET /api/v1/jobs/recordInfo';
 
-
 let stack: RenderStack | undefined;
 let worker: WorkerRuntime | undefined;
 
@@ -55,9 +54,16 @@ function expectKeysNotLogged(s: RenderStack): void {
 describe.each<ApiStyle>(['sora', 'jobs'])('KIE_API_STYLE=%s', (style) => {
   it('renders N jobs end to end into objects whose SHA-256 is what KIE served; the key is never logged', async () => {
     const s = await startStack(style);
-    const requests = Array.from({ length: 6 }, (_, i) => ({ prompt: `a lighthouse in ${style} weather, take ${i}`, quality: i % 2 ? 'high' : 'standard', batchId: style }));
+    const requests = Array.from({ length: 6 }, (_, i) => ({
+      prompt: `a lighthouse in ${style} weather, take ${i}`,
+      quality: i % 2 ? 'high' : 'standard',
+      batchId: style,
+    }));
     const jobs = await s.producer.enqueueMany(requests);
-    const results = await expectStored(s, jobs.map((j) => j.jobId));
+    const results = await expectStored(
+      s,
+      jobs.map((j) => j.jobId),
+    );
     expect(requestsTo(s, CREATE[style])).toBe(6);
     expect(requestsTo(s, CREATE[style === 'sora' ? 'jobs' : 'sora'])).toBe(0);
     for (const [i, result] of results.entries()) {
@@ -75,7 +81,10 @@ describe.each<ApiStyle>(['sora', 'jobs'])('KIE_API_STYLE=%s', (style) => {
     const keyA = `sk-a-${randomUUID()}`;
     const s = await startStack(style, { accounts: { a: keyA, b: `sk-b-${randomUUID()}` }, sim: { faults: { insufficientCredits: [keyA] } } });
     const jobs = await s.producer.enqueueMany(Array.from({ length: 4 }, (_, i) => ({ prompt: `an empty wallet, take ${i}` })));
-    const results = await expectStored(s, jobs.map((j) => j.jobId));
+    const results = await expectStored(
+      s,
+      jobs.map((j) => j.jobId),
+    );
     expect(results.map((r) => r.account)).toEqual(['b', 'b', 'b', 'b']);
     expect(s.sim.counters.faults.insufficientCredits).toBeGreaterThanOrEqual(1);
     expect(s.sim.counters.perKey[keyA]!.tasksCreated).toBe(0);
@@ -87,7 +96,13 @@ describe.each<ApiStyle>(['sora', 'jobs'])('KIE_API_STYLE=%s', (style) => {
 });
 
 describe('what only one dialect can express is refused at the producer, naming the dialect', () => {
-  const storyboard = { type: 'storyboard', shots: [{ prompt: 'a door opens', seconds: 4 }, { prompt: 'a cat walks in', seconds: 6 }] };
+  const storyboard = {
+    type: 'storyboard',
+    shots: [
+      { prompt: 'a door opens', seconds: 4 },
+      { prompt: 'a cat walks in', seconds: 6 },
+    ],
+  };
 
   it('a storyboard renders with the storyboard model in jobs', async () => {
     const s = await startStack('jobs');
@@ -105,7 +120,9 @@ describe('what only one dialect can express is refused at the producer, naming t
 
   it('1:1 and a seed are refused in jobs, and nothing is added', async () => {
     const s = await startStack('jobs');
-    await expect(s.producer.enqueue({ prompt: 'a square', aspectRatio: '1:1' })).rejects.toThrow('aspectRatio: sora-2 (KIE_API_STYLE=jobs) text-to-video accepts 16:9 or 9:16');
+    await expect(s.producer.enqueue({ prompt: 'a square', aspectRatio: '1:1' })).rejects.toThrow(
+      'aspectRatio: sora-2 (KIE_API_STYLE=jobs) text-to-video accepts 16:9 or 9:16',
+    );
     await expect(s.producer.enqueue({ prompt: 'a seed', seed: 12345 })).rejects.toThrow('seed: sora-2 (KIE_API_STYLE=jobs) text-to-video has no seed option');
     expect(await s.queue.count()).toBe(0);
     expect(s.sim.counters.requests.byEndpoint[CREATE.jobs]).toBeUndefined();
@@ -118,7 +135,10 @@ describe('jobs: an expired link', () => {
     const s = await startStack('jobs', { env: { WORKER_CONCURRENCY: '1' } });
     const calls = expireLinksBeforeFirstDownload(s);
     const jobs = await s.producer.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ prompt: `a link gone stale, take ${i}` })));
-    await expectStored(s, jobs.map((j) => j.jobId));
+    await expectStored(
+      s,
+      jobs.map((j) => j.jobId),
+    );
     expect(s.sim.counters.downloads.forbidden).toBe(3);
     expect([...calls.values()]).toEqual([2, 2, 2]);
     expect(requestsTo(s, DOWNLOAD_URL)).toBe(3);
@@ -137,7 +157,10 @@ describe('jobs: an expired link', () => {
     });
     const calls = expireLinksBeforeFirstDownload(s);
     const jobs = await s.producer.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ prompt: `a link KIE will not refresh, take ${i}` })));
-    await expectStored(s, jobs.map((j) => j.jobId));
+    await expectStored(
+      s,
+      jobs.map((j) => j.jobId),
+    );
     expect([...calls.values()]).toEqual([2, 2, 2]);
     // Each job: download-url refused, then the record read on the next turn; no request shared one.
     expect(s.sim.counters.faults.linkRefreshRefused).toBe(3);
@@ -184,7 +207,10 @@ describe('jobs: signed callbacks (KIE_WEBHOOK_HMAC_KEY) through the worker recei
     const s = await signedStack();
     const started = Date.now();
     const jobs = await s.producer.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ prompt: `a signed letter, take ${i}` })));
-    await expectStored(s, jobs.map((j) => j.jobId));
+    await expectStored(
+      s,
+      jobs.map((j) => j.jobId),
+    );
     expect(Date.now() - started).toBeLessThan(Number(POLL_MS));
     expect(s.sim.counters.callbacks).toEqual({ delivered: 3, failed: 0 });
     expect(s.logs.join('\n')).not.toContain(HMAC_KEY);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { ValidationError } from '../../src/shared/errors';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
 jest.setTimeout(60_000);
@@ -24,7 +23,7 @@ describe('end to end: producer -> BullMQ -> worker -> KIE simulator -> S3', () =
 
     for (const { jobId } of jobs) {
       const job = (await stack.queue.getJob(jobId))!;
-      const result = job.returnvalue as RenderResult;
+      const result = job.returnvalue;
       expect(result).toMatchObject({ account: 'default', bucket: 'renders', key: `e2e/${jobId}.mp4`, contentType: 'video/mp4', estimatedCostUsd: 0.15 });
       const expected = stack.sim.expectedVideo(result.taskId);
       const { body, metadata } = await stack.readObject(result.key);
@@ -41,10 +40,17 @@ describe('end to end: producer -> BullMQ -> worker -> KIE simulator -> S3', () =
 
   it('renders a job added by a stock BullMQ client with only the documented data', async () => {
     const foreign = new Queue(stack.config.queueName, { connection: { url: stack.env.REDIS_URL } });
-    const job = await foreign.add('render', { prompt: 'added from another backend', aspectRatio: '9:16', duration: 15, quality: 'high', seed: 42424, key: 'foreign/clip.mp4' });
+    const job = await foreign.add('render', {
+      prompt: 'added from another backend',
+      aspectRatio: '9:16',
+      duration: 15,
+      quality: 'high',
+      seed: 42424,
+      key: 'foreign/clip.mp4',
+    });
     await foreign.close();
     expect((await stack.waitForJobs([job.id!])).get(job.id!)).toBe('completed');
-    const result = (await stack.queue.getJob(job.id!))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(job.id!))!.returnvalue;
     expect(result).toMatchObject({ key: 'foreign/clip.mp4', estimatedCostUsd: 0.45 });
     expect(stack.sim.task(result.taskId)).toMatchObject({ prompt: 'added from another backend' });
     expect(stack.sim.counters.submitsBySeed.get(42424)).toBe(1);

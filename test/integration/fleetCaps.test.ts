@@ -33,7 +33,11 @@ describe('caps hold across worker processes sharing one backlog', () => {
 
     const prompts = Array.from({ length: 20 }, (_, i) => ({ prompt: `two workers, one lighthouse, take ${i}` }));
     const jobs = await stack.producer.enqueueMany(prompts);
-    await expectAllStored(stack, jobs.map((j) => j.jobId), 60_000);
+    await expectAllStored(
+      stack,
+      jobs.map((j) => j.jobId),
+      60_000,
+    );
 
     for (const { prompt } of prompts) expect(stack.sim.counters.submitsByPrompt.get(prompt)).toBe(1);
     expect(stack.sim.counters.violations).toEqual(NO_VIOLATIONS);
@@ -51,7 +55,11 @@ describe('caps hold across worker processes sharing one backlog', () => {
 
     const prompts = Array.from({ length: 64 }, (_, i) => ({ prompt: `three workers, two accounts, a kite, take ${i}` }));
     const jobs = await stack.producer.enqueueMany(prompts);
-    await expectAllStored(stack, jobs.map((j) => j.jobId), 120_000);
+    await expectAllStored(
+      stack,
+      jobs.map((j) => j.jobId),
+      120_000,
+    );
 
     const { counters } = stack.sim;
     expect(counters.violations).toEqual(NO_VIOLATIONS);

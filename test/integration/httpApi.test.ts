@@ -86,7 +86,15 @@ describe('POST /renders', () => {
     expect(res.body.created).toBe(true);
     const job = (await stack.queue.getJob(res.body.jobId))!;
     expect(job.name).toBe('render');
-    expect(job.data).toEqual({ type: 'text', model: 'sora-2', prompt: 'a lighthouse at dusk', duration: 15, aspectRatio: '16:9', quality: 'standard', metadata: { order: 7 } });
+    expect(job.data).toEqual({
+      type: 'text',
+      model: 'sora-2',
+      prompt: 'a lighthouse at dusk',
+      duration: 15,
+      aspectRatio: '16:9',
+      quality: 'standard',
+      metadata: { order: 7 },
+    });
     expect(job.opts.priority).toBe(3);
     expect(job.opts.delay).toBe(60_000);
     await job.remove();
@@ -118,7 +126,11 @@ describe('POST /renders', () => {
     expect(res.body.issues).toEqual([{ field: '[1].seed', value: 5, rule: expect.stringContaining('10000') }]);
     expect(await stack.queue.count()).toBe(before);
 
-    const ok = await post('/renders?batchId=b-42', [{ prompt: 'first of three' }, { prompt: 'second of three', idempotencyKey: `b42-${Date.now()}` }, { prompt: 'third of three' }]);
+    const ok = await post('/renders?batchId=b-42', [
+      { prompt: 'first of three' },
+      { prompt: 'second of three', idempotencyKey: `b42-${Date.now()}` },
+      { prompt: 'third of three' },
+    ]);
     expect(ok.status).toBe(201);
     expect(ok.body.jobs).toHaveLength(3);
     for (const { jobId } of ok.body.jobs as Array<{ jobId: string }>) {
@@ -179,7 +191,9 @@ describe('schedules', () => {
     expect(saved.body).toMatchObject({ id: 'harbour', cron: '0 3 * * *', tz: 'Europe/Lisbon', request: { prompt: 'the harbour at night' } });
     await send('PUT', '/schedules/harbour', { everyMs: 3_600_000, request: { prompt: 'the harbour every hour' } });
     const listed = await get('/schedules');
-    expect(listed.json().schedules).toEqual([expect.objectContaining({ id: 'harbour', everyMs: 3_600_000, request: expect.objectContaining({ prompt: 'the harbour every hour' }) })]);
+    expect(listed.json().schedules).toEqual([
+      expect.objectContaining({ id: 'harbour', everyMs: 3_600_000, request: expect.objectContaining({ prompt: 'the harbour every hour' }) }),
+    ]);
     expect((await send('DELETE', '/schedules/harbour')).status).toBe(204);
     expect((await send('DELETE', '/schedules/harbour')).status).toBe(404);
     expect(listed.text).not.toContain(stack.config.kie.accounts[0]!.apiKey);
@@ -189,7 +203,11 @@ describe('schedules', () => {
     const res = await send('PUT', '/schedules/flood', { cron: '* * * * * *', request: { prompt: 'every second' } });
     expect(res.status).toBe(400);
     expect(res.body!.issues).toEqual([
-      { field: 'cron', value: '* * * * * *', rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
+      {
+        field: 'cron',
+        value: '* * * * * *',
+        rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders',
+      },
     ]);
     expect((await get('/schedules')).json().schedules).toEqual([]);
   });
@@ -204,7 +222,9 @@ describe('schedules', () => {
   it('a schedule whose notifyUrl is a metadata address is a 400 naming notifyUrl', async () => {
     const res = await send('PUT', '/schedules/meta', { everyMs: 60_000, request: { prompt: 'x', notifyUrl: 'http://169.254.169.254/latest/meta-data/' } });
     expect(res.status).toBe(400);
-    expect(res.body!.issues).toEqual([{ field: 'notifyUrl', value: 'http://169.254.169.254/latest/meta-data/', rule: expect.stringContaining('cloud metadata address') }]);
+    expect(res.body!.issues).toEqual([
+      { field: 'notifyUrl', value: 'http://169.254.169.254/latest/meta-data/', rule: expect.stringContaining('cloud metadata address') },
+    ]);
     expect((await get('/schedules')).json().schedules).toEqual([]);
   });
 });
@@ -241,7 +261,7 @@ describe('a render through the API, end to end', () => {
 
   it('a failed job reads as failed, state and step', async () => {
     // Added past the API's validation, as a foreign backend could: the worker fails it at once.
-    const bad = await stack.queue.add('render', { prompt: 'a bad seed', seed: 5 } as never);
+    const bad = await stack.queue.add('render', { prompt: 'a bad seed', seed: 5 });
     expect((await stack.waitForJobs([bad.id!])).get(bad.id!)).toBe('failed');
     expect((await get(`/renders/${bad.id}`)).json()).toMatchObject({ state: 'failed', step: 'failed', failedReason: expect.stringContaining('seed') });
   });

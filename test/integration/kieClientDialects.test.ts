@@ -121,7 +121,7 @@ describe.each<[ApiStyle, { create: string; record: string }]>([
   test('parameters KIE refuses are an InvalidParametersError (jobs 422, sora 1004)', async () => {
     const { kie } = await setUp(style);
     // Past the schema on purpose: only KIE's own validation can catch it.
-    const err = await failure(kie.createTask({ ...request(), duration: 20 } as unknown as RenderRequest), InvalidParametersError);
+    const err = await failure(kie.createTask({ ...request(), duration: 20 }), InvalidParametersError);
     expect(err.code).toBe(style === 'jobs' ? 422 : 1004);
     expect(err.message).toMatch(/20/);
   });
@@ -154,7 +154,12 @@ describe.each<[ApiStyle, { create: string; record: string }]>([
   test.each<[string, Partial<SimFaults>, number, RegExp]>([
     ['a gateway’s HTML 502, sent before KIE saw it', { gatewayErrorRate: 1 }, 0, /answered HTTP 502 without KIE's envelope \("<html>/],
     ['a gateway’s HTML 504, sent after the task was made', { createThenGatewayErrorRate: 1 }, 1, /answered HTTP 504 without KIE's envelope \("<html>/],
-    ['a success without a taskId', { createWithoutTaskIdRate: 1 }, 1, /has no data object \(HTTP 200, \{"code":(0|200),"(message|msg)":"success","data":null\}\): a task may have been created$/],
+    [
+      'a success without a taskId',
+      { createWithoutTaskIdRate: 1 },
+      1,
+      /has no data object \(HTTP 200, \{"code":(0|200),"(message|msg)":"success","data":null\}\): a task may have been created$/,
+    ],
     ['a body that does not parse', { createThenGarbledRate: 1 }, 1, /answered HTTP 200 without KIE's envelope \("\{\\"code\\":/],
   ])('a create answered with %s is an ambiguous submit: a task may exist', async (_label, faults, tasks, message) => {
     const { sim, kie } = await setUp(style);
@@ -247,7 +252,15 @@ describe('KIE client, jobs-only endpoints', () => {
     const { sim, kie } = await setUp('jobs');
     const taskId = await kie.createTask(
       parseRenderRequest(
-        { type: 'storyboard', aspectRatio: '16:9', removeWatermark: true, shots: [{ prompt: 'harbour at dawn', seconds: 10 }, { prompt: 'gulls', seconds: 15 }] },
+        {
+          type: 'storyboard',
+          aspectRatio: '16:9',
+          removeWatermark: true,
+          shots: [
+            { prompt: 'harbour at dawn', seconds: 10 },
+            { prompt: 'gulls', seconds: 15 },
+          ],
+        },
         builtinCatalog('jobs'),
       ),
     );

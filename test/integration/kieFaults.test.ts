@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { accountStatus } from '../../src/pool/accountControl';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { soraDialect } from '../../src/kie/soraDialect';
 import type { SimFaults, SimOptions } from '../../src/sim/kieSimulator';
 import { receiverInWorkerEnv } from '../chaos/support/chaosStack';
@@ -181,7 +180,7 @@ describe('downloads', () => {
     expect(seenBroken).toEqual([]);
     expect(s.sim.counters.faults.cutBody).toBeGreaterThanOrEqual(3);
     const listed = await s.s3Client.send(new ListObjectsV2Command({ Bucket: bucket }));
-    const results = await Promise.all(jobIds.map(async (id) => ((await s.queue.getJob(id))!.returnvalue as RenderResult).key));
+    const results = await Promise.all(jobIds.map(async (id) => (await s.queue.getJob(id))!.returnvalue.key));
     const batches = [...new Set(results.map((key) => key.split('/')[0]))];
     expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([...results, ...batches.map((b) => `${b}/manifest.jsonl`)].sort());
     const uploads = await s.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
@@ -218,14 +217,14 @@ describe('a failed generation (status 2) follows KIE_FAILED_TASK_POLICY', () => 
     // Failing "for a while": the first task fails, the resubmitted one renders.
     const prompt = 'a task that fails once';
     const second = await s.producer.enqueue({ prompt });
-    for (const deadline = Date.now() + WAIT_MS; !s.sim.counters.submitsByPrompt.get(prompt); ) {
+    for (const deadline = Date.now() + WAIT_MS; !s.sim.counters.submitsByPrompt.get(prompt);) {
       if (Date.now() > deadline) throw new Error(`no task created for "${prompt}"`);
       await new Promise((r) => setTimeout(r, 10));
     }
     s.sim.setFaults({ failRate: 0 });
     expect((await s.waitForJobs([second.jobId], WAIT_MS)).get(second.jobId)).toBe('completed');
     const job = (await s.queue.getJob(second.jobId))!;
-    const result = job.returnvalue as RenderResult;
+    const result = job.returnvalue;
     expect(s.sim.counters.submitsByPrompt.get(prompt)).toBe(2);
     expect(s.sim.task(result.taskId)).toMatchObject({ prompt, state: 'success' });
     expect(job.data.render).toMatchObject({ submits: 2, failedTasks: 1, taskId: result.taskId });

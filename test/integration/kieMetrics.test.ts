@@ -43,7 +43,10 @@ test('KIE requests, 429s, retries, ambiguous submits and credits spent are count
     KIE_AMBIGUOUS_GRACE_MS: '0',
   });
   const jobs = await stack.producer.enqueueMany(Array.from({ length: JOBS }, (_, i) => ({ prompt: `counted render ${i}`, duration: 10 })));
-  const states = await stack.waitForJobs(jobs.map((j) => j.jobId), 60_000);
+  const states = await stack.waitForJobs(
+    jobs.map((j) => j.jobId),
+    60_000,
+  );
   expect([...states.values()].every((s) => s === 'completed')).toBe(true);
   const text = (await axios.get(`${httpUrl}/metrics`)).data as string;
   const { counters } = stack.sim;
@@ -63,7 +66,10 @@ test('KIE requests, 429s, retries, ambiguous submits and credits spent are count
   const refused = counters.violations.interval + counters.violations.concurrency + counters.violations.daily;
   expect(refused).toBeGreaterThan(0);
   expect(sample(text, 'sora_kie_rate_limited_total', { account: 'default' })).toBe(refused);
-  const rateLimited = ['POST /api/v1/sora/generate', 'GET /api/v1/sora/record-info'].reduce((n, endpoint) => n + sample(text, 'sora_kie_requests_total', { endpoint, outcome: 'rate-limited' }), 0);
+  const rateLimited = ['POST /api/v1/sora/generate', 'GET /api/v1/sora/record-info'].reduce(
+    (n, endpoint) => n + sample(text, 'sora_kie_requests_total', { endpoint, outcome: 'rate-limited' }),
+    0,
+  );
   expect(rateLimited).toBe(refused);
 
   // Every overloaded create was tried again (the status poller's reads are not retried in place: it comes back).

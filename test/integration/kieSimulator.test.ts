@@ -33,8 +33,7 @@ async function api(s: KieSimulator, method: 'GET' | 'POST', path: string, body?:
 }
 
 const generate = (s: KieSimulator, body: unknown, key: string | null = KEY) => api(s, 'POST', '/api/v1/sora/generate', body, key);
-const soraRecord = (s: KieSimulator, taskId: string, key = KEY) =>
-  api(s, 'GET', `/api/v1/sora/record-info?taskId=${taskId}`, undefined, key);
+const soraRecord = (s: KieSimulator, taskId: string, key = KEY) => api(s, 'GET', `/api/v1/sora/record-info?taskId=${taskId}`, undefined, key);
 const createJob = (s: KieSimulator, body: unknown, key = KEY) => api(s, 'POST', '/api/v1/jobs/createTask', body, key);
 const jobRecord = (s: KieSimulator, taskId: string) => api(s, 'GET', `/api/v1/jobs/recordInfo?taskId=${taskId}`);
 const textJob = (prompt: string, extra: Record<string, unknown> = {}) => ({
@@ -62,7 +61,10 @@ async function download(url: string): Promise<{ status: number; type: string | n
 async function finishedSoraTask(s: KieSimulator, prompt = 'a calm sea at dawn'): Promise<{ taskId: string; videoUrl: string }> {
   const created = await generate(s, { prompt });
   const taskId: string = created.body.data.taskId;
-  const rec = await until(() => soraRecord(s, taskId), (r) => r.body.data.status !== 0);
+  const rec = await until(
+    () => soraRecord(s, taskId),
+    (r) => r.body.data.status !== 0,
+  );
   return { taskId, videoUrl: rec.body.data.videoUrl };
 }
 
@@ -138,7 +140,14 @@ describe('jobs dialect validation', () => {
       'storyboard shots not adding up to n_frames',
       {
         model: 'sora-2-pro-storyboard',
-        input: { n_frames: '15', aspect_ratio: 'portrait', shots: [{ Scene: 'a', duration: 5 }, { Scene: 'b', duration: 5 }] },
+        input: {
+          n_frames: '15',
+          aspect_ratio: 'portrait',
+          shots: [
+            { Scene: 'a', duration: 5 },
+            { Scene: 'b', duration: 5 },
+          ],
+        },
       },
       'add up',
     ],
@@ -152,7 +161,14 @@ describe('jobs dialect validation', () => {
     const s = await sim();
     const body = {
       model: 'sora-2-pro-storyboard',
-      input: { n_frames: '25', aspect_ratio: 'portrait', shots: [{ Scene: 'a', duration: 10 }, { Scene: 'b', duration: 15 }] },
+      input: {
+        n_frames: '25',
+        aspect_ratio: 'portrait',
+        shots: [
+          { Scene: 'a', duration: 10 },
+          { Scene: 'b', duration: 15 },
+        ],
+      },
     };
     const r = await createJob(s, body);
     expect(r).toEqual({ status: 200, body: { code: 200, msg: 'success', data: { taskId: expect.any(String) } } });
@@ -166,9 +182,12 @@ describe('a sora task', () => {
     const created = await generate(s, { prompt: 'a calm sea at dawn', duration: 15 });
     const taskId: string = created.body.data.taskId;
     expect((await soraRecord(s, taskId)).body.data).toMatchObject({ taskId, status: 0, duration: 15, resolution: '1080p' });
-    expect(s.counters.perKey[KEY].generating).toBe(1);
+    expect(s.counters.perKey[KEY]!.generating).toBe(1);
 
-    const done = await until(() => soraRecord(s, taskId), (r) => r.body.data.status !== 0);
+    const done = await until(
+      () => soraRecord(s, taskId),
+      (r) => r.body.data.status !== 0,
+    );
     expect(done.body.data).toMatchObject({ status: 1, videoUrl: expect.stringContaining(`/files/${taskId}.mp4?expires=`) });
     expect(Date.parse(done.body.data.completedAt)).toBeGreaterThanOrEqual(Date.parse(done.body.data.createdAt));
 
@@ -176,13 +195,11 @@ describe('a sora task', () => {
     expect(video.status).toBe(200);
     expect(video.type).toBe('video/mp4');
     expect(video.bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
-    expect({ size: video.bytes.length, sha256: createHash('sha256').update(video.bytes).digest('hex') }).toEqual(
-      s.expectedVideo(taskId),
-    );
+    expect({ size: video.bytes.length, sha256: createHash('sha256').update(video.bytes).digest('hex') }).toEqual(s.expectedVideo(taskId));
 
     const c = s.counters;
     expect(c.perKey[KEY]).toMatchObject({ tasksCreated: 1, generating: 0, peakGenerating: 1 });
-    expect(c.perKey[KEY].generatingSeries.map((p) => p.generating)).toEqual([1, 0]);
+    expect(c.perKey[KEY]!.generatingSeries.map((p) => p.generating)).toEqual([1, 0]);
     expect(c.submitsByPrompt.get('a calm sea at dawn')).toBe(1);
     expect(c.tasks[0]).toMatchObject({ taskId, key: KEY, state: 'success', completedAt: expect.any(Number) });
     expect(c.requests.byEndpoint['POST /api/v1/sora/generate']).toBe(1);
@@ -214,9 +231,15 @@ describe('a jobs task', () => {
     expect(['waiting', 'queuing']).toContain(first.state);
     expect(JSON.parse(first.param)).toEqual(body);
 
-    const mid = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'generating');
+    const mid = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'generating',
+    );
     expect(mid.body.data.state).toBe('generating');
-    const done = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const done = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'success',
+    );
     const { resultUrls } = JSON.parse(done.body.data.resultJson);
     expect(done.body.data.costTime).toBeGreaterThanOrEqual(550);
     const video = await download(resultUrls[0]);
@@ -227,7 +250,10 @@ describe('a jobs task', () => {
     const s = await sim({ credits: { [KEY]: 100 } });
     expect((await api(s, 'GET', '/api/v1/chat/credit')).body).toEqual({ code: 200, msg: 'success', data: 100 });
     await createJob(s, textJob('one'));
-    await createJob(s, textJob('two', { model: 'sora-2-pro-text-to-video', input: { prompt: 'two', aspect_ratio: 'landscape', n_frames: '10', size: 'high' } }));
+    await createJob(
+      s,
+      textJob('two', { model: 'sora-2-pro-text-to-video', input: { prompt: 'two', aspect_ratio: 'landscape', n_frames: '10', size: 'high' } }),
+    );
     expect((await api(s, 'GET', '/api/v1/chat/credit')).body.data).toBe(10);
     const broke = await createJob(s, textJob('three'));
     expect(broke).toEqual({ status: 402, body: expect.objectContaining({ code: 402, msg: expect.stringContaining('balance is 10') }) });
@@ -264,7 +290,10 @@ describe('video links', () => {
   it('are renewed by download-url even when expired, for their own key only', async () => {
     const s = await sim();
     const taskId: string = (await createJob(s, textJob('a lighthouse'))).body.data.taskId;
-    const done = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const done = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'success',
+    );
     const stale: string = JSON.parse(done.body.data.resultJson).resultUrls[0];
     s.expireLinks();
     expect((await download(stale)).status).toBe(403);
@@ -290,8 +319,8 @@ describe('caps', () => {
     // Another key has its own clock.
     expect((await generate(s, { prompt: 'other' }, OTHER)).status).toBe(200);
     expect(s.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 1 });
-    expect(s.counters.perKey[KEY].violations.interval).toBe(1);
-    expect(s.counters.perKey[KEY].requests).toBe(3);
+    expect(s.counters.perKey[KEY]!.violations.interval).toBe(1);
+    expect(s.counters.perKey[KEY]!.requests).toBe(3);
   });
 
   it('does not pace video downloads', async () => {
@@ -302,7 +331,7 @@ describe('caps', () => {
     const results = await Promise.all([download(videoUrl), download(videoUrl), download(videoUrl)]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(s.counters.violations.interval).toBe(0);
-    expect(s.counters.perKey[KEY].requests).toBe(2);
+    expect(s.counters.perKey[KEY]!.requests).toBe(2);
   });
 
   it('refuses a create beyond maxConcurrent generating tasks', async () => {
@@ -328,11 +357,11 @@ describe('caps', () => {
     expect(s.counters.violations.daily).toBe(1);
     await sleep(420);
     expect((await generate(s, { prompt: 'three' })).body.code).toBe(0);
-    expect(s.counters.perKey[KEY].tasksCreated).toBe(3);
+    expect(s.counters.perKey[KEY]!.tasksCreated).toBe(3);
   });
 });
 
-describe('rates per request class (KIE\'s live limits)', () => {
+describe("rates per request class (KIE's live limits)", () => {
   it('refuses the create or read beyond N in any window, each class on its own budget, and counts it', async () => {
     const s = await sim({ rates: { create: { limit: 2, windowMs: 400 }, read: { limit: 3, windowMs: 400 } }, generationMs: 50 });
     const first = await createJob(s, textJob('one'));
@@ -344,12 +373,12 @@ describe('rates per request class (KIE\'s live limits)', () => {
     for (let i = 0; i < 3; i++) expect((await jobRecord(s, taskId)).status).toBe(200);
     expect((await jobRecord(s, taskId)).status).toBe(429);
     expect(s.counters.rateViolations).toEqual({ create: 1, read: 1 });
-    expect(s.counters.perKey[KEY].rateViolations).toEqual({ create: 1, read: 1 });
+    expect(s.counters.perKey[KEY]!.rateViolations).toEqual({ create: 1, read: 1 });
     expect(s.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 0 });
     // Refused arrivals count too: the window moves on from the last of them.
     await sleep(420);
     expect((await createJob(s, textJob('three'))).status).toBe(200);
-    expect(s.counters.perKey[OTHER].rateViolations).toEqual({ create: 0, read: 0 });
+    expect(s.counters.perKey[OTHER]!.rateViolations).toEqual({ create: 0, read: 0 });
   });
 
   it('records the tightest spacing of arrivals it saw for each rate', async () => {
@@ -359,7 +388,7 @@ describe('rates per request class (KIE\'s live limits)', () => {
     await soraRecord(s, 'sora_b');
     await sleep(120);
     await soraRecord(s, 'sora_c');
-    const { tightestMs } = s.counters.perKey[KEY];
+    const { tightestMs } = s.counters.perKey[KEY]!;
     expect(tightestMs.interval).toBeGreaterThanOrEqual(80);
     expect(tightestMs.interval).toBeLessThan(120);
     // Three reads within ~200 ms: the span of limit + 1 of them.
@@ -375,15 +404,18 @@ describe('callbacks', () => {
     try {
       const s = await sim();
       const taskId: string = (await generate(s, { prompt: 'p', callBackUrl: hook.url })).body.data.taskId;
-      await until(async () => hook.received.length, (n) => n > 0);
-      expect(hook.received[0].body).toEqual({
+      await until(
+        async () => hook.received.length,
+        (n) => n > 0,
+      );
+      expect(hook.received[0]!.body).toEqual({
         taskId,
         status: 1,
         videoUrl: expect.stringContaining(`/files/${taskId}.mp4`),
         duration: 10,
         completedAt: expect.any(String),
       });
-      expect((await download(hook.received[0].body.videoUrl)).status).toBe(200);
+      expect((await download(hook.received[0]!.body.videoUrl)).status).toBe(200);
       expect(s.counters.callbacks).toEqual({ delivered: 1, failed: 0 });
     } finally {
       await hook.close();
@@ -395,15 +427,21 @@ describe('callbacks', () => {
     try {
       const s = await sim({ callbackHmacKey: 'hmac-secret' });
       const okId: string = (await createJob(s, textJob('p', { callBackUrl: hook.url }))).body.data.taskId;
-      await until(async () => hook.received.length, (n) => n > 0);
+      await until(
+        async () => hook.received.length,
+        (n) => n > 0,
+      );
       s.setFaults({ failRate: 1 });
       const failId: string = (await createJob(s, textJob('q', { callBackUrl: hook.url }))).body.data.taskId;
-      await until(async () => hook.received.length, (n) => n > 1);
+      await until(
+        async () => hook.received.length,
+        (n) => n > 1,
+      );
 
       const [ok, failed] = hook.received;
-      expect(ok.body).toEqual({ code: 200, msg: 'success', data: expect.objectContaining({ taskId: okId, state: 'success' }) });
-      expect(JSON.parse(ok.body.data.resultJson).resultUrls).toHaveLength(1);
-      expect(failed.body).toEqual({
+      expect(ok!.body).toEqual({ code: 200, msg: 'success', data: expect.objectContaining({ taskId: okId, state: 'success' }) });
+      expect(JSON.parse(ok!.body.data.resultJson).resultUrls).toHaveLength(1);
+      expect(failed!.body).toEqual({
         code: 501,
         msg: expect.any(String),
         data: expect.objectContaining({ taskId: failId, state: 'fail', failCode: '501', resultJson: '' }),
@@ -424,7 +462,10 @@ describe('callbacks', () => {
     try {
       const s = await sim();
       await generate(s, { prompt: 'p', callBackUrl: hook.url });
-      await until(async () => s.counters.callbacks.failed, (n) => n > 0);
+      await until(
+        async () => s.counters.callbacks.failed,
+        (n) => n > 0,
+      );
       expect(s.counters.callbacks).toEqual({ delivered: 0, failed: 1 });
       s.setFaults({ dropCallbacks: true });
       await generate(s, { prompt: 'q', callBackUrl: hook.url });
@@ -467,14 +508,21 @@ describe('fault knobs', () => {
     expect(s.counters.tasks).toHaveLength(1);
     expect(s.counters.submitsByPrompt.get('ambiguous')).toBe(1);
     s.setFaults({ createThenResetRate: 0 });
-    const taskId = s.counters.tasks[0].taskId;
-    const rec = await until(() => soraRecord(s, taskId), (r) => r.body.data.status === 1);
+    const taskId = s.counters.tasks[0]!.taskId;
+    const rec = await until(
+      () => soraRecord(s, taskId),
+      (r) => r.body.data.status === 1,
+    );
     expect(rec.body.data.status).toBe(1);
   });
 
   /** A create's answer as it came over the wire, whether or not it is JSON. */
   async function rawCreate(s: KieSimulator, path: string, body: unknown): Promise<{ status: number; type: string | null; text: string }> {
-    const res = await fetch(s.url + path, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(s.url + path, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
   }
 
@@ -519,10 +567,16 @@ describe('fault knobs', () => {
     const s = await sim();
     const created = await createJob(s, textJob('a link kept'));
     const taskId = created.body.data.taskId;
-    const rec = await until(() => jobRecord(s, taskId), (r) => r.body.data.state === 'success');
+    const rec = await until(
+      () => jobRecord(s, taskId),
+      (r) => r.body.data.state === 'success',
+    );
     const url = JSON.parse(rec.body.data.resultJson).resultUrls[0];
     s.setFaults({ linkRefreshRefusedRate: 1 });
-    expect(await api(s, 'POST', '/api/v1/common/download-url', { url })).toEqual({ status: 422, body: { code: 422, msg: expect.stringContaining('cannot be refreshed'), data: null } });
+    expect(await api(s, 'POST', '/api/v1/common/download-url', { url })).toEqual({
+      status: 422,
+      body: { code: 422, msg: expect.stringContaining('cannot be refreshed'), data: null },
+    });
     expect(s.counters.faults.linkRefreshRefused).toBe(1);
     expect((await jobRecord(s, taskId)).body.data.state).toBe('success');
   });
@@ -553,7 +607,8 @@ describe('fault knobs', () => {
       new Promise<{ length: string | undefined; chunked: boolean; bytes: Buffer; error: boolean }>((resolve) => {
         http.get(videoUrl, (res) => {
           const parts: Buffer[] = [];
-          const done = (error: boolean) => resolve({ length: res.headers['content-length'], chunked: res.headers['transfer-encoding'] === 'chunked', bytes: Buffer.concat(parts), error });
+          const done = (error: boolean) =>
+            resolve({ length: res.headers['content-length'], chunked: res.headers['transfer-encoding'] === 'chunked', bytes: Buffer.concat(parts), error });
           res.on('data', (d: Buffer) => parts.push(d));
           res.on('error', () => done(true));
           res.on('end', () => done(false));
@@ -573,11 +628,14 @@ describe('fault knobs', () => {
   it('failRate ends tasks with status 2 and an errorMessage', async () => {
     const s = await sim({ faults: { failRate: 1 } });
     const created = await generate(s, { prompt: 'doomed' });
-    const rec = await until(() => soraRecord(s, created.body.data.taskId), (r) => r.body.data.status !== 0);
+    const rec = await until(
+      () => soraRecord(s, created.body.data.taskId),
+      (r) => r.body.data.status !== 0,
+    );
     expect(rec.body.data).toMatchObject({ status: 2, errorMessage: expect.any(String) });
     expect(rec.body.data.videoUrl).toBeUndefined();
     expect(s.counters.faults.failedTasks).toBe(1);
-    expect(s.counters.perKey[KEY].generating).toBe(0);
+    expect(s.counters.perKey[KEY]!.generating).toBe(0);
   });
 
   it('insufficientCredits answers 1002 / 402 for the listed keys only', async () => {
@@ -627,7 +685,7 @@ describe('close()', () => {
       await s.close();
       await sleep(200);
       expect(hook.received).toHaveLength(0);
-      expect(s.counters.tasks[0].state).toBe('generating');
+      expect(s.counters.tasks[0]!.state).toBe('generating');
     } finally {
       await hook.close();
     }

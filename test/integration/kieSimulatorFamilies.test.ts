@@ -31,17 +31,40 @@ async function api(s: KieSimulator, method: 'GET' | 'POST', path: string, body?:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const veo = (body: object) => ({ prompt: 'a heron takes off', model: 'veo3_fast', ...body });
-const kling = (input: object) => ({ model: 'kling-2.6/text-to-video', input: { prompt: 'a crane', duration: '5', aspect_ratio: '16:9', sound: false, ...input } });
+const kling = (input: object) => ({
+  model: 'kling-2.6/text-to-video',
+  input: { prompt: 'a crane', duration: '5', aspect_ratio: '16:9', sound: false, ...input },
+});
 
 describe('validation generated from each model entry', () => {
   it.each<[string, string, object, string]>([
     ['a jobs field the model has not', '/api/v1/jobs/createTask', kling({ cfg_scale: 0.5 }), 'input.cfg_scale is not a known parameter'],
     ['a duration the model has not', '/api/v1/jobs/createTask', kling({ duration: '15' }), 'input.duration must be one of "5", "10" (got "15")'],
-    ['an option value in our spelling, not KIE\'s', '/api/v1/jobs/createTask', { model: 'hailuo/02-image-to-video-standard', input: { prompt: 'x', image_url: 'https://i.example/a.png', resolution: '768p' } }, 'input.resolution must be one of "512P", "768P"'],
-    ['an image-to-video create without its image', '/api/v1/jobs/createTask', { model: 'kling-2.6/image-to-video', input: { prompt: 'x', duration: '5', sound: false } }, 'input.image_urls is required'],
-    ['a Veo field that is not one (the 1080p is fetched, not asked for)', '/api/v1/veo/generate', veo({ resolution: '1080p' }), 'resolution is not a known parameter'],
+    [
+      "an option value in our spelling, not KIE's",
+      '/api/v1/jobs/createTask',
+      { model: 'hailuo/02-image-to-video-standard', input: { prompt: 'x', image_url: 'https://i.example/a.png', resolution: '768p' } },
+      'input.resolution must be one of "512P", "768P"',
+    ],
+    [
+      'an image-to-video create without its image',
+      '/api/v1/jobs/createTask',
+      { model: 'kling-2.6/image-to-video', input: { prompt: 'x', duration: '5', sound: false } },
+      'input.image_urls is required',
+    ],
+    [
+      'a Veo field that is not one (the 1080p is fetched, not asked for)',
+      '/api/v1/veo/generate',
+      veo({ resolution: '1080p' }),
+      'resolution is not a known parameter',
+    ],
     ['a Veo ratio', '/api/v1/veo/generate', veo({ aspectRatio: '1:1' }), 'aspectRatio must be one of "16:9", "9:16", "Auto" (got "1:1")'],
-    ['references with the quality model', '/api/v1/veo/generate', veo({ model: 'veo3', imageUrls: ['https://i.example/a.png'], generationType: 'REFERENCE_2_VIDEO' }), 'generationType REFERENCE_2_VIDEO does not fit 1 image(s) with model veo3'],
+    [
+      'references with the quality model',
+      '/api/v1/veo/generate',
+      veo({ model: 'veo3', imageUrls: ['https://i.example/a.png'], generationType: 'REFERENCE_2_VIDEO' }),
+      'generationType REFERENCE_2_VIDEO does not fit 1 image(s) with model veo3',
+    ],
     ['a Veo seed out of range', '/api/v1/veo/generate', veo({ seeds: 12 }), 'seeds must be a whole number in 10000..99999'],
   ])('refuses %s with 422 naming it', async (_case, path, body, message) => {
     const s = await sim();
@@ -56,11 +79,15 @@ describe('validation generated from each model entry', () => {
     const s = await sim();
     expect(await api(s, 'POST', path, body)).toEqual({
       status: 422,
-      body: { code: 422, msg: 'The model name you specified is not supported. Please verify your input and use one of the supported models provided by KIE.', data: null },
+      body: {
+        code: 422,
+        msg: 'The model name you specified is not supported. Please verify your input and use one of the supported models provided by KIE.',
+        data: null,
+      },
     });
   });
 
-  it('serves a model a test teaches it, with that entry\'s validation', async () => {
+  it("serves a model a test teaches it, with that entry's validation", async () => {
     const s = await sim({
       models: [
         {
@@ -70,11 +97,20 @@ describe('validation generated from each model entry', () => {
           status: 'live',
           docs: ['https://docs.kie.ai/market/taught'],
           checked: '2026-12-02',
-          modes: { text: { kieModel: 'taught/t2v', prompt: { field: 'text', maxChars: 10 }, duration: { field: 'secs', seconds: [3], default: 3, as: 'number' }, price: { per: 'clip', credits: 7, verified: false } } },
+          modes: {
+            text: {
+              kieModel: 'taught/t2v',
+              prompt: { field: 'text', maxChars: 10 },
+              duration: { field: 'secs', seconds: [3], default: 3, as: 'number' },
+              price: { per: 'clip', credits: 7, verified: false },
+            },
+          },
         },
       ],
     });
-    expect((await api(s, 'POST', '/api/v1/jobs/createTask', { model: 'taught/t2v', input: { text: 'x'.repeat(11) } })).body.msg).toContain('input.text must be 1..10 characters');
+    expect((await api(s, 'POST', '/api/v1/jobs/createTask', { model: 'taught/t2v', input: { text: 'x'.repeat(11) } })).body.msg).toContain(
+      'input.text must be 1..10 characters',
+    );
     const created = await api(s, 'POST', '/api/v1/jobs/createTask', { model: 'taught/t2v', input: { text: 'hello', secs: 3 } });
     expect(s.task(created.body.data.taskId)).toMatchObject({ model: 'taught/t2v', durationSeconds: 3, credits: 7 });
   });
@@ -83,9 +119,18 @@ describe('validation generated from each model entry', () => {
 describe('a paused model', () => {
   it('answers 500 "This interface is temporarily paused" in every family, creates nothing, and recovers when unpaused', async () => {
     const s = await sim({ faults: { pausedModels: ['sora-2', 'kling-2.6/text-to-video', 'veo3_fast'] } });
-    expect(await api(s, 'POST', '/api/v1/jobs/createTask', kling({}))).toEqual({ status: 500, body: { code: 500, msg: 'This interface is temporarily paused', data: null } });
-    expect(await api(s, 'POST', '/api/v1/veo/generate', veo({}))).toEqual({ status: 500, body: { code: 500, msg: 'This interface is temporarily paused', data: null } });
-    expect(await api(s, 'POST', '/api/v1/sora/generate', { prompt: 'x' })).toEqual({ status: 500, body: { code: 500, message: 'This interface is temporarily paused', data: null } });
+    expect(await api(s, 'POST', '/api/v1/jobs/createTask', kling({}))).toEqual({
+      status: 500,
+      body: { code: 500, msg: 'This interface is temporarily paused', data: null },
+    });
+    expect(await api(s, 'POST', '/api/v1/veo/generate', veo({}))).toEqual({
+      status: 500,
+      body: { code: 500, msg: 'This interface is temporarily paused', data: null },
+    });
+    expect(await api(s, 'POST', '/api/v1/sora/generate', { prompt: 'x' })).toEqual({
+      status: 500,
+      body: { code: 500, message: 'This interface is temporarily paused', data: null },
+    });
     // Another model of the same family is served.
     expect((await api(s, 'POST', '/api/v1/sora/generate', { prompt: 'x', quality: 'high' })).body.code).toBe(0);
     expect(s.counters.faults.modelPaused).toBe(3);
@@ -108,7 +153,11 @@ describe('a Veo task', () => {
     expect(await hd()).toEqual({ status: 400, body: expect.objectContaining({ msg: expect.stringContaining('1080P is processing') }) });
     await sleep(450);
     const done = (await record()).body.data;
-    expect(done).toMatchObject({ successFlag: 1, response: { resultUrls: [expect.stringContaining(`/files/${taskId}.mp4`)] }, completeTime: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/) });
+    expect(done).toMatchObject({
+      successFlag: 1,
+      response: { resultUrls: [expect.stringContaining(`/files/${taskId}.mp4`)] },
+      completeTime: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+    });
     expect((await hd()).status).toBe(400);
     await sleep(350);
     const ready = await hd();
@@ -131,9 +180,13 @@ describe('a Veo task', () => {
       const s = await sim();
       const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/cb`;
       const taskId: string = (await api(s, 'POST', '/api/v1/veo/generate', veo({ callBackUrl: url }))).body.data.taskId;
-      for (const deadline = Date.now() + 3000; received.length === 0 && Date.now() < deadline; ) await sleep(20);
+      for (const deadline = Date.now() + 3000; received.length === 0 && Date.now() < deadline;) await sleep(20);
       expect(received).toEqual([
-        { code: 200, msg: 'Veo3.1 video generated successfully.', data: { taskId, info: { resultUrls: [expect.stringContaining(taskId)], originUrls: null, resolution: '720p' }, fallbackFlag: false } },
+        {
+          code: 200,
+          msg: 'Veo3.1 video generated successfully.',
+          data: { taskId, info: { resultUrls: [expect.stringContaining(taskId)], originUrls: null, resolution: '720p' }, fallbackFlag: false },
+        },
       ]);
     } finally {
       await new Promise((r) => hook.close(r));

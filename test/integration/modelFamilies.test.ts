@@ -39,7 +39,11 @@ const requestsTo = (s: RenderStack, endpoint: string): number => s.sim.counters.
 /** Renders the requests, checks each stored as served from one task, and returns each task as the simulator saw it. */
 async function render(s: RenderStack, requests: RenderRequestInput[]) {
   const jobs = await s.producer.enqueueMany(requests);
-  const results = await expectStoredAsServed(s, jobs.map((j) => j.jobId), WAIT_MS);
+  const results = await expectStoredAsServed(
+    s,
+    jobs.map((j) => j.jobId),
+    WAIT_MS,
+  );
   for (const r of requests) expect(s.sim.counters.submitsByPrompt.get('prompt' in r ? r.prompt : '')).toBe(1);
   expect(s.sim.counters.violations).toEqual({ concurrency: 0, daily: 0, interval: 0 });
   return results.map((result) => ({ result, task: s.sim.task(result.taskId)! }));
@@ -48,24 +52,88 @@ async function render(s: RenderStack, requests: RenderRequestInput[]) {
 describe('every model of the catalog renders text-to-video and image-to-video (KIE_API_STYLE=jobs)', () => {
   it('jobs and veo families: each request reaches KIE as its model spells it, and is stored once', async () => {
     // Fourteen tasks cost about 1400 credits: more than the simulator's default balance.
-    const s = await startStack({ env: { KIE_API_STYLE: 'jobs', WORKER_CONCURRENCY: '30' }, accounts: { default: KEY }, sim: { maxConcurrent: 30, credits: { [KEY]: 10_000 } } });
+    const s = await startStack({
+      env: { KIE_API_STYLE: 'jobs', WORKER_CONCURRENCY: '30' },
+      accounts: { default: KEY },
+      sim: { maxConcurrent: 30, credits: { [KEY]: 10_000 } },
+    });
     const cases: Array<[RenderRequestInput, { dialect: string; model: string; params: object }]> = [
-      [{ model: 'kling-2.6', prompt: 'kling: a paper crane unfolds', duration: 10 }, { dialect: 'jobs', model: 'kling-2.6/text-to-video', params: { input: { duration: '10', aspect_ratio: '16:9', sound: false } } }],
-      [{ model: 'kling-2.6', prompt: 'kling: the crane flies off', images: [FIRST], options: { sound: true } }, { dialect: 'jobs', model: 'kling-2.6/image-to-video', params: { input: { image_urls: [FIRST], sound: true, duration: '5' } } }],
-      [{ model: 'seedance-1.5-pro', prompt: 'seedance: waves at dusk', options: { cameraFixed: true } }, { dialect: 'jobs', model: 'bytedance/seedance-1.5-pro', params: { input: { duration: 8, fixed_lens: true, resolution: '720p', generate_audio: false } } }],
-      [{ model: 'seedance-1.5-pro', prompt: 'seedance: from first to last', images: [FIRST, LAST] }, { dialect: 'jobs', model: 'bytedance/seedance-1.5-pro', params: { input: { input_urls: [FIRST, LAST] } } }],
-      [{ model: 'wan-2.6', prompt: 'wan: a lantern festival', duration: 15 }, { dialect: 'jobs', model: 'wan/2-6-text-to-video', params: { input: { duration: '15', resolution: '1080p' } } }],
-      [{ model: 'wan-2.6', prompt: 'wan: the lanterns rise', images: [FIRST], options: { resolution: '720p' } }, { dialect: 'jobs', model: 'wan/2-6-image-to-video', params: { input: { image_urls: [FIRST], resolution: '720p' } } }],
-      [{ model: 'hailuo-02', prompt: 'hailuo: a fox in snow', options: { promptOptimizer: true } }, { dialect: 'jobs', model: 'hailuo/02-text-to-video-standard', params: { input: { duration: '6', prompt_optimizer: true } } }],
-      [{ model: 'hailuo-02', prompt: 'hailuo: the fox sleeps', images: [FIRST, LAST], options: { resolution: '512p' } }, { dialect: 'jobs', model: 'hailuo/02-image-to-video-standard', params: { input: { image_url: FIRST, end_image_url: LAST, resolution: '512P', duration: '10' } } }],
-      [{ model: 'grok-imagine', prompt: 'grok: a robot waltz', duration: 12, aspectRatio: '2:3', options: { mode: 'fun' } }, { dialect: 'jobs', model: 'grok-imagine/text-to-video', params: { input: { duration: '12', aspect_ratio: '2:3', mode: 'fun', resolution: '480p' } } }],
-      [{ model: 'grok-imagine', prompt: 'grok: @image1 meets @image2', images: [FIRST, LAST] }, { dialect: 'jobs', model: 'grok-imagine/image-to-video', params: { input: { image_urls: [FIRST, LAST] } } }],
-      [{ model: 'sora-2', prompt: 'sora: a kite from this photo', images: [FIRST] }, { dialect: 'jobs', model: 'sora-2-image-to-video', params: { input: { image_urls: [FIRST], n_frames: '10', aspect_ratio: 'landscape' } } }],
-      [{ model: 'veo-3.1', prompt: 'veo: a lighthouse at night', aspectRatio: '9:16', seed: 23456 }, { dialect: 'veo', model: 'veo3', params: { generationType: 'TEXT_2_VIDEO', aspectRatio: '9:16', seeds: 23456 } }],
-      [{ model: 'veo-3.1', prompt: 'veo: dawn to dusk', images: [FIRST, LAST], options: { enableTranslation: false } }, { dialect: 'veo', model: 'veo3', params: { generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', imageUrls: [FIRST, LAST], enableTranslation: false } }],
-      [{ model: 'veo-3.1-fast', prompt: 'veo fast: these two characters meet', images: [{ url: FIRST, role: 'reference' }, { url: LAST, role: 'reference' }] }, { dialect: 'veo', model: 'veo3_fast', params: { generationType: 'REFERENCE_2_VIDEO', imageUrls: [FIRST, LAST] } }],
+      [
+        { model: 'kling-2.6', prompt: 'kling: a paper crane unfolds', duration: 10 },
+        { dialect: 'jobs', model: 'kling-2.6/text-to-video', params: { input: { duration: '10', aspect_ratio: '16:9', sound: false } } },
+      ],
+      [
+        { model: 'kling-2.6', prompt: 'kling: the crane flies off', images: [FIRST], options: { sound: true } },
+        { dialect: 'jobs', model: 'kling-2.6/image-to-video', params: { input: { image_urls: [FIRST], sound: true, duration: '5' } } },
+      ],
+      [
+        { model: 'seedance-1.5-pro', prompt: 'seedance: waves at dusk', options: { cameraFixed: true } },
+        {
+          dialect: 'jobs',
+          model: 'bytedance/seedance-1.5-pro',
+          params: { input: { duration: 8, fixed_lens: true, resolution: '720p', generate_audio: false } },
+        },
+      ],
+      [
+        { model: 'seedance-1.5-pro', prompt: 'seedance: from first to last', images: [FIRST, LAST] },
+        { dialect: 'jobs', model: 'bytedance/seedance-1.5-pro', params: { input: { input_urls: [FIRST, LAST] } } },
+      ],
+      [
+        { model: 'wan-2.6', prompt: 'wan: a lantern festival', duration: 15 },
+        { dialect: 'jobs', model: 'wan/2-6-text-to-video', params: { input: { duration: '15', resolution: '1080p' } } },
+      ],
+      [
+        { model: 'wan-2.6', prompt: 'wan: the lanterns rise', images: [FIRST], options: { resolution: '720p' } },
+        { dialect: 'jobs', model: 'wan/2-6-image-to-video', params: { input: { image_urls: [FIRST], resolution: '720p' } } },
+      ],
+      [
+        { model: 'hailuo-02', prompt: 'hailuo: a fox in snow', options: { promptOptimizer: true } },
+        { dialect: 'jobs', model: 'hailuo/02-text-to-video-standard', params: { input: { duration: '6', prompt_optimizer: true } } },
+      ],
+      [
+        { model: 'hailuo-02', prompt: 'hailuo: the fox sleeps', images: [FIRST, LAST], options: { resolution: '512p' } },
+        {
+          dialect: 'jobs',
+          model: 'hailuo/02-image-to-video-standard',
+          params: { input: { image_url: FIRST, end_image_url: LAST, resolution: '512P', duration: '10' } },
+        },
+      ],
+      [
+        { model: 'grok-imagine', prompt: 'grok: a robot waltz', duration: 12, aspectRatio: '2:3', options: { mode: 'fun' } },
+        { dialect: 'jobs', model: 'grok-imagine/text-to-video', params: { input: { duration: '12', aspect_ratio: '2:3', mode: 'fun', resolution: '480p' } } },
+      ],
+      [
+        { model: 'grok-imagine', prompt: 'grok: @image1 meets @image2', images: [FIRST, LAST] },
+        { dialect: 'jobs', model: 'grok-imagine/image-to-video', params: { input: { image_urls: [FIRST, LAST] } } },
+      ],
+      [
+        { model: 'sora-2', prompt: 'sora: a kite from this photo', images: [FIRST] },
+        { dialect: 'jobs', model: 'sora-2-image-to-video', params: { input: { image_urls: [FIRST], n_frames: '10', aspect_ratio: 'landscape' } } },
+      ],
+      [
+        { model: 'veo-3.1', prompt: 'veo: a lighthouse at night', aspectRatio: '9:16', seed: 23456 },
+        { dialect: 'veo', model: 'veo3', params: { generationType: 'TEXT_2_VIDEO', aspectRatio: '9:16', seeds: 23456 } },
+      ],
+      [
+        { model: 'veo-3.1', prompt: 'veo: dawn to dusk', images: [FIRST, LAST], options: { enableTranslation: false } },
+        { dialect: 'veo', model: 'veo3', params: { generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', imageUrls: [FIRST, LAST], enableTranslation: false } },
+      ],
+      [
+        {
+          model: 'veo-3.1-fast',
+          prompt: 'veo fast: these two characters meet',
+          images: [
+            { url: FIRST, role: 'reference' },
+            { url: LAST, role: 'reference' },
+          ],
+        },
+        { dialect: 'veo', model: 'veo3_fast', params: { generationType: 'REFERENCE_2_VIDEO', imageUrls: [FIRST, LAST] } },
+      ],
     ];
-    const rendered = await render(s, cases.map(([request]) => request));
+    const rendered = await render(
+      s,
+      cases.map(([request]) => request),
+    );
     for (const [i, { result, task }] of rendered.entries()) {
       const [request, expected] = cases[i]!;
       expect(task).toMatchObject({ dialect: expected.dialect, model: expected.model, params: expected.params });
@@ -84,7 +152,7 @@ describe('every model of the catalog renders text-to-video and image-to-video (K
 
   it('a Veo request for 1080p waits while KIE upscales, then stores the 1080p video', async () => {
     const s = await startStack({ env: { KIE_API_STYLE: 'jobs' }, sim: { hdDelayMs: 600 } });
-    const [{ result }] = await render(s, [{ model: 'veo-3.1-fast', prompt: 'veo fast: a harbour in 1080p', options: { resolution: '1080p' } }]);
+    const { result } = (await render(s, [{ model: 'veo-3.1-fast', prompt: 'veo fast: a harbour in 1080p', options: { resolution: '1080p' } }]))[0]!;
     // At least one "1080P is processing" answer, then the link; the record's own link is never stored.
     expect(requestsTo(s, 'GET /api/v1/veo/get-1080p-video')).toBeGreaterThanOrEqual(2);
     expect(result.estimatedCostUsd).toBe(0.865);
@@ -110,7 +178,7 @@ describe('families side by side with the default KIE_API_STYLE=sora', () => {
   });
 });
 
-describe('callbacks in each family\'s shape', () => {
+describe("callbacks in each family's shape", () => {
   it('Veo and jobs callbacks wake their jobs long before the next status check', async () => {
     const server = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
@@ -141,7 +209,11 @@ describe('KIE_MODELS_FILE', () => {
     writeFileSync(file, JSON.stringify([entry]));
     // KIE knows the model; sora-batch learns it from the file only.
     const s = await startStack({ env: { KIE_MODELS_FILE: file, KIE_API_STYLE: 'jobs' }, sim: { models: [entry] } });
-    const [{ result, task }] = await render(s, [{ model: 'kling-2.1-master', prompt: 'a master shot of a glacier', aspectRatio: '1:1', options: { negativePrompt: 'blur', cfgScale: 0.7 } }]);
+    const { result, task } = (
+      await render(s, [
+        { model: 'kling-2.1-master', prompt: 'a master shot of a glacier', aspectRatio: '1:1', options: { negativePrompt: 'blur', cfgScale: 0.7 } },
+      ])
+    )[0]!;
     expect(task).toMatchObject({
       model: 'kling/v2-1-master-text-to-video',
       params: { input: { prompt: 'a master shot of a glacier', duration: '5', aspect_ratio: '1:1', negative_prompt: 'blur', cfg_scale: 0.7 } },

@@ -54,7 +54,12 @@ describe('a model KIE paused', () => {
     const veo = await enqueue(s, 'veo-3.1-fast', 'a veo heron', 4);
 
     await expectStoredAsServed(s, veo, WAIT_MS);
-    await until('every kling job waits', async () => (await statesOf(s, kling)).every((st) => st === 'delayed') && (await modelStatus(s.redis, s.config)).find((m) => m.model === 'kling-2.6')!.waiters === 4);
+    await until(
+      'every kling job waits',
+      async () =>
+        (await statesOf(s, kling)).every((st) => st === 'delayed') &&
+        (await modelStatus(s.redis, s.config)).find((m) => m.model === 'kling-2.6')!.waiters === 4,
+    );
     // Jobs that passed the gate before the first answer was recorded got the same answer; then nothing.
     const answered = klingCreates(s);
     expect(answered).toBeGreaterThanOrEqual(1);
@@ -129,7 +134,14 @@ describe('a model KIE does not know', () => {
           status: 'live',
           docs: ['https://docs.kie.ai/market/ghost/text-to-video'],
           checked: '2026-12-02',
-          modes: { text: { kieModel: 'ghost/text-to-video', prompt: { field: 'prompt', maxChars: 100 }, duration: { field: 'duration', seconds: [5], default: 5 }, price: { per: 'clip', credits: 1, verified: false } } },
+          modes: {
+            text: {
+              kieModel: 'ghost/text-to-video',
+              prompt: { field: 'prompt', maxChars: 100 },
+              duration: { field: 'duration', seconds: [5], default: 5 },
+              price: { per: 'clip', credits: 1, verified: false },
+            },
+          },
         },
       ]),
     );
@@ -137,7 +149,10 @@ describe('a model KIE does not know', () => {
     const [ghost] = await enqueue(s, 'ghost-1', 'a ghost', 1);
     const sora = await enqueue(s, 'sora-2', 'a sora gull', 2);
     await expectStoredAsServed(s, sora, WAIT_MS);
-    await until('the ghost job waits', async () => (await s.queue.getJobState(ghost!)) === 'delayed' && (await modelStatus(s.redis, s.config)).find((m) => m.model === 'ghost-1')!.waiters === 1);
+    await until(
+      'the ghost job waits',
+      async () => (await s.queue.getJobState(ghost!)) === 'delayed' && (await modelStatus(s.redis, s.config)).find((m) => m.model === 'ghost-1')!.waiters === 1,
+    );
     const status = (await modelStatus(s.redis, s.config)).find((m) => m.model === 'ghost-1')!;
     expect(status.paused!.reason).toContain('KIE 422 The model name you specified is not supported');
     expect(s.sim.counters.requests.byEndpoint['POST /api/v1/jobs/createTask']).toBe(1);

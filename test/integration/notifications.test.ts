@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { ValidationError } from '../../src/shared/errors';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { notificationQueueName } from '../../src/shared/renderJob';
 import { RenderStack, startRenderStack } from '../support/renderStack';
 
@@ -110,7 +109,7 @@ describe('notifications with private destinations allowed (NOTIFY_ALLOW_PRIVATE=
     const { jobId } = await stack.producer.enqueue({ prompt: 'a signed lighthouse', notifyUrl: receiver.answer('/stored') });
     expect((await stack.waitForJobs([jobId])).get(jobId)).toBe('completed');
     const [delivery] = await waitFor('the notification', () => receiver.at('/stored').length > 0 && receiver.at('/stored'));
-    const result = (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(jobId))!.returnvalue;
     expect(verified(delivery!)).toEqual({ jobId, status: 'stored', result, type: 'render.stored', timestamp: expect.any(String) });
     expect(delivery!.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
     expect(Math.abs(Number(delivery!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
@@ -125,7 +124,11 @@ describe('notifications with private destinations allowed (NOTIFY_ALLOW_PRIVATE=
     await foreign.close();
     expect((await stack.waitForJobs([job.id!])).get(job.id!)).toBe('failed');
     const [delivery] = await waitFor('the notification', () => receiver.at('/failed').length > 0 && receiver.at('/failed'));
-    expect(verified(delivery!)).toMatchObject({ jobId: job.id, status: 'failed', reason: expect.stringContaining('duration: sora-2 (KIE_API_STYLE=sora) accepts 10 or 15 (got 12)') });
+    expect(verified(delivery!)).toMatchObject({
+      jobId: job.id,
+      status: 'failed',
+      reason: expect.stringContaining('duration: sora-2 (KIE_API_STYLE=sora) accepts 10 or 15 (got 12)'),
+    });
   });
 
   it('retries after a 500 and a 429, with the same webhook-id, until the receiver takes it', async () => {
@@ -221,10 +224,18 @@ describe('notifications with the default rule: no private destinations', () => {
 
   it('refuses a literal private, loopback or metadata notifyUrl at the producer, adding nothing', async () => {
     const before = await stack.queue.count();
-    for (const notifyUrl of [receiver.answer('/door'), 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.5/hook', 'http://2130706433/']) {
+    for (const notifyUrl of [
+      receiver.answer('/door'),
+      'http://[::1]/x',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://10.0.0.5/hook',
+      'http://2130706433/',
+    ]) {
       const err = await stack.producer.enqueue({ prompt: 'x', notifyUrl }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ValidationError);
-      expect((err as ValidationError).issues).toEqual([{ field: 'notifyUrl', value: notifyUrl, rule: expect.stringMatching(/^must not point into a private network: /) }]);
+      expect((err as ValidationError).issues).toEqual([
+        { field: 'notifyUrl', value: notifyUrl, rule: expect.stringMatching(/^must not point into a private network: /) },
+      ]);
     }
     expect(await stack.queue.count()).toBe(before);
   });
@@ -237,10 +248,17 @@ describe('notifications with the default rule: no private destinations', () => {
     await foreign.close();
     const states = await stack.waitForJobs([metadata.id!, loopback.id!]);
     expect([...states.values()]).toEqual(['failed', 'failed']);
-    expect((await stack.queue.getJob(metadata.id!))!.failedReason).toContain('notifyUrl: must not point into a private network: 169.254.169.254 is a cloud metadata address');
-    expect((await stack.queue.getJob(loopback.id!))!.failedReason).toContain('notifyUrl: must not point into a private network: 127.0.0.1 is a loopback address');
+    expect((await stack.queue.getJob(metadata.id!))!.failedReason).toContain(
+      'notifyUrl: must not point into a private network: 169.254.169.254 is a cloud metadata address',
+    );
+    expect((await stack.queue.getJob(loopback.id!))!.failedReason).toContain(
+      'notifyUrl: must not point into a private network: 127.0.0.1 is a loopback address',
+    );
     expect(stack.sim.counters.requests.total).toBe(requestsBefore);
-    await waitFor('both refusals', () => logged(stack, 'notification failed for good').filter((l) => l.jobId === metadata.id || l.jobId === loopback.id).length === 2);
+    await waitFor(
+      'both refusals',
+      () => logged(stack, 'notification failed for good').filter((l) => l.jobId === metadata.id || l.jobId === loopback.id).length === 2,
+    );
     expect(receiver.at('/foreign')).toHaveLength(0);
   });
 
@@ -261,11 +279,13 @@ describe('notifications with the default rule: no private destinations', () => {
     try {
       const { jobId } = await stack.producer.enqueue({ prompt: 'redis hiccups', notifyUrl: `http://localhost:${receiver.port}/lost` });
       expect((await stack.waitForJobs([jobId])).get(jobId)).toBe('completed');
-      const [line] = await waitFor('the log', () => logged(stack, "notification could not be queued; the job's state in the queue stays the record").filter((l) => l.jobId === jobId));
+      const [line] = await waitFor('the log', () =>
+        logged(stack, "notification could not be queued; the job's state in the queue stays the record").filter((l) => l.jobId === jobId),
+      );
       expect(line!.err).toContain('WRONGTYPE');
       expect(await counter(metricsUrl, 'sora_notifications_failed_total{reason="not-queued"}')).toBe(1);
       expect(await stack.queue.getJobState(jobId)).toBe('completed');
-      expect(((await stack.queue.getJob(jobId))!.returnvalue as RenderResult).sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect((await stack.queue.getJob(jobId))!.returnvalue.sha256).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       await stack.redis.del(metaKey);
     }

@@ -25,7 +25,10 @@ let doc: { openapi: string; paths: Record<string, Record<string, any>>; componen
 
 beforeAll(async () => {
   redis = connectRedis(REDIS_URL);
-  const config = loadConfig({ REDIS_URL, QUEUE_NAME: `test-openapi-${process.pid}`, LIMITER_PREFIX: `test-openapi-${process.pid}`, API_TOKENS: TOKEN }, { accountsRequired: false });
+  const config = loadConfig(
+    { REDIS_URL, QUEUE_NAME: `test-openapi-${process.pid}`, LIMITER_PREFIX: `test-openapi-${process.pid}`, API_TOKENS: TOKEN },
+    { accountsRequired: false },
+  );
   app = buildApiServer({ config, redis, logger: createLogger('silent', 'api') });
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -82,7 +85,9 @@ test('bodies are described by the schemas the routes check with', () => {
   for (const field of ['"prompt"', '"aspectRatio"', '"images"', '"storyboard"', '"maxLength":20000']) expect(enqueue).toContain(field);
   const patch = doc.components.schemas.PatchBatchBody as { required: string[]; additionalProperties: boolean };
   expect(patch).toMatchObject({ required: ['budgetUsd'], additionalProperties: false });
-  expect(doc.paths['/v1/batches']!.post.parameters).toEqual([expect.objectContaining({ name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] } })]);
+  expect(doc.paths['/v1/batches']!.post.parameters).toEqual([
+    expect.objectContaining({ name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] } }),
+  ]);
 });
 
 test('the unversioned paths are deprecated aliases that say so', async () => {

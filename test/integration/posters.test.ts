@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
 }
 
 async function resultOf(jobId: string): Promise<RenderResult> {
-  return (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+  return (await stack.queue.getJob(jobId))!.returnvalue;
 }
 
 async function objectBytes(key: string): Promise<{ bytes: Buffer; contentType?: string }> {
@@ -56,12 +56,18 @@ describe('POSTERS=true', () => {
         await stack.producer.enqueue({ prompt: 'a lighthouse at dusk', aspectRatio: '9:16', key: 'posters/lighthouse.mp4' }),
         await stack.producer.enqueue({ model: 'seedance-1.5-pro', prompt: 'a fox in the snow', aspectRatio: '21:9', duration: 4, key: 'posters/fox' }),
       ];
-      await expectStoredAsServed(stack, jobs.map((j) => j.jobId));
+      await expectStoredAsServed(
+        stack,
+        jobs.map((j) => j.jobId),
+      );
       const [lighthouse, fox] = [await resultOf(jobs[0]!.jobId), await resultOf(jobs[1]!.jobId)];
       expect(lighthouse).toMatchObject({ key: 'posters/lighthouse.mp4', posterKey: 'posters/lighthouse.jpg' });
       expect(fox).toMatchObject({ key: 'posters/fox', posterKey: 'posters/fox.jpg' });
       expect(lighthouse.warnings).toBeUndefined();
-      for (const [result, size] of [[lighthouse, { width: 180, height: 320 }], [fox, { width: 420, height: 180 }]] as const) {
+      for (const [result, size] of [
+        [lighthouse, { width: 180, height: 320 }],
+        [fox, { width: 420, height: 180 }],
+      ] as const) {
         const poster = await objectBytes(result.posterKey!);
         expect(poster.contentType).toBe('image/jpeg');
         expect(poster.bytes.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
@@ -87,7 +93,9 @@ describe('POSTERS=true', () => {
       await expectStoredAsServed(stack, [jobId]);
       const result = await resultOf(jobId);
       expect(result.posterKey).toBeUndefined();
-      expect(result.warnings).toEqual([{ type: 'poster-failed', message: 'no poster for posters/none.mp4: ffmpeg made no poster (exit 1): ffmpeg: broken on purpose' }]);
+      expect(result.warnings).toEqual([
+        { type: 'poster-failed', message: 'no poster for posters/none.mp4: ffmpeg made no poster (exit 1): ffmpeg: broken on purpose' },
+      ]);
       expect(worker.output.join('')).toMatch(/"msg":"poster failed"/);
       expect((await axios.get(`http://127.0.0.1:${port}/metrics`)).data).toMatch(/^sora_posters_failed_total 1$/m);
       const head = stack.s3Client.send(new HeadObjectCommand({ Bucket: stack.config.s3.bucket, Key: 'posters/none.jpg' }));

@@ -42,10 +42,16 @@ describe.each([
   it('reports it once per window, then gives up after REDIS_CONNECT_TIMEOUT_MS with exit 1, naming the masked URL', async () => {
     const { code, output } = await run(tsx(script), { ...env, REDIS_URL: DEAD_REDIS, REDIS_CONNECT_TIMEOUT_MS: '2500', HTTP_PORT: '0' });
     expect(code).toBe(1);
-    const lines = output.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(lines).toEqual([
       expect.objectContaining({ level: 40, msg: 'cannot reach Redis at 127.0.0.1:1 (ECONNREFUSED); retrying' }),
-      expect.objectContaining({ level: 50, msg: expect.stringContaining('cannot reach Redis at redis://:***@127.0.0.1:1 within 2.5 s (ECONNREFUSED); giving up') }),
+      expect.objectContaining({
+        level: 50,
+        msg: expect.stringContaining('cannot reach Redis at redis://:***@127.0.0.1:1 within 2.5 s (ECONNREFUSED); giving up'),
+      }),
     ]);
     expect(output).not.toContain('hunter2-secret');
     expect(output).not.toMatch(STACK_LINE);
@@ -57,7 +63,9 @@ it('the CLI gives up within a few seconds with exit 1 and one message on stderr'
   expect(code).toBe(1);
   expect(output.trim().split('\n')).toEqual([
     'sora-batch: cannot reach Redis at 127.0.0.1:1 (ECONNREFUSED); retrying',
-    expect.stringMatching(/^sora-batch: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 within 5 s \(ECONNREFUSED\); giving up\. Is redis-server running there, and is REDIS_URL right\?/),
+    expect.stringMatching(
+      /^sora-batch: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 within 5 s \(ECONNREFUSED\); giving up\. Is redis-server running there, and is REDIS_URL right\?/,
+    ),
   ]);
   // The CLI's own 5 s, not the 30 s a long-running process waits.
   expect(ms).toBeLessThan(20_000);

@@ -18,7 +18,10 @@ beforeAll(async () => {
 });
 
 async function validationIssues(promise: Promise<unknown>): Promise<string[]> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ValidationError);
   return (err as ValidationError).issues.map((i) => i.field);
 }
@@ -26,7 +29,13 @@ async function validationIssues(promise: Promise<unknown>): Promise<string[]> {
 it('each iteration is one job, one KIE task and one stored video; removing the schedule stops new ones', async () => {
   await stack.startWorker();
   // A short period for the test, allowed by a lower SCHEDULE_MIN_INTERVAL_MS.
-  const schedule = await scheduleRender(stack.producer, 'every-2s', { everyMs: 2000 }, { prompt: 'a clock tower, hourly', batchId: 'clock' }, { minIntervalMs: 1000 });
+  const schedule = await scheduleRender(
+    stack.producer,
+    'every-2s',
+    { everyMs: 2000 },
+    { prompt: 'a clock tower, hourly', batchId: 'clock' },
+    { minIntervalMs: 1000 },
+  );
   expect(schedule).toMatchObject({ id: 'every-2s', everyMs: 2000, request: { prompt: 'a clock tower, hourly', batchId: 'clock' } });
   expect(Date.parse(schedule.next!)).toBeGreaterThan(0);
 
@@ -81,7 +90,10 @@ it('refuses bad schedules with field-level errors, and writes nothing', async ()
 
 it('a schedule fires at least SCHEDULE_MIN_INTERVAL_MS apart: everyMs, and the actual gaps of a cron pattern', async () => {
   const refused = async (timing: ScheduleTiming, minIntervalMs?: number) => {
-    const err = await scheduleRender(stack.producer, 's', timing, { prompt: 'x' }, { minIntervalMs }).then(() => undefined, (e: unknown) => e);
+    const err = await scheduleRender(stack.producer, 's', timing, { prompt: 'x' }, { minIntervalMs }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ValidationError);
     return (err as ValidationError).issues;
   };
@@ -89,7 +101,11 @@ it('a schedule fires at least SCHEDULE_MIN_INTERVAL_MS apart: everyMs, and the a
     { field: 'everyMs', value: 59_999, rule: 'must be a whole number of milliseconds, at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
   ]);
   expect(await refused({ cron: '* * * * * *' })).toEqual([
-    { field: 'cron', value: '* * * * * *', rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders' },
+    {
+      field: 'cron',
+      value: '* * * * * *',
+      rule: 'fires 1 s apart (at 00:00:00 and 00:00:01); a schedule needs at least SCHEDULE_MIN_INTERVAL_MS (60000 ms) between renders',
+    },
   ]);
   // A step of 50 s fires at :00 and :50 of every minute: 10 s apart, not 50.
   expect((await refused({ cron: '*/50 * * * * *' }, 30_000))[0]!.rule).toMatch(/^fires 10 s apart \(at 00:00:50 and 00:01:00\)/);

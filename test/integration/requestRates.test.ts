@@ -14,13 +14,29 @@ import type { LimiterStep, LimiterStepsInput } from '../support/limiterSteps';
 const ROOT = path.resolve(__dirname, '../..');
 const DAY = 86_400_000;
 
-const account = (name: string, extra: Partial<AccountConfig> = {}): AccountConfig => ({ name, apiKey: `key-${name}`, maxConcurrent: 1000, dailyLimit: 1_000_000, ...extra });
+const account = (name: string, extra: Partial<AccountConfig> = {}): AccountConfig => ({
+  name,
+  apiKey: `key-${name}`,
+  maxConcurrent: 1000,
+  dailyLimit: 1_000_000,
+  ...extra,
+});
 
 const { connect, newPrefix } = useLimiterRedis();
 
 function optionsFor(rates: RequestRates, extra: Partial<LimiterOptions> = {}): LimiterOptions {
   const prefix = newPrefix('test-rates');
-  return { prefix, accounts: [account('a')], minIntervalMs: 0, intervalMarginMs: 0, rates, dailyWindowMs: DAY, dailyWindow: 'rolling', slotLeaseMs: DAY, ...extra };
+  return {
+    prefix,
+    accounts: [account('a')],
+    minIntervalMs: 0,
+    intervalMarginMs: 0,
+    rates,
+    dailyWindowMs: DAY,
+    dailyWindow: 'rolling',
+    slotLeaseMs: DAY,
+    ...extra,
+  };
 }
 
 const limiterFor = (rates: RequestRates, extra: Partial<LimiterOptions> = {}): AccountLimiter => new AccountLimiter(connect(), optionsFor(rates, extra));
@@ -30,7 +46,10 @@ async function inProcesses(options: LimiterOptions, steps: LimiterStep[][]): Pro
   const barrier = `${options.prefix}:lockstep`;
   const runs = steps.map((own) => {
     const input: LimiterStepsInput = { redisUrl: REDIS_URL, options, barrier, processes: steps.length, steps: own };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/limiterSteps.ts'), JSON.stringify(input)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/limiterSteps.ts'), JSON.stringify(input)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -80,7 +99,7 @@ describe('rate budgets per request class', () => {
     expect(await limiter.tryRequestTurn('a', 'poll', t + 200)).toEqual({ granted: true });
   });
 
-  test('an account of its own rates paces by them, the others by the fleet\'s', async () => {
+  test("an account of its own rates paces by them, the others by the fleet's", async () => {
     const limiter = new AccountLimiter(connect(), {
       ...optionsFor({ intervalMs: 1000 }),
       accounts: [account('a'), account('b', { rates: { read: { limit: 5, windowMs: 1000 }, create: { limit: 1, windowMs: 1000 } } })],
@@ -92,7 +111,10 @@ describe('rate budgets per request class', () => {
   });
 
   test('without a daily quota, submits are neither counted nor refused', async () => {
-    const limiter = new AccountLimiter(connect(), { ...optionsFor({ read: { limit: 1, windowMs: 1000 } }), accounts: [account('a', { dailyLimit: Number.POSITIVE_INFINITY })] });
+    const limiter = new AccountLimiter(connect(), {
+      ...optionsFor({ read: { limit: 1, windowMs: 1000 } }),
+      accounts: [account('a', { dailyLimit: Number.POSITIVE_INFINITY })],
+    });
     const t = Date.now();
     for (let i = 0; i < 5; i++) expect(await limiter.acquireSubmit(`j${i}`, { nowMs: t + i })).toEqual({ granted: true, account: 'a' });
     expect((await limiter.status(t + 10))[0]).toMatchObject({ inFlight: 5, submitsInWindow: 0, dailyLimit: Number.POSITIVE_INFINITY });
@@ -105,7 +127,7 @@ describe('rate budgets per request class', () => {
 });
 
 describe('check and fence at the moment a request leaves', () => {
-  test('a request granted after a late one is pushed by the late one\'s send, not sent beside it', async () => {
+  test("a request granted after a late one is pushed by the late one's send, not sent beside it", async () => {
     const limiter = limiterFor({ intervalMs: 1000 });
     const t = Date.now();
     expect(await limiter.tryRequestTurn('a', 'poll', t)).toEqual({ granted: true });
@@ -188,7 +210,7 @@ describe('check and fence at the moment a request leaves', () => {
     expect(sentAt.next! - sentAt.stalled!).toBeGreaterThanOrEqual(300);
   });
 
-  test('sendOnTurn checks again when the check\'s answer came back slowly, with the same token', async () => {
+  test("sendOnTurn checks again when the check's answer came back slowly, with the same token", async () => {
     const limiter = limiterFor({ intervalMs: 100 }, { intervalMarginMs: 20 });
     const tokens: string[] = [];
     const fenceSend = limiter.fenceSend.bind(limiter);
@@ -213,7 +235,10 @@ describe('when a request counts as sent', () => {
     try {
       const events: string[] = [];
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-      const answer = whenWritten(() => axios.post(url, { a: 1 }, { httpAgent: agent, maxRedirects: 0 }), () => events.push('written'));
+      const answer = whenWritten(
+        () => axios.post(url, { a: 1 }, { httpAgent: agent, maxRedirects: 0 }),
+        () => events.push('written'),
+      );
       setImmediate(() => events.push('the next turn of the event loop'));
       expect((await answer).data).toBe('ok');
       expect(events).toEqual(['the next turn of the event loop', 'written']);
@@ -228,7 +253,7 @@ describe('when a request counts as sent', () => {
 });
 
 describe('adaptive margin', () => {
-  test('an interval 429 widens the account\'s margin fleet-wide; it doubles per burst, is capped, and narrows back slowly', async () => {
+  test("an interval 429 widens the account's margin fleet-wide; it doubles per burst, is capped, and narrows back slowly", async () => {
     const options = optionsFor({ intervalMs: 950 }, { intervalMarginMs: 50 });
     const one = new AccountLimiter(connect(), options);
     const other = new AccountLimiter(connect(), options);
@@ -280,7 +305,9 @@ describe('several processes, Redis time pinned', () => {
     const count = (times: number[]) => Object.fromEntries([...new Set(times)].sort().map((at) => [at - T0, times.filter((x) => x === at).length]));
     expect(count(grantTimes('submit'))).toEqual({ 0: 3, 1000: 3 });
     expect(count(grantTimes('turn'))).toEqual({ 0: 4, 1000: 4 });
-    const jobs = answers.flatMap((own) => own.flatMap((a) => ((a as { granted: boolean }).granted && 'jobId' in (a as object) ? [(a as { jobId: string }).jobId] : [])));
+    const jobs = answers.flatMap((own) =>
+      own.flatMap((a) => ((a as { granted: boolean }).granted && 'jobId' in (a as object) ? [(a as { jobId: string }).jobId] : [])),
+    );
     expect(new Set(jobs).size).toBe(6);
   }, 60_000);
 
@@ -290,7 +317,10 @@ describe('several processes, Redis time pinned', () => {
     expect(await limiter.acquireSubmit('first', { nowMs: T0 })).toEqual({ granted: true, account: 'a' });
     const poll = (nowMs: number): LimiterStep => ({ op: 'turn', account: 'a', kind: 'poll', cls: 'read', nowMs });
     const answers = await inProcesses(options, [
-      [{ op: 'submit', job: 'late', nowMs: T0 + 100 }, { op: 'submit', job: 'late', nowMs: T0 + 500 }],
+      [
+        { op: 'submit', job: 'late', nowMs: T0 + 100 },
+        { op: 'submit', job: 'late', nowMs: T0 + 500 },
+      ],
       [poll(T0 + 100), poll(T0 + 500)],
       [poll(T0 + 100), poll(T0 + 500)],
       [poll(T0 + 100), poll(T0 + 500)],
@@ -302,7 +332,7 @@ describe('several processes, Redis time pinned', () => {
     for (const polls of answers.slice(1)) expect(polls[1]).toEqual({ granted: false, waitMs: 500 });
   }, 60_000);
 
-  test('of five processes sending at the same instant, exactly the budget\'s room goes; the rest are pushed', async () => {
+  test("of five processes sending at the same instant, exactly the budget's room goes; the rest are pushed", async () => {
     const options = optionsFor({ create: { limit: 2, windowMs: 1000 } });
     const sends = (p: number): LimiterStep[] => [
       { op: 'send', account: 'a', cls: 'create', token: `p${p}`, nowMs: T0 },

@@ -39,12 +39,12 @@ it('a slot released between a job joining the waiters and its move to delayed wa
     return grant;
   };
   try {
-    const [{ jobId }] = await stack.producer.enqueueMany([{ prompt: 'woken while still active' }]);
+    const { jobId } = (await stack.producer.enqueueMany([{ prompt: 'woken while still active' }]))[0]!;
     // Well inside the 60 s failsafe: the job took the freed slot.
     await waitUntil(() => stack.sim.counters.tasks.length === 1, 'the woken job to submit', 5_000);
     // Woken, it found the slot free (waiting in-process for its request turn, at most).
     expect(answers.slice(1).map((a) => (a.granted ? 'granted' : a.reason))).toEqual([...answers.slice(2).map(() => 'interval'), 'granted']);
-    expect((await stack.waitForJobs([jobId!])).get(jobId!)).toBe('completed');
+    expect((await stack.waitForJobs([jobId])).get(jobId)).toBe('completed');
   } finally {
     await waker.close();
   }

@@ -53,8 +53,8 @@ it('prints every URL and credential, renders what its printed commands enqueue, 
   });
   child = started;
   let output = '';
-  started.stdout!.on('data', (d) => (output += String(d)));
-  started.stderr!.on('data', (d) => (output += String(d)));
+  started.stdout.on('data', (d) => (output += String(d)));
+  started.stderr.on('data', (d) => (output += String(d)));
   await waitUntil(() => output.includes('npx sora-batch status'), 'the stack to print its commands', 60_000);
 
   const url = (label: string): string => new RegExp(`${label}\\s+(http://127\\.0\\.0\\.1:\\d+)`).exec(output)![1]!;

@@ -159,7 +159,13 @@ describe('storing a video', () => {
     expect(object.bytes.length).toBe(size);
     expect(createHash('sha256').update(object.bytes).digest('hex')).toBe(expected);
     expect(object.metadata).toMatchObject({ sha256: expected, 'task-id': `task-${key}`, account: 'acct-a', 'job-id': 'job-1' });
-    expect(object.metadata).toMatchObject({ 'duration-seconds': '8', width: '320', height: '180', codecs: expect.stringMatching(/^avc1\.64[0-9a-f]+,mp4a\.40\.2$/), 'has-audio': 'true' });
+    expect(object.metadata).toMatchObject({
+      'duration-seconds': '8',
+      width: '320',
+      height: '180',
+      codecs: expect.stringMatching(/^avc1\.64[0-9a-f]+,mp4a\.40\.2$/),
+      'has-audio': 'true',
+    });
     expect(object.contentType).toBe('video/mp4');
     // The temporary object is gone and no multipart upload is left open.
     expect(await keysNear(key)).toEqual([key]);
@@ -247,12 +253,20 @@ describe('a failed store leaves nothing behind', () => {
     videos.route(`/${key}`, { kind: 'video', size: 14 * MB, contentLength: 'none', cutAfter: 11 * MB });
     const err = await storeFailure(`${videos.origin}/${key}`, key);
     expect(err).toMatchObject({ permanent: false, linkExpired: false });
-    expect(err.message).toMatch(new RegExp(`came without Content-Length and its free box declares ${14 * MB - CLIP_BYTES} bytes from byte ${CLIP_BYTES}, but the file ended after ${11 * MB}`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `came without Content-Length and its free box declares ${14 * MB - CLIP_BYTES} bytes from byte ${CLIP_BYTES}, but the file ended after ${11 * MB}`,
+      ),
+    );
     await expectNothingStored(key);
   });
 
   it.each([
-    ['whose mdat is shorter than it declares', 'short-mdat', /is not a complete MP4: its mdat box declares \d+ bytes from byte \d+, but the file ended after 12582912: refused as possibly cut off/],
+    [
+      'whose mdat is shorter than it declares',
+      'short-mdat',
+      /is not a complete MP4: its mdat box declares \d+ bytes from byte \d+, but the file ended after 12582912: refused as possibly cut off/,
+    ],
     ['without a moov', 'no-moov', /is not a complete MP4: it has no complete moov box: refused as possibly cut off/],
   ] as const)('a body of the announced length %s is refused like a cut-off one (retryable), leaving nothing', async (_label, broken, message) => {
     const key = freshKey();
@@ -423,7 +437,9 @@ describe('memory', () => {
       clearInterval(sampler);
     }
     const growthMb = (peak - baseline) / MB;
-    console.log(`storing 200 MB (5 MB parts, 4 in flight): RSS ${Math.round(baseline / MB)} MB before, peak ${Math.round(peak / MB)} MB (+${growthMb.toFixed(0)} MB)`);
+    console.log(
+      `storing 200 MB (5 MB parts, 4 in flight): RSS ${Math.round(baseline / MB)} MB before, peak ${Math.round(peak / MB)} MB (+${growthMb.toFixed(0)} MB)`,
+    );
     // Whole-file buffering would add at least 200 MB; parts in flight are 4 x 5 MB plus copies.
     expect(growthMb).toBeLessThan(150);
   }, 120_000);

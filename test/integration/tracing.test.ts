@@ -8,7 +8,6 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { loadConfig } from '../../src/shared/config';
-import type { RenderResult } from '../../src/shared/renderJob';
 import { RenderProducer } from '../../src/producer/renderProducer';
 import { startTracing, type Tracing } from '../../src/shared/startTracing';
 import { queueTelemetry } from '../../src/shared/tracing';
@@ -40,7 +39,12 @@ beforeAll(async () => {
     },
   });
   tracing = startTracing(stack.config, 'tracing-test', exporter);
-  producer = new RenderProducer({ connection: stack.redis, queueName: stack.config.queueName, notifyAllowPrivate: true, telemetry: queueTelemetry(stack.config) });
+  producer = new RenderProducer({
+    connection: stack.redis,
+    queueName: stack.config.queueName,
+    notifyAllowPrivate: true,
+    telemetry: queueTelemetry(stack.config),
+  });
 });
 
 afterAll(async () => {
@@ -64,8 +68,18 @@ async function spansUntil(what: string, enough: (spans: ReadableSpan[]) => boole
 
 test('tracing is off unless an OTLP endpoint is set, and OTEL_SDK_DISABLED turns it off', () => {
   expect(loadConfig({ KIE_API_KEY: 'k' }).tracing).toBeUndefined();
-  expect(loadConfig({ KIE_API_KEY: 'k', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({ tracesUrl: 'http://collector:4318/v1/traces', serviceName: undefined });
-  expect(loadConfig({ KIE_API_KEY: 'k', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://tempo:4318/traces', OTEL_SERVICE_NAME: 'renders' }).tracing).toEqual({
+  expect(loadConfig({ KIE_API_KEY: 'k', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+    tracesUrl: 'http://collector:4318/v1/traces',
+    serviceName: undefined,
+  });
+  expect(
+    loadConfig({
+      KIE_API_KEY: 'k',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://tempo:4318/traces',
+      OTEL_SERVICE_NAME: 'renders',
+    }).tracing,
+  ).toEqual({
     tracesUrl: 'http://tempo:4318/traces',
     serviceName: 'renders',
   });
@@ -88,7 +102,7 @@ test('each job is one trace from its enqueue to its stored object and its notifi
 
   const traceIds = new Set<string>();
   for (const { jobId } of jobs) {
-    const result = (await stack.queue.getJob(jobId))!.returnvalue as RenderResult;
+    const result = (await stack.queue.getJob(jobId))!.returnvalue;
     const enqueue = spans.find((s) => s.name === `enqueue ${stack.config.queueName}` && attr(s, 'messaging.message.id') === jobId);
     expect(enqueue).toBeDefined();
     expect(enqueue!.parentSpanContext).toBeUndefined(); // the root of the job's trace
@@ -116,10 +130,20 @@ test('each job is one trace from its enqueue to its stored object and its notifi
     });
 
     const store = trace.find((s) => s.name === `store video ${result.bucket}`);
-    expect(store?.attributes).toMatchObject({ 'aws.s3.bucket': result.bucket, 'aws.s3.key': result.key, 'video.bytes': result.size, 'video.sha256': result.sha256 });
+    expect(store?.attributes).toMatchObject({
+      'aws.s3.bucket': result.bucket,
+      'aws.s3.key': result.key,
+      'video.bytes': result.size,
+      'video.sha256': result.sha256,
+    });
 
     const notify = trace.find((s) => s.name.startsWith('notify '));
-    expect(notify?.attributes).toMatchObject({ 'notify.destination': `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`, 'notify.outcome': 'delivered', 'notify.job_id': jobId, 'http.response.status_code': 204 });
+    expect(notify?.attributes).toMatchObject({
+      'notify.destination': `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      'notify.outcome': 'delivered',
+      'notify.job_id': jobId,
+      'http.response.status_code': 204,
+    });
   }
   expect(traceIds.size).toBe(2);
 
@@ -129,6 +153,8 @@ test('each job is one trace from its enqueue to its stored object and its notifi
   expect(typeof attr(read!, 'kie.task_id')).toBe('string');
 
   // No key, secret or token anywhere: names, attributes, events, the receiver's own token in its URL.
-  const everything = JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })));
+  const everything = JSON.stringify(
+    spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })),
+  );
   for (const secret of [KIE_KEY, NOTIFY_SECRET, WEBHOOK_SECRET, 'receiver-token', 'Bearer']) expect(everything).not.toContain(secret);
 });

@@ -32,7 +32,7 @@ async function stack(opts: Parameters<typeof startRenderStack>[0] = {}): Promise
 }
 
 async function resultOf(s: RenderStack, jobId: string): Promise<RenderResult> {
-  return (await s.queue.getJob(jobId))!.returnvalue as RenderResult;
+  return (await s.queue.getJob(jobId))!.returnvalue;
 }
 
 describe('the movie the worker read while storing', () => {
@@ -42,14 +42,23 @@ describe('the movie the worker read while storing', () => {
       await s.producer.enqueue({ model: 'seedance-1.5-pro', prompt: 'a fox runs through snow', aspectRatio: '21:9', duration: 4, options: { sound: true } }),
       await s.producer.enqueue({ model: 'grok-imagine', prompt: 'a comet over the sea', aspectRatio: '2:3', duration: 12 }),
     ];
-    const [seedance, grok] = await expectStoredAsServed(s, jobs.map((j) => j.jobId));
+    const [seedance, grok] = await expectStoredAsServed(
+      s,
+      jobs.map((j) => j.jobId),
+    );
     expect(seedance!.video).toEqual({ durationSeconds: 4, width: 420, height: 180, codecs: [AVC, 'mp4a.40.2'], hasAudio: true });
     expect(grok!.video).toEqual({ durationSeconds: 12, width: 180, height: 270, codecs: [AVC], hasAudio: false });
     expect(seedance!.warnings).toBeUndefined();
     expect(grok!.warnings).toBeUndefined();
 
     const { body, metadata } = await s.readObject(seedance!.key);
-    expect(metadata).toMatchObject({ 'duration-seconds': '4', width: '420', height: '180', codecs: expect.stringMatching(/^avc1\.64[0-9a-f]+,mp4a\.40\.2$/), 'has-audio': 'true' });
+    expect(metadata).toMatchObject({
+      'duration-seconds': '4',
+      width: '420',
+      height: '180',
+      codecs: expect.stringMatching(/^avc1\.64[0-9a-f]+,mp4a\.40\.2$/),
+      'has-audio': 'true',
+    });
     const file = path.join(dir, 'seedance.mp4');
     writeFileSync(file, body);
     expect(await probeVideo(file)).toEqual({ durationSeconds: 4, width: 420, height: 180, codecs: ['h264', 'aac'] });
@@ -80,7 +89,9 @@ describe('a video unlike its request', () => {
     const { jobId } = await s.producer.enqueue({ ...request, key: 'strict/crane.mp4' });
     expect((await s.waitForJobs([jobId])).get(jobId)).toBe('failed');
     const job = (await s.queue.getJob(jobId))!;
-    expect(job.failedReason).toContain('it differs from the request (VIDEO_CHECK=strict): duration: the video lasts 5 s, the request asked for 10 s; aspectRatio: the video is 180x320, the request asked for 16:9');
+    expect(job.failedReason).toContain(
+      'it differs from the request (VIDEO_CHECK=strict): duration: the video lasts 5 s, the request asked for 10 s; aspectRatio: the video is 180x320, the request asked for 16:9',
+    );
     expect(job.attemptsMade).toBe(1);
     const listed = await s.s3Client.send(new ListObjectsV2Command({ Bucket: s.config.s3.bucket, Prefix: 'strict/' }));
     expect(listed.Contents ?? []).toEqual([]);

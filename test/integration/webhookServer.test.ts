@@ -86,7 +86,11 @@ async function receiver(env: Record<string, string> = {}, kieHmacKey?: string): 
     logText: () => lines.join(''),
     callbackPath: (jobId, queueName = config.queueName) => callbackUrl('', SECRET, queueName, jobId),
     post: (path, body, headers = {}) =>
-      request(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      request(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
   };
 }
 
@@ -107,7 +111,7 @@ async function takeJob(r: Receiver): Promise<{ job: Job<RenderJobData>; token: s
   const worker = new Worker<RenderJobData>(r.queue.name, undefined, { connection: redis, autorun: false });
   cleanups.push(() => worker.close());
   const token = randomUUID();
-  const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData>;
+  const job = await worker.getNextJob(token, { block: false });
   expect(job).toBeDefined();
   return { job, token, worker };
 }
@@ -207,7 +211,7 @@ describe('callbacks that are ignored', () => {
     const r = await receiver();
     const added = await r.queue.add('render', render({ step: 'storing', account: 'a', taskId: 't1' }));
     const { job, token } = await takeJob(r);
-    await job.moveToCompleted({ stored: true } as never, token, false);
+    await job.moveToCompleted({ stored: true }, token, false);
     const res = await r.post(r.callbackPath(added.id!), { taskId: 't1', status: 1 });
     expect(res.statusCode).toBe(200);
     expect(res.body).toEqual({ ignored: 'finished' });
@@ -221,7 +225,9 @@ describe('callbacks that are ignored', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toEqual({ ignored: 'other task' });
     expect(await snapshot(r.queue, job.id!)).toEqual({ state: 'delayed', data: job.data });
-    expect(r.logs).toContainEqual(expect.objectContaining({ level: 40, jobId: job.id, taskId: 't2', jobTaskId: 't1', msg: expect.stringContaining('possible duplicate task') }));
+    expect(r.logs).toContainEqual(
+      expect.objectContaining({ level: 40, jobId: job.id, taskId: 't2', jobTaskId: 't1', msg: expect.stringContaining('possible duplicate task') }),
+    );
   });
 });
 

@@ -20,8 +20,8 @@ describe('a worker with WORKER_HTTP=true serves health and Prometheus metrics', 
   });
 
   it('exposes queue, account and throughput metrics, and no key', async () => {
-    const [{ jobId }] = await stack.producer.enqueueMany([{ prompt: 'a metrics fox' }]);
-    await stack.waitForJobs([jobId!]);
+    const { jobId } = (await stack.producer.enqueueMany([{ prompt: 'a metrics fox' }]))[0]!;
+    await stack.waitForJobs([jobId]);
     const text = (await axios.get(`${url}/metrics`)).data as string;
     expect(text).toMatch(/sora_queue_jobs\{state="completed"\} 1/);
     expect(text).toMatch(/sora_account_in_flight\{account="default"\} 0/);
@@ -46,7 +46,10 @@ describe('where HTTP servers listen, and who may read /metrics', () => {
   afterAll(() => stack.close());
 
   it('every HTTP server listens on loopback unless HTTP_HOST says otherwise', async () => {
-    for (const [httpHost, bound] of [[undefined, '127.0.0.1'], ['0.0.0.0', '0.0.0.0']] as const) {
+    for (const [httpHost, bound] of [
+      [undefined, '127.0.0.1'],
+      ['0.0.0.0', '0.0.0.0'],
+    ] as const) {
       const config = loadConfig({ ...stack.env, ...(httpHost ? { HTTP_HOST: httpHost } : {}) });
       const server = await startWebhookServer({ config, redis: stack.redis, logger: createLogger('silent'), port: 0 });
       try {

@@ -29,10 +29,18 @@ const BAD_STATES: Array<[string, unknown, string]> = [
   ['another unknown step', { step: 'done', submits: 1 }, 'render.step: must be one of submitting, generating, storing'],
   ['a third unknown step', { step: 'waiting', submits: 0 }, 'render.step: must be one of submitting, generating, storing'],
   ['a wait for a task without its id', { step: 'generating', account: 'default', submits: 1 }, 'render.taskId: is required to resume step "generating"'],
-  ['an ambiguous submit without its account', { step: 'submitting', submitStartedAt: 1_700_000_000_000, submits: 0 }, 'render.account: is required to resume step "submitting"'],
+  [
+    'an ambiguous submit without its account',
+    { step: 'submitting', submitStartedAt: 1_700_000_000_000, submits: 0 },
+    'render.account: is required to resume step "submitting"',
+  ],
   ['a negative counter', { submits: -1 }, 'render.submits: must not be negative'],
   ['a fractional counter', { submits: 0, setbacks: 2.5 }, 'render.setbacks: must be a whole number'],
-  ['an account this worker does not have', { step: 'storing', account: 'ghost', taskId: 'task-x', submits: 1 }, 'render.account: must be an account this worker is configured with (default)'],
+  [
+    'an account this worker does not have',
+    { step: 'storing', account: 'ghost', taskId: 'task-x', submits: 1 },
+    'render.account: must be an account this worker is configured with (default)',
+  ],
   ['a state that is no object', 'garbage', 'render: must be an object'],
 ];
 
@@ -54,10 +62,16 @@ it('bad worker states fail at once naming render, and three worker processes sto
   }
   const utf8Id = await add('h-1-ñü', { prompt: 'a job whose id is not ASCII' });
   // Written by a newer worker during a rolling deploy: a key this version does not know.
-  const newer = await add('from-a-newer-worker', { prompt: 'a job a newer worker started', render: { submits: 0, queuedBy: { version: 99 } } } as RenderJobData);
+  const newer = await add('from-a-newer-worker', {
+    prompt: 'a job a newer worker started',
+    render: { submits: 0, queuedBy: { version: 99 } },
+  } as RenderJobData);
 
   const results = await expectStoredAsServed(s, [...good, utf8Id, newer], WAIT_MS);
-  const states = await s.waitForJobs(bad.map((b) => b.jobId), WAIT_MS);
+  const states = await s.waitForJobs(
+    bad.map((b) => b.jobId),
+    WAIT_MS,
+  );
   for (const { jobId, reason } of bad) {
     const job = (await s.queue.getJob(jobId))!;
     expect({ jobId, state: states.get(jobId), attemptsMade: job.attemptsMade }).toEqual({ jobId, state: 'failed', attemptsMade: 1 });
@@ -94,4 +108,3 @@ it('a run whose step makes no progress fails after a bounded number of steps ins
   expect(submit).toHaveBeenCalledTimes(25);
   expect(stack.sim.counters.requests.total).toBe(0);
 });
-

@@ -14,7 +14,7 @@ export async function expectStoredAsServed(s: RenderStack, jobIds: readonly stri
   return Promise.all(
     jobIds.map(async (jobId) => {
       const job = (await s.queue.getJob(jobId))!;
-      const result = job.returnvalue as RenderResult;
+      const result = job.returnvalue;
       const expected = s.sim.expectedVideo(result.taskId);
       const { body, metadata } = await s.readObject(result.key);
       expect({ size: body.length, sha256: sha256(body) }).toEqual(expected);

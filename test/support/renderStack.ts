@@ -37,7 +37,7 @@ export interface RenderStack {
   sim: KieSimulator;
   s3: LocalS3;
   s3Client: S3Client;
-  env: Record<string, string>;
+  env: Record<string, string> & { KIE_ACCOUNTS: string };
   config: Config;
   redis: Redis;
   queue: Queue<RenderJobData, RenderResult>;
@@ -65,12 +65,14 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   });
   const s3 = await startLocalS3({ buckets: ['renders'] });
   const id = randomUUID().slice(0, 8);
-  const env: Record<string, string> = {
+  const env: RenderStack['env'] = {
     REDIS_URL,
     QUEUE_NAME: `test-renders-${id}`,
     LIMITER_PREFIX: `test-limiter-${id}`,
     KIE_BASE_URL: sim.url,
-    KIE_ACCOUNTS: Object.entries(accounts).map(([n, k]) => `${n}:${k}`).join(','),
+    KIE_ACCOUNTS: Object.entries(accounts)
+      .map(([n, k]) => `${n}:${k}`)
+      .join(','),
     KIE_MIN_INTERVAL_MS: String(opts.sim?.minIntervalMs ?? 30),
     // A busy test process adds tens of ms of jitter between grant and arrival; production margins
     // are a few percent of 1000 ms.
@@ -108,7 +110,13 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   // The stack's own connection reports a Redis outage (the chaos suite restarts Redis) into the logs.
   const redis = connectRedis(REDIS_URL, { logger: createLogger('warn', 'test-stack', logSink) });
   const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
-  const producer = new RenderProducer({ connection: redis, queueName: config.queueName, limiterPrefix: config.limiterPrefix, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate });
+  const producer = new RenderProducer({
+    connection: redis,
+    queueName: config.queueName,
+    limiterPrefix: config.limiterPrefix,
+    models: config.kie.models,
+    notifyAllowPrivate: config.notify.allowPrivate,
+  });
   const s3Client = createS3Client(config);
 
   return {

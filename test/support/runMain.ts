@@ -38,7 +38,7 @@ export function runMain(
         port = Number(m[2]);
         whileRunning(port, child).catch((err) => {
           child.kill('SIGKILL');
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         });
       }
     });

@@ -50,7 +50,11 @@ let block: Buffer | undefined;
 function baseBlock(): Buffer {
   if (!block) {
     block = Buffer.alloc(BLOCK_SIZE);
-    for (let i = 0; i < BLOCK_SIZE / 32; i++) createHash('sha256').update(`block-${i}`).digest().copy(block, i * 32);
+    for (let i = 0; i < BLOCK_SIZE / 32; i++)
+      createHash('sha256')
+        .update(`block-${i}`)
+        .digest()
+        .copy(block, i * 32);
   }
   return block;
 }

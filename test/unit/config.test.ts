@@ -69,7 +69,9 @@ describe('configuration from the environment', () => {
     expect(JSON.stringify(describeConfig(loadConfig({ KIE_API_KEY: 'k', NOTIFY_SECRET: `whsec_${key}` })))).not.toContain(key);
     for (const bad of ['my-plain-password-1234567890', `whsec_${Buffer.alloc(16).toString('base64')}`, `whsec_${Buffer.alloc(65).toString('base64')}`]) {
       const err = configError({ KIE_API_KEY: 'k', NOTIFY_SECRET: bad });
-      expect(err.issues).toEqual([{ field: 'NOTIFY_SECRET', value: '***', rule: expect.stringContaining('whsec_ followed by the base64 of 24 to 64 random bytes') }]);
+      expect(err.issues).toEqual([
+        { field: 'NOTIFY_SECRET', value: '***', rule: expect.stringContaining('whsec_ followed by the base64 of 24 to 64 random bytes') },
+      ]);
       expect(err.message).not.toContain(bad);
     }
   });
@@ -84,7 +86,9 @@ describe('configuration from the environment', () => {
   it('schedules fire at least a minute apart unless SCHEDULE_MIN_INTERVAL_MS (1 s .. 1 day) says otherwise', () => {
     expect(loadConfig({ KIE_API_KEY: 'k' }).scheduleMinIntervalMs).toBe(60_000);
     expect(loadConfig({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '5000' }).scheduleMinIntervalMs).toBe(5000);
-    expect(configError({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '500' }).message).toContain('SCHEDULE_MIN_INTERVAL_MS="500": must be a whole number from 1000 to 86400000');
+    expect(configError({ KIE_API_KEY: 'k', SCHEDULE_MIN_INTERVAL_MS: '500' }).message).toContain(
+      'SCHEDULE_MIN_INTERVAL_MS="500": must be a whole number from 1000 to 86400000',
+    );
   });
 
   it('an empty value is an error in the same list, except where empty means unset', () => {
@@ -93,7 +97,19 @@ describe('configuration from the environment', () => {
     expect(err.message).toContain('S3_BUCKET="": is empty: give it a value, or unset it to use the default');
 
     // What docker-compose passes as ${VAR:-} for a feature left off, or the one of two account forms not used.
-    const c = loadConfig({ KIE_API_KEY: 'k', KIE_ACCOUNTS: '', WEBHOOK_BASE_URL: '', WEBHOOK_SECRET: '', S3_PREFIX: '', S3_ENDPOINT: '', API_TOKENS: '', KIE_WEBHOOK_HMAC_KEY: '', KIE_ACCOUNT_LIMITS: '', NOTIFY_SECRET: '', METRICS_TOKEN: '' });
+    const c = loadConfig({
+      KIE_API_KEY: 'k',
+      KIE_ACCOUNTS: '',
+      WEBHOOK_BASE_URL: '',
+      WEBHOOK_SECRET: '',
+      S3_PREFIX: '',
+      S3_ENDPOINT: '',
+      API_TOKENS: '',
+      KIE_WEBHOOK_HMAC_KEY: '',
+      KIE_ACCOUNT_LIMITS: '',
+      NOTIFY_SECRET: '',
+      METRICS_TOKEN: '',
+    });
     expect(c.webhook).toBeUndefined();
     expect([c.notify.secret, c.metricsToken]).toEqual([undefined, undefined]);
     expect(c.s3).toMatchObject({ prefix: '', endpoint: undefined, bucket: 'sora-renders' });
@@ -103,7 +119,9 @@ describe('configuration from the environment', () => {
   it('REDIS_CONNECT_TIMEOUT_MS: 30 s by default, validated', () => {
     expect(loadConfig({ KIE_API_KEY: 'k' }).redisConnectTimeoutMs).toBe(30_000);
     expect(loadConfig({ KIE_API_KEY: 'k', REDIS_CONNECT_TIMEOUT_MS: '2500' }).redisConnectTimeoutMs).toBe(2500);
-    expect(configError({ KIE_API_KEY: 'k', REDIS_CONNECT_TIMEOUT_MS: '5s' }).message).toContain('REDIS_CONNECT_TIMEOUT_MS="5s": must be a whole number from 100');
+    expect(configError({ KIE_API_KEY: 'k', REDIS_CONNECT_TIMEOUT_MS: '5s' }).message).toContain(
+      'REDIS_CONNECT_TIMEOUT_MS="5s": must be a whole number from 100',
+    );
   });
 
   it('a long value is echoed cut, with its length', () => {
@@ -133,7 +151,7 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ KIE_API_KEY: 'k', KIE_RATE_CREATE: '5/1m' }).kie.rates).toEqual({ intervalMs: 1000, create: { limit: 5, windowMs: 60_000 } });
   });
 
-  it('KIE_LIMITS_PROFILE=kie-2026: KIE\'s documented creates and reads, 100 in flight, no interval and no daily quota', () => {
+  it("KIE_LIMITS_PROFILE=kie-2026: KIE's documented creates and reads, 100 in flight, no interval and no daily quota", () => {
     const c = loadConfig({ KIE_API_KEY: 'k', KIE_LIMITS_PROFILE: 'kie-2026' });
     expect(c.kie.rates).toEqual({ create: { limit: 20, windowMs: 10_000 }, read: { limit: 10, windowMs: 1000 } });
     expect(c.kie.minIntervalMs).toBe(0);
@@ -172,7 +190,7 @@ describe('configuration from the environment', () => {
     expect(configError({ KIE_API_KEY: 'k', KIE_RATE_READ: '1/2d' }).issues.map((i) => i.field)).toEqual(['KIE_RATE_READ']);
   });
 
-  it('KIE_ACCOUNT_RATES gives one account its own rates, each key over the fleet\'s', () => {
+  it("KIE_ACCOUNT_RATES gives one account its own rates, each key over the fleet's", () => {
     const c = loadConfig({
       KIE_ACCOUNTS: 'a:key-a,b:key-b,c:key-c',
       KIE_LIMITS_PROFILE: 'kie-2026',

@@ -24,12 +24,20 @@ describe('Dockerfile', () => {
   });
 
   test.each([
-    ['npm as the process', (d: string) => d.replace('CMD ["node", "dist/worker/main.js"]', 'CMD ["npm", "run", "worker"]'), /must run \["node","dist\/worker\/main.js"\] in exec form/],
+    [
+      'npm as the process',
+      (d: string) => d.replace('CMD ["node", "dist/worker/main.js"]', 'CMD ["npm", "run", "worker"]'),
+      /must run \["node","dist\/worker\/main.js"\] in exec form/,
+    ],
     ['root', (d: string) => d.replace(/^USER node$/gm, 'USER root'), /runtime must run as a non-root USER/],
     ['no init', (d: string) => d.replace(/^ENTRYPOINT .*$/m, ''), /needs ENTRYPOINT \["\/usr\/bin\/tini", "--"\]/],
     ['no health check', (d: string) => d.replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, ''), /runtime needs a HEALTHCHECK on \/healthz/],
     ['dev dependencies at run time', (d: string) => d.replace('npm ci --omit=dev --omit=optional', 'npm ci'), /production dependencies only/],
-    ['ffmpeg in the runtime', (d: string) => d.replace('install -y --no-install-recommends tini', 'install -y --no-install-recommends tini ffmpeg'), /ffmpeg belongs in runtime-posters only/],
+    [
+      'ffmpeg in the runtime',
+      (d: string) => d.replace('install -y --no-install-recommends tini', 'install -y --no-install-recommends tini ffmpeg'),
+      /ffmpeg belongs in runtime-posters only/,
+    ],
     ['an unpinned base', (d: string) => d.replace('node:22-bookworm-slim', 'node:latest'), /must be pinned to a tag, not latest/],
     ['a file outside the context', (d: string) => d.replace('COPY bin ./bin', 'COPY bench ./bench'), /bench is left out of the build context/],
   ])('the lint refuses %s', (_what, change, problem) => {
@@ -40,7 +48,9 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { image?: string; build?: { target: string }; command?: string[]; profiles?: string[]; volumes?: string[] }> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, { image?: string; build?: { target: string }; command?: string[]; profiles?: string[]; volumes?: string[] }>;
+  };
   const { services } = compose;
 
   test('workers, the API and the callback receiver run the built entry points of one image', () => {
@@ -71,10 +81,14 @@ describe('alerts and dashboard', () => {
       .registry.getMetricsAsArray()
       .map((m) => m.name),
   );
-  const metricsIn = (expr: string): string[] => [...expr.matchAll(/\b(sora_[a-z_]+|up)\b/g)].map(([name]) => name!.replace(/_(bucket|count|sum)$/, ''));
+  const metricsIn = (expr: string): string[] => [...expr.matchAll(/\b(sora_[a-z_]+|up)\b/g)].map(([name]) => name.replace(/_(bucket|count|sum)$/, ''));
 
-  const rules = (parse(read('deploy/prometheus/alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
-  const dashboard = JSON.parse(read('deploy/grafana/dashboards/sora-batch.json')) as { panels: Array<{ title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }> };
+  const rules = (parse(read('deploy/prometheus/alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap(
+    (g) => g.rules,
+  );
+  const dashboard = JSON.parse(read('deploy/grafana/dashboards/sora-batch.json')) as {
+    panels: Array<{ title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }>;
+  };
   const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: p.title, expr: t.expr })));
 
   test('every metric an alert or a dashboard panel reads is one a worker exports', () => {
@@ -90,7 +104,15 @@ describe('alerts and dashboard', () => {
 
   test('the alerts cover a pause, exhausted quota and credits, slow storing, failures and no worker', () => {
     const watched = new Set(rules.flatMap((r) => metricsIn(r.expr)));
-    for (const metric of ['sora_account_paused', 'sora_model_paused', 'sora_account_submits_in_window', 'sora_account_credits', 'sora_completion_to_stored_seconds', 'sora_jobs_failed_total', 'up']) {
+    for (const metric of [
+      'sora_account_paused',
+      'sora_model_paused',
+      'sora_account_submits_in_window',
+      'sora_account_credits',
+      'sora_completion_to_stored_seconds',
+      'sora_jobs_failed_total',
+      'up',
+    ]) {
       expect(watched).toContain(metric);
     }
   });

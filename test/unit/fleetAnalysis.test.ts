@@ -22,12 +22,7 @@ describe('idealMakespanMs (the fleet benchmark’s replay bound)', () => {
 
 describe('refillDelays', () => {
   it('pairs the k-th completion with the submit that took its slot', () => {
-    const tasks = [
-      { createdAt: 0, completedAt: 100 },
-      { createdAt: 10, completedAt: 300 },
-      { createdAt: 150 },
-      { createdAt: 320 },
-    ];
+    const tasks = [{ createdAt: 0, completedAt: 100 }, { createdAt: 10, completedAt: 300 }, { createdAt: 150 }, { createdAt: 320 }];
     expect(refillDelays(tasks, 2)).toEqual({ count: 2, meanMs: 35, p90Ms: 50 });
   });
 });

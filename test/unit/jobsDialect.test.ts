@@ -94,7 +94,11 @@ describe('jobs dialect: createTask mapping', () => {
   test.each<[string, RenderRequestInput, RegExp]>([
     ['aspectRatio 1:1', { prompt: 'x', aspectRatio: '1:1' }, /aspectRatio: sora-2 \(KIE_API_STYLE=jobs\) text-to-video accepts 16:9 or 9:16 \(got "1:1"\)/],
     ['a seed', { prompt: 'x', seed: 12345 }, /seed: sora-2 \(KIE_API_STYLE=jobs\) text-to-video has no seed option \(got 12345\)/],
-    ['a storyboard seed', { type: 'storyboard', seed: 54321, shots: [{ prompt: 'x', seconds: 10 }] }, /seed: sora-2-storyboard \(KIE_API_STYLE=jobs\) has no seed option \(got 54321\)/],
+    [
+      'a storyboard seed',
+      { type: 'storyboard', seed: 54321, shots: [{ prompt: 'x', seconds: 10 }] },
+      /seed: sora-2-storyboard \(KIE_API_STYLE=jobs\) has no seed option \(got 54321\)/,
+    ],
   ])('%s is refused naming the model, never dropped', (_name, req, message) => {
     const create = () => bodyFor(req);
     expect(create).toThrow(ValidationError);
@@ -153,10 +157,20 @@ describe('jobs dialect: answers', () => {
   });
 
   test('the echoed create parameters read like the body they echo, storyboards as their scenes', () => {
-    const story = orderFor({ type: 'storyboard', shots: [{ prompt: 'a', seconds: 10 }, { prompt: 'b', seconds: 15 }] });
+    const story = orderFor({
+      type: 'storyboard',
+      shots: [
+        { prompt: 'a', seconds: 10 },
+        { prompt: 'b', seconds: 15 },
+      ],
+    });
     const { body } = dialect.createTask(story, 'https://hooks.example/kie/callback/q/j?token=t');
     expect(recordOf({ state: 'generating', param: JSON.stringify(body) }).params).toEqual(dialect.taskParams!(body));
-    expect(dialect.taskParams!(body)).toEqual({ model: DEFAULT_JOBS_MODELS.storyboard, prompt: 'a\nb', callBackUrl: 'https://hooks.example/kie/callback/q/j?token=t' });
+    expect(dialect.taskParams!(body)).toEqual({
+      model: DEFAULT_JOBS_MODELS.storyboard,
+      prompt: 'a\nb',
+      callBackUrl: 'https://hooks.example/kie/callback/q/j?token=t',
+    });
   });
 
   test('success: resultJson and param already parsed into objects are read too', () => {

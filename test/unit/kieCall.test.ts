@@ -5,7 +5,12 @@ import { TransientKieError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/logger';
 
 // Every turn is granted at once: the pacing is not what these tests are about.
-const limiter = { waitForRequestTurn: async () => undefined, fenceSend: async () => 0, widenMargin: async () => 0, baseMarginMs: 50 } as unknown as AccountLimiter;
+const limiter = {
+  waitForRequestTurn: async () => undefined,
+  fenceSend: async () => 0,
+  widenMargin: async () => 0,
+  baseMarginMs: 50,
+} as unknown as AccountLimiter;
 const config = loadConfig({ KIE_API_KEY: 'k', KIE_RETRY_BASE_MS: '1', KIE_RETRIES: '3' });
 const logger = createLogger('silent');
 
@@ -33,7 +38,9 @@ describe('callKie honours Retry-After, and shutdown ends the wait', () => {
     const shutdown = new AbortController();
     const started = Date.now();
     setTimeout(() => shutdown.abort(new Error('worker shutting down')), 100);
-    await expect(callKie(limiter, config, 'default', 'poll', request, { retryAmbiguous: true, signal: shutdown.signal, logger })).rejects.toThrow('worker shutting down');
+    await expect(callKie(limiter, config, 'default', 'poll', request, { retryAmbiguous: true, signal: shutdown.signal, logger })).rejects.toThrow(
+      'worker shutting down',
+    );
     expect(Date.now() - started).toBeLessThan(2000);
     expect(sentAt).toHaveLength(1);
   });

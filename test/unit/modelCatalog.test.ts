@@ -32,14 +32,25 @@ describe('the built-in catalog', () => {
     const { catalog, issues } = buildCatalog({ apiStyle });
     expect(issues).toEqual([]);
     expect(Object.keys(catalog.entries)).toEqual(
-      expect.arrayContaining(['sora-2', 'sora-2-pro', 'sora-2-storyboard', 'veo-3.1', 'veo-3.1-fast', 'kling-2.6', 'seedance-1.5-pro', 'wan-2.6', 'hailuo-02', 'grok-imagine']),
+      expect.arrayContaining([
+        'sora-2',
+        'sora-2-pro',
+        'sora-2-storyboard',
+        'veo-3.1',
+        'veo-3.1-fast',
+        'kling-2.6',
+        'seedance-1.5-pro',
+        'wan-2.6',
+        'hailuo-02',
+        'grok-imagine',
+      ]),
     );
     expect(catalog.defaultModel).toBe('sora-2');
     for (const entry of Object.values(catalog.entries)) {
       expect(entry.checked).toBe('2026-12-02');
       expect(entry.docs[0]).toMatch(/^https:\/\/docs\.kie\.ai\//);
       // Prices without a source in KIE's docs say so.
-      for (const mode of Object.values(entry.modes)) if (!mode!.price.verified) expect(mode!.price.source).toBeTruthy();
+      for (const mode of Object.values(entry.modes)) if (!mode.price.verified) expect(mode.price.source).toBeTruthy();
     }
   });
 
@@ -51,7 +62,10 @@ describe('the built-in catalog', () => {
       expect(entry.modes.text?.kieModel).toBeTruthy();
       expect(entry.modes.image?.kieModel).toBeTruthy();
     }
-    expect(catalog.entries['kling-2.6']!.modes).toMatchObject({ text: { kieModel: 'kling-2.6/text-to-video' }, image: { kieModel: 'kling-2.6/image-to-video' } });
+    expect(catalog.entries['kling-2.6']!.modes).toMatchObject({
+      text: { kieModel: 'kling-2.6/text-to-video' },
+      image: { kieModel: 'kling-2.6/image-to-video' },
+    });
   });
 
   it('serves the Sora 2 entries with KIE_API_STYLE, KIE_MODEL_* names and KIE_CREDITS_* prices', () => {
@@ -78,7 +92,10 @@ describe('prices', () => {
   it('are per clip or per second, by resolution and sound where the catalog says so', () => {
     expect(priceOf({ model: 'kling-2.6', prompt: 'x', duration: 10 })).toEqual({ credits: 55, usd: 0.275 });
     expect(priceOf({ model: 'seedance-1.5-pro', prompt: 'xyz' })).toEqual({ credits: 28, usd: 0.14 });
-    expect(priceOf({ model: 'seedance-1.5-pro', prompt: 'xyz', duration: 4, options: { resolution: '480p', sound: true } })).toEqual({ credits: 14, usd: 0.07 });
+    expect(priceOf({ model: 'seedance-1.5-pro', prompt: 'xyz', duration: 4, options: { resolution: '480p', sound: true } })).toEqual({
+      credits: 14,
+      usd: 0.07,
+    });
     expect(priceOf({ model: 'veo-3.1-fast', prompt: 'x' }).credits).toBe(168);
     expect(priceOf({ model: 'veo-3.1-fast', prompt: 'x', options: { resolution: '1080p' } }).credits).toBe(173);
     expect(priceOf({ model: 'wan-2.6', prompt: 'xy', options: { resolution: '720p' }, duration: 10 }).credits).toBe(140);
@@ -89,7 +106,10 @@ describe('KIE_MODELS_FILE', () => {
   it('adds a model, which requests may then name', () => {
     const c = loadConfig({ KIE_API_KEY: 'k', KIE_MODELS_FILE: modelsFile([KLING_MASTER]) });
     expect(c.kie.models.entries['kling-2.1-master']).toMatchObject({ family: 'jobs', modes: { text: { kieModel: 'kling/v2-1-master-text-to-video' } } });
-    expect(parseRenderRequest({ model: 'kling-2.1-master', prompt: 'x', options: { cfgScale: 0.5 } }, c.kie.models)).toMatchObject({ duration: 5, aspectRatio: '16:9' });
+    expect(parseRenderRequest({ model: 'kling-2.1-master', prompt: 'x', options: { cfgScale: 0.5 } }, c.kie.models)).toMatchObject({
+      duration: 5,
+      aspectRatio: '16:9',
+    });
   });
 
   it('replaces a built-in entry with the same id whole (a status, a price)', () => {
@@ -97,13 +117,20 @@ describe('KIE_MODELS_FILE', () => {
     const retired = { ...catalog.entries['kling-2.6']!, status: 'retired' as const };
     const c = loadConfig({ KIE_API_KEY: 'k', KIE_MODELS_FILE: modelsFile([retired]) });
     expect(c.kie.models.entries['kling-2.6']!.status).toBe('retired');
-    expect(() => parseRenderRequest({ model: 'kling-2.6', prompt: 'x' }, c.kie.models)).toThrow('model: kling-2.6 is retired (KIE, checked 2026-12-02): choose another model');
+    expect(() => parseRenderRequest({ model: 'kling-2.6', prompt: 'x' }, c.kie.models)).toThrow(
+      'model: kling-2.6 is retired (KIE, checked 2026-12-02): choose another model',
+    );
   });
 
   it('stops the process with one message naming each bad entry field, beside the other bad variables', () => {
     const bad = [
       { ...KLING_MASTER, id: 'Kling Master' },
-      { ...KLING_MASTER, id: 'k2', family: 'rest', modes: { text: { ...KLING_MASTER.modes.text!, duration: { field: 'duration', seconds: [5], default: 7 } } } },
+      {
+        ...KLING_MASTER,
+        id: 'k2',
+        family: 'rest',
+        modes: { text: { ...KLING_MASTER.modes.text!, duration: { field: 'duration', seconds: [5], default: 7 } } },
+      },
     ];
     const err = configError({ KIE_MODELS_FILE: modelsFile(bad), KIE_MAX_CONCURRENT: 'ten' });
     expect(err.issues.map((i) => i.field)).toEqual(expect.arrayContaining(['KIE_MODELS_FILE', 'KIE_MAX_CONCURRENT']));
@@ -122,7 +149,9 @@ describe('KIE_MODELS_FILE', () => {
   });
 
   it('refuses a file that does not exist', () => {
-    expect(configError({ KIE_MODELS_FILE: path.join(dir, 'missing.json') }).message).toMatch(/KIE_MODELS_FILE=".*missing.json": must be a readable JSON file: ENOENT/);
+    expect(configError({ KIE_MODELS_FILE: path.join(dir, 'missing.json') }).message).toMatch(
+      /KIE_MODELS_FILE=".*missing.json": must be a readable JSON file: ENOENT/,
+    );
   });
 });
 
@@ -135,12 +164,17 @@ describe('KIE_DEFAULT_MODEL and the other settings', () => {
   it('must name a catalog model that is not retired', () => {
     expect(configError({ KIE_DEFAULT_MODEL: 'sora-3' }).message).toContain('KIE_DEFAULT_MODEL="sora-3": must be a catalog id (known: sora-2, sora-2-pro');
     const retired = { ...KLING_MASTER, status: 'retired' };
-    expect(configError({ KIE_DEFAULT_MODEL: 'kling-2.1-master', KIE_MODELS_FILE: modelsFile([retired]) }).message).toContain('KIE_DEFAULT_MODEL="kling-2.1-master": names a retired model');
+    expect(configError({ KIE_DEFAULT_MODEL: 'kling-2.1-master', KIE_MODELS_FILE: modelsFile([retired]) }).message).toContain(
+      'KIE_DEFAULT_MODEL="kling-2.1-master": names a retired model',
+    );
   });
 
   it('reads KIE_MODEL_PROBE_MS and KIE_USD_PER_CREDIT, with their defaults', () => {
     expect(loadConfig({ KIE_API_KEY: 'k' }).kie).toMatchObject({ modelProbeMs: 300_000, usdPerCredit: 0.005 });
-    expect(loadConfig({ KIE_API_KEY: 'k', KIE_MODEL_PROBE_MS: '2000', KIE_USD_PER_CREDIT: '0.0042' }).kie).toMatchObject({ modelProbeMs: 2000, usdPerCredit: 0.0042 });
+    expect(loadConfig({ KIE_API_KEY: 'k', KIE_MODEL_PROBE_MS: '2000', KIE_USD_PER_CREDIT: '0.0042' }).kie).toMatchObject({
+      modelProbeMs: 2000,
+      usdPerCredit: 0.0042,
+    });
     const err = configError({ KIE_MODEL_PROBE_MS: 'soon', KIE_USD_PER_CREDIT: '-1' });
     expect(err.message).toContain('KIE_MODEL_PROBE_MS="soon": must be a whole number from 100 to 86400000');
     expect(err.message).toContain('KIE_USD_PER_CREDIT="-1": must be a number from 0 to 1000');

@@ -29,8 +29,17 @@ describe('an MP4 proves itself whole by its boxes', () => {
   it.each([
     ['moov before mdat', moovFirst],
     ['moov after mdat', Buffer.concat([ftyp, box('mdat', Buffer.alloc(MEDIA, 2)), moov])],
-    ['a large free box after the mdat (the simulator\'s padding)', Buffer.concat([moovFirst, box('free', Buffer.alloc(MEDIA, 3))])],
-    ['a free box and a 64-bit mdat size', Buffer.concat([ftyp, moov, box('free', Buffer.alloc(10)), Buffer.from([0, 0, 0, 1, ...Buffer.from('mdat'), 0, 0, 0, 0, 0, 0, 0x03, 0xf8]), Buffer.alloc(1000)])],
+    ["a large free box after the mdat (the simulator's padding)", Buffer.concat([moovFirst, box('free', Buffer.alloc(MEDIA, 3))])],
+    [
+      'a free box and a 64-bit mdat size',
+      Buffer.concat([
+        ftyp,
+        moov,
+        box('free', Buffer.alloc(10)),
+        Buffer.from([0, 0, 0, 1, ...Buffer.from('mdat'), 0, 0, 0, 0, 0, 0, 0x03, 0xf8]),
+        Buffer.alloc(1000),
+      ]),
+    ],
   ])('complete: %s', (_label, bytes) => {
     expect(inspect(bytes)).toBeUndefined();
     expect(inspect(bytes, 7)).toBeUndefined();
@@ -39,7 +48,13 @@ describe('an MP4 proves itself whole by its boxes', () => {
   it('reads the movie the moov describes', () => {
     const structure = new Mp4Structure();
     expect(inspect(moovFirst, 1000, structure)).toBeUndefined();
-    expect(structure.facts()).toEqual({ durationSeconds: 10, width: 240, height: 180, codecs: [expect.stringMatching(/^avc1\./), 'mp4a.40.2'], hasAudio: true });
+    expect(structure.facts()).toEqual({
+      durationSeconds: 10,
+      width: 240,
+      height: 180,
+      codecs: [expect.stringMatching(/^avc1\./), 'mp4a.40.2'],
+      hasAudio: true,
+    });
   });
 
   it('cut inside the mdat: names what was declared and what came', () => {
@@ -51,7 +66,9 @@ describe('an MP4 proves itself whole by its boxes', () => {
   it('cut inside a moov that comes last', () => {
     const bytes = Buffer.concat([ftyp, box('mdat', Buffer.alloc(MEDIA, 2)), moov]);
     const moovAt = ftyp.length + MEDIA + 8;
-    expect(inspect(bytes.subarray(0, bytes.length - 30))).toBe(`its moov box declares ${moov.length} bytes from byte ${moovAt}, but the file ended after ${bytes.length - 30}`);
+    expect(inspect(bytes.subarray(0, bytes.length - 30))).toBe(
+      `its moov box declares ${moov.length} bytes from byte ${moovAt}, but the file ended after ${bytes.length - 30}`,
+    );
   });
 
   it('cut inside a box header', () => {
@@ -80,7 +97,9 @@ describe('an MP4 proves itself whole by its boxes', () => {
   });
 
   it('bytes that are not boxes are refused as they come', () => {
-    expect(inspect(Buffer.concat([ftyp, Buffer.alloc(50_000, 0xab)]))).toBe(`invalid: the bytes at ${ftyp.length} are not a box header (type "${'\xab'.repeat(4)}")`);
+    expect(inspect(Buffer.concat([ftyp, Buffer.alloc(50_000, 0xab)]))).toBe(
+      `invalid: the bytes at ${ftyp.length} are not a box header (type "${'\xab'.repeat(4)}")`,
+    );
   });
 
   it('a garbled moov is refused, not thrown', () => {

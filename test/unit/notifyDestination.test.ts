@@ -44,7 +44,14 @@ describe('which addresses a notification may go to', () => {
   });
 
   it('refuses at the door a notifyUrl whose host is a literal internal address, in any spelling', () => {
-    for (const url of ['http://127.0.0.1:8080/done', 'http://2130706433/', 'http://0x7f.1/', 'http://[::1]/', 'http://[::ffff:192.168.0.1]/x', 'https://10.0.0.5/hook']) {
+    for (const url of [
+      'http://127.0.0.1:8080/done',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://[::1]/',
+      'http://[::ffff:192.168.0.1]/x',
+      'https://10.0.0.5/hook',
+    ]) {
       const [issue] = checkNotifyUrl(url, false);
       expect(issue).toMatchObject({ field: 'notifyUrl', value: url });
       expect(issue!.rule).toMatch(/^must not point into a private network: .+ is a .+ address/);

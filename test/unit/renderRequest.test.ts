@@ -75,11 +75,21 @@ describe('render request schema', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toBe(`invalid render request: prompt: sora-2 (KIE_API_STYLE=sora) accepts at most 800 characters (got "${'p'.repeat(58)}… (900 characters))`);
+    expect(message).toBe(
+      `invalid render request: prompt: sora-2 (KIE_API_STYLE=sora) accepts at most 800 characters (got "${'p'.repeat(58)}… (900 characters))`,
+    );
     const [issue] = issuesOf({ prompt });
-    expect(echoIssue(issue!)).toEqual({ field: 'prompt', value: `${'p'.repeat(59)}…`, valueLength: 900, rule: 'sora-2 (KIE_API_STYLE=sora) accepts at most 800 characters' });
+    expect(echoIssue(issue!)).toEqual({
+      field: 'prompt',
+      value: `${'p'.repeat(59)}…`,
+      valueLength: 900,
+      rule: 'sora-2 (KIE_API_STYLE=sora) accepts at most 800 characters',
+    });
     const metadata = { note: 'm'.repeat(5000) };
-    expect(echoIssue({ field: 'metadata', value: metadata, rule: 'r' })).toMatchObject({ value: `${JSON.stringify(metadata).slice(0, 59)}…`, valueLength: JSON.stringify(metadata).length });
+    expect(echoIssue({ field: 'metadata', value: metadata, rule: 'r' })).toMatchObject({
+      value: `${JSON.stringify(metadata).slice(0, 59)}…`,
+      valueLength: JSON.stringify(metadata).length,
+    });
     expect(echoIssue({ field: 'seed', value: 5, rule: 'r' })).toEqual({ field: 'seed', value: 5, rule: 'r' });
   });
 
@@ -120,7 +130,9 @@ describe('render request schema', () => {
   describe('dialect support', () => {
     it('refuses a storyboard in the sora dialect', () => {
       const req = { type: 'storyboard', shots: [{ prompt: 'a', seconds: 10 }] };
-      expect(issuesOf(req, builtinCatalog('sora'))).toEqual([expect.objectContaining({ field: 'type', rule: 'storyboard needs KIE_API_STYLE=jobs (sora-2-storyboard)' })]);
+      expect(issuesOf(req, builtinCatalog('sora'))).toEqual([
+        expect.objectContaining({ field: 'type', rule: 'storyboard needs KIE_API_STYLE=jobs (sora-2-storyboard)' }),
+      ]);
       expect(parseRenderRequest(req, builtinCatalog('jobs'))).toMatchObject({ model: 'sora-2-storyboard' });
     });
     it('refuses 1:1 and seed in the jobs dialect', () => {

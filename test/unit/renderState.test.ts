@@ -24,7 +24,17 @@ describe('worker state schema (job.data.render)', () => {
       { submits: 0, setbacks: 2 },
       { step: 'submitting', account: 'a', submitStartedAt: 1_700_000_000_000, submits: 0 },
       { step: 'generating', account: 'b', taskId: 'task-1', submitStartedAt: 1, submittedAt: 2, submits: 1, setbacks: 0 },
-      { step: 'storing', account: 'a', taskId: 't', submits: 2, possibleDuplicate: true, failedTasks: 1, completedAt: '2026-01-01T00:00:00.000Z', durationSeconds: 15, resolution: '1080p' },
+      {
+        step: 'storing',
+        account: 'a',
+        taskId: 't',
+        submits: 2,
+        possibleDuplicate: true,
+        failedTasks: 1,
+        completedAt: '2026-01-01T00:00:00.000Z',
+        durationSeconds: 15,
+        resolution: '1080p',
+      },
     ];
     for (const state of states) expect(parseRenderState(state, ACCOUNTS)).toEqual(state);
   });

@@ -64,7 +64,11 @@ describe('video integrity check', () => {
     const { ended, error } = await verify([cut], { expectedBytes: cut.length });
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).permanent).toBe(false);
-    expect((error as Error).message).toMatch(new RegExp(`is not a complete MP4: its mdat box declares ${clip.length - mdatAt} bytes from byte ${mdatAt}, but the file ended after ${mdatAt + 100}: refused as possibly cut off`));
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `is not a complete MP4: its mdat box declares ${clip.length - mdatAt} bytes from byte ${mdatAt}, but the file ended after ${mdatAt + 100}: refused as possibly cut off`,
+      ),
+    );
     expect(ended).toBe(false);
   });
 
@@ -124,7 +128,9 @@ describe('video integrity check', () => {
     const { verifier, ended, error } = await verify([video.subarray(0, video.length - 1)]);
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).permanent).toBe(false);
-    expect((error as Error).message).toMatch(new RegExp(`came without Content-Length and its free box declares 2000 bytes from byte ${clip.length}, but the file ended after ${video.length - 1}`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`came without Content-Length and its free box declares 2000 bytes from byte ${clip.length}, but the file ended after ${video.length - 1}`),
+    );
     expect(ended).toBe(false);
     expect(() => verifier.result()).toThrow(/not been verified/);
   });

@@ -30,7 +30,13 @@ describe('how a stored video may differ from its request', () => {
   it('names what differs, both ways', () => {
     expect(videoMismatches(video(4, 720, 1280), { duration: 8, aspectRatio: '16:9' })).toEqual([
       { type: 'mismatch', field: 'duration', requested: 8, found: 4, message: 'duration: the video lasts 4 s, the request asked for 8 s' },
-      { type: 'mismatch', field: 'aspectRatio', requested: '16:9', found: '720x1280', message: 'aspectRatio: the video is 720x1280, the request asked for 16:9' },
+      {
+        type: 'mismatch',
+        field: 'aspectRatio',
+        requested: '16:9',
+        found: '720x1280',
+        message: 'aspectRatio: the video is 720x1280, the request asked for 16:9',
+      },
     ]);
   });
 });

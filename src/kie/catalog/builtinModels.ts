@@ -41,7 +41,13 @@ function soraEntries({ apiStyle, jobsModels, soraPrices }: BuiltinOptions): Mode
     verified: false,
     source: 'KIE_CREDITS_PER_10S_* (default: the simulator); dollars: the reference price table',
   });
-  const storyboardPrice = { per: 'clip' as const, credits: soraPrices.storyboard, usd: 0.6, verified: false, source: 'KIE_CREDITS_STORYBOARD; dollars: the reference price table' };
+  const storyboardPrice = {
+    per: 'clip' as const,
+    credits: soraPrices.storyboard,
+    usd: 0.6,
+    verified: false,
+    source: 'KIE_CREDITS_STORYBOARD; dollars: the reference price table',
+  };
   const common = { status: 'paused' as const, checked: CHECKED, followsApiStyle: true, family: apiStyle };
 
   if (apiStyle === 'sora') {
@@ -57,8 +63,26 @@ function soraEntries({ apiStyle, jobsModels, soraPrices }: BuiltinOptions): Mode
     const docs = ['https://docs.kie.ai/market/sora2/sora-2-text-to-video'];
     const notes = `The reference API (kie-sora2-api.md): POST /api/v1/sora/generate, quality standard | high. ${SORA_PAUSED_NOTE}`;
     return [
-      { ...common, id: 'sora-2', title: 'Sora 2', docs, notes, quality: 'standard', variants: { high: 'sora-2-pro', storyboard: 'sora-2-storyboard' }, modes: { text: text('standard', perSecond(soraPrices.per10sStandard, 0.15)) } },
-      { ...common, id: 'sora-2-pro', title: 'Sora 2 Pro', docs, notes, quality: 'high', variants: { storyboard: 'sora-2-storyboard' }, modes: { text: text('high', perSecond(soraPrices.per10sHigh, 0.3)) } },
+      {
+        ...common,
+        id: 'sora-2',
+        title: 'Sora 2',
+        docs,
+        notes,
+        quality: 'standard',
+        variants: { high: 'sora-2-pro', storyboard: 'sora-2-storyboard' },
+        modes: { text: text('standard', perSecond(soraPrices.per10sStandard, 0.15)) },
+      },
+      {
+        ...common,
+        id: 'sora-2-pro',
+        title: 'Sora 2 Pro',
+        docs,
+        notes,
+        quality: 'high',
+        variants: { storyboard: 'sora-2-storyboard' },
+        modes: { text: text('high', perSecond(soraPrices.per10sHigh, 0.3)) },
+      },
       {
         ...common,
         id: 'sora-2-storyboard',
@@ -143,7 +167,12 @@ function veoEntry(id: string, title: string, kieModel: string, credits: number, 
     aspectRatio: { field: 'aspectRatio', values: { '16:9': '16:9', '9:16': '9:16', auto: 'Auto' } },
     seed: { field: 'seeds', min: 10000, max: 99999 },
     ...(images
-      ? { images: { slots: references ? [...frames, { role: 'reference' as const, field: 'imageUrls', list: true, max: 3 }] : frames, plain: ['first-frame' as const, 'last-frame' as const] } }
+      ? {
+          images: {
+            slots: references ? [...frames, { role: 'reference' as const, field: 'imageUrls', list: true, max: 3 }] : frames,
+            plain: ['first-frame' as const, 'last-frame' as const],
+          },
+        }
       : {}),
     options: {
       resolution: {
@@ -168,7 +197,11 @@ function veoEntry(id: string, title: string, kieModel: string, credits: number, 
     title,
     family: 'veo',
     status: 'live',
-    docs: ['https://docs.kie.ai/veo3-api/generate-veo-3-video', 'https://docs.kie.ai/veo3-api/get-veo-3-video-details', 'https://docs.kie.ai/veo3-api/get-veo-3-1080-p-video'],
+    docs: [
+      'https://docs.kie.ai/veo3-api/generate-veo-3-video',
+      'https://docs.kie.ai/veo3-api/get-veo-3-video-details',
+      'https://docs.kie.ai/veo3-api/get-veo-3-1080-p-video',
+    ],
     checked: CHECKED,
     notes:
       `POST /api/v1/veo/generate with model ${kieModel}; generationType TEXT_2_VIDEO, FIRST_AND_LAST_FRAMES_2_VIDEO` +
@@ -180,7 +213,14 @@ function veoEntry(id: string, title: string, kieModel: string, credits: number, 
 
 const kling: ModelEntryInput = (() => {
   const duration = { field: 'duration', seconds: [5, 10], default: 5 };
-  const options = { sound: { type: 'boolean' as const, field: 'sound', default: false, about: 'the video carries generated sound (KIE requires the field; sent as false unless set)' } };
+  const options = {
+    sound: {
+      type: 'boolean' as const,
+      field: 'sound',
+      default: false,
+      about: 'the video carries generated sound (KIE requires the field; sent as false unless set)',
+    },
+  };
   const price = { per: 'clip' as const, credits: 55, verified: false, source: `${UNVERIFIED_PRICE}; whether 10 s or sound cost more is not stated` };
   return {
     id: 'kling-2.6',
@@ -189,7 +229,7 @@ const kling: ModelEntryInput = (() => {
     status: 'live',
     docs: ['https://docs.kie.ai/market/kling/text-to-video', 'https://docs.kie.ai/market/kling/image-to-video'],
     checked: CHECKED,
-    notes: 'Page URLs as clients cite them (the stored docs copies carried no URL). Image-to-video follows the image\'s aspect ratio.',
+    notes: "Page URLs as clients cite them (the stored docs copies carried no URL). Image-to-video follows the image's aspect ratio.",
     modes: {
       text: {
         kieModel: 'kling-2.6/text-to-video',
@@ -229,7 +269,13 @@ const seedance: ModelEntryInput = (() => {
         }
       : {}),
     options: {
-      resolution: { type: 'enum' as const, field: 'resolution', values: { '480p': '480p', '720p': '720p', '1080p': '1080p' }, default: '720p', about: 'output resolution' },
+      resolution: {
+        type: 'enum' as const,
+        field: 'resolution',
+        values: { '480p': '480p', '720p': '720p', '1080p': '1080p' },
+        default: '720p',
+        about: 'output resolution',
+      },
       cameraFixed: { type: 'boolean' as const, field: 'fixed_lens', about: 'lock the camera' },
       sound: { type: 'boolean' as const, field: 'generate_audio', default: false, about: 'generate audio (costs about twice as much)' },
     },
@@ -255,14 +301,17 @@ const seedance: ModelEntryInput = (() => {
     status: 'live',
     docs: ['https://docs.kie.ai/market/bytedance/seedance-1.5-pro'],
     checked: CHECKED,
-    notes: 'One KIE model for both modes: input_urls with 0-2 images. KIE does not describe the roles of two images; sora-batch sends them first frame, then last frame.',
+    notes:
+      'One KIE model for both modes: input_urls with 0-2 images. KIE does not describe the roles of two images; sora-batch sends them first frame, then last frame.',
     modes: { text: mode(false), image: mode(true) },
   };
 })();
 
 const wan: ModelEntryInput = (() => {
   const duration = { field: 'duration', seconds: [5, 10, 15], default: 5 };
-  const options = { resolution: { type: 'enum' as const, field: 'resolution', values: { '720p': '720p', '1080p': '1080p' }, default: '1080p', about: 'output resolution' } };
+  const options = {
+    resolution: { type: 'enum' as const, field: 'resolution', values: { '720p': '720p', '1080p': '1080p' }, default: '1080p', about: 'output resolution' },
+  };
   const price = {
     per: 'second' as const,
     credits: 21,
@@ -277,7 +326,8 @@ const wan: ModelEntryInput = (() => {
     status: 'live',
     docs: ['https://docs.kie.ai/market/wan/2-6-text-to-video', 'https://docs.kie.ai/market/wan/2-6-image-to-video'],
     checked: CHECKED,
-    notes: 'No aspect ratio, seed, negative prompt or sound switch on the 2.6 pages. The text-to-video field table comes from a client\'s transcription of the docs; image-to-video from the docs.',
+    notes:
+      "No aspect ratio, seed, negative prompt or sound switch on the 2.6 pages. The text-to-video field table comes from a client's transcription of the docs; image-to-video from the docs.",
     modes: {
       text: { kieModel: 'wan/2-6-text-to-video', prompt: { field: 'prompt', minChars: 2, maxChars: 5000 }, duration, options, price },
       image: {
@@ -302,7 +352,7 @@ const hailuo: ModelEntryInput = (() => {
     status: 'live',
     docs: ['https://docs.kie.ai/market/hailuo/02-text-to-video-standard', 'https://docs.kie.ai/market/hailuo/02-image-to-video-standard'],
     checked: CHECKED,
-    notes: 'No aspect ratio (text-to-video renders the model\'s own). The text-to-video limits come partly from a client\'s transcription of the docs.',
+    notes: "No aspect ratio (text-to-video renders the model's own). The text-to-video limits come partly from a client's transcription of the docs.",
     modes: {
       text: {
         kieModel: 'hailuo/02-text-to-video-standard',
@@ -322,7 +372,10 @@ const hailuo: ModelEntryInput = (() => {
           ],
           plain: ['first-frame', 'last-frame'],
         },
-        options: { promptOptimizer, resolution: { type: 'enum', field: 'resolution', values: { '512p': '512P', '768p': '768P' }, default: '768p', about: 'output resolution' } },
+        options: {
+          promptOptimizer,
+          resolution: { type: 'enum', field: 'resolution', values: { '512p': '512P', '768p': '768P' }, default: '768p', about: 'output resolution' },
+        },
         price: { per: 'clip', credits: 50, verified: false, source },
       },
     },
@@ -347,14 +400,18 @@ const grok: ModelEntryInput = (() => {
     status: 'live',
     docs: ['https://docs.kie.ai/market/grok-imagine/text-to-video', 'https://docs.kie.ai/market/grok-imagine/image-to-video'],
     checked: CHECKED,
-    notes: 'Image-to-video takes 1-7 reference images (name them @image1... in the prompt); with one image the video follows its aspect ratio. Spicy mode is not offered with external images.',
+    notes:
+      'Image-to-video takes 1-7 reference images (name them @image1... in the prompt); with one image the video follows its aspect ratio. Spicy mode is not offered with external images.',
     modes: {
       text: {
         kieModel: 'grok-imagine/text-to-video',
         prompt: { field: 'prompt', maxChars: 5000 },
         duration,
         aspectRatio,
-        options: { mode: { type: 'enum', field: 'mode', values: { fun: 'fun', normal: 'normal', spicy: 'spicy' }, about: 'style of the video (KIE default normal)' }, resolution },
+        options: {
+          mode: { type: 'enum', field: 'mode', values: { fun: 'fun', normal: 'normal', spicy: 'spicy' }, about: 'style of the video (KIE default normal)' },
+          resolution,
+        },
         price,
       },
       image: {
@@ -362,8 +419,11 @@ const grok: ModelEntryInput = (() => {
         prompt: { field: 'prompt', maxChars: 5000 },
         duration,
         aspectRatio,
-        images: { slots: [{ role: 'reference', field: 'image_urls', list: true, max: 7 }], plain: Array(7).fill('reference') },
-        options: { mode: { type: 'enum', field: 'mode', values: { fun: 'fun', normal: 'normal' }, about: 'style of the video (KIE default normal)' }, resolution },
+        images: { slots: [{ role: 'reference', field: 'image_urls', list: true, max: 7 }], plain: Array.from({ length: 7 }, () => 'reference' as const) },
+        options: {
+          mode: { type: 'enum', field: 'mode', values: { fun: 'fun', normal: 'normal' }, about: 'style of the video (KIE default normal)' },
+          resolution,
+        },
         price,
       },
     },

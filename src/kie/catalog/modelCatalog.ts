@@ -53,7 +53,8 @@ function catalogIssues({ defaultModel, entries }: ModelCatalog): CatalogIssue[] 
   else if (def.status === 'retired') issues.push({ about: 'defaultModel', message: 'names a retired model' });
   for (const entry of Object.values(entries)) {
     for (const [variant, id] of Object.entries(entry.variants ?? {})) {
-      if (id !== undefined && !entries[id]) issues.push({ about: 'entries', message: `${entry.id}: variants.${variant} names ${JSON.stringify(id)}, which is not in the catalog` });
+      if (id !== undefined && !entries[id])
+        issues.push({ about: 'entries', message: `${entry.id}: variants.${variant} names ${JSON.stringify(id)}, which is not in the catalog` });
     }
   }
   return issues;
@@ -105,7 +106,10 @@ export function modeNameOf(req: { type: 'text' | 'storyboard'; images?: readonly
 }
 
 /** The entry and mode of a validated request (its model is in the catalog: validation saw to it). */
-export function modeOf(catalog: ModelCatalog, req: { model: string; type: 'text' | 'storyboard'; images?: readonly unknown[] }): { entry: ModelEntry; mode: ModeSpec } {
+export function modeOf(
+  catalog: ModelCatalog,
+  req: { model: string; type: 'text' | 'storyboard'; images?: readonly unknown[] },
+): { entry: ModelEntry; mode: ModeSpec } {
   const entry = modelEntry(catalog, req.model);
   const name = modeNameOf(req);
   const mode = entry.modes[name];

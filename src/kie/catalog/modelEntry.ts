@@ -31,7 +31,10 @@ const optionName = z.string().regex(/^[a-z][A-Za-z0-9]{0,39}$/, { error: 'must b
 const ratio = z.string().regex(/^(\d{1,2}:\d{1,2}|auto)$/, { error: 'must be a ratio such as 16:9, or auto' });
 const seconds = z.number({ error: 'must be a number' }).positive({ error: 'must be above 0' }).max(600, { error: 'must be at most 600' });
 const wholeNumber = (min: number, max: number) =>
-  z.int({ error: 'must be a whole number' }).min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` });
+  z
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
 const credits = z.number({ error: 'must be a number' }).min(0, { error: 'must be 0 or more' }).max(1_000_000, { error: 'must be at most 1000000' });
 const wireValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' });
 
@@ -102,7 +105,13 @@ const optionSpec = z.discriminatedUnion(
       default: z.string().optional(),
       about: z.string().max(300),
     }),
-    z.strictObject({ type: z.literal('string'), field: wireField.optional(), maxChars: wholeNumber(1, 10_000), default: z.string().optional(), about: z.string().max(300) }),
+    z.strictObject({
+      type: z.literal('string'),
+      field: wireField.optional(),
+      maxChars: wholeNumber(1, 10_000),
+      default: z.string().optional(),
+      about: z.string().max(300),
+    }),
   ],
   { error: 'must have a type: boolean, number, enum or string' },
 );

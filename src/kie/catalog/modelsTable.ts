@@ -40,7 +40,7 @@ function modeText(mode: ModeSpec | undefined, withRoles: boolean): string {
 }
 
 function row(entry: ModelEntry): string {
-  const modes = Object.values(entry.modes) as ModeSpec[];
+  const modes = Object.values<ModeSpec>(entry.modes);
   const main = entry.modes.text ?? entry.modes.storyboard ?? entry.modes.image!;
   const ratios = [...new Set(modes.flatMap((m) => Object.keys(m.aspectRatio?.values ?? {})))];
   const options = new Map<string, string>();

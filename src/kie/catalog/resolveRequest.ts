@@ -137,7 +137,8 @@ function resolveImages(req: StructuredRequest, mode: ModeSpec, where: string, ba
     const n = count(slot.role);
     if (n > slot.max) bad('images', n, `${where} takes at most ${slot.max} ${slot.role} image${slot.max > 1 ? 's' : ''}`);
   }
-  if (count('reference') > 0 && count('reference') < images.length) bad('images', given, `${where} takes either frames (first-frame, last-frame) or reference images, not both`);
+  if (count('reference') > 0 && count('reference') < images.length)
+    bad('images', given, `${where} takes either frames (first-frame, last-frame) or reference images, not both`);
   if (count('last-frame') > 0 && count('first-frame') === 0) bad('images', given, `${where} needs a first-frame image for a last-frame image`);
   return images;
 }
@@ -159,20 +160,27 @@ function checkShots(req: Extract<StructuredRequest, { type: 'storyboard' }>, mod
 function checkPrompt(prompt: string, mode: ModeSpec, label: string, bad: Report): void {
   const { minChars, maxChars } = mode.prompt!;
   const n = [...prompt].length;
-  if (n < minChars || n > maxChars) bad('prompt', prompt, minChars > 1 ? `${label} accepts ${minChars} to ${maxChars} characters` : `${label} accepts at most ${maxChars} characters`);
+  if (n < minChars || n > maxChars)
+    bad('prompt', prompt, minChars > 1 ? `${label} accepts ${minChars} to ${maxChars} characters` : `${label} accepts at most ${maxChars} characters`);
 }
 
 function checkDuration(req: StructuredRequest, mode: ModeSpec, label: string, bad: Report): number {
   const { seconds, default: fallback } = mode.duration;
   const duration = req.duration ?? fallback;
-  if (!seconds.includes(duration)) bad('duration', req.duration, seconds.length === 1 ? `${label} renders ${seconds[0]} s clips only` : `${label} accepts ${listOf(seconds)}`);
+  if (!seconds.includes(duration))
+    bad('duration', req.duration, seconds.length === 1 ? `${label} renders ${seconds[0]} s clips only` : `${label} accepts ${listOf(seconds)}`);
   return duration;
 }
 
 function resolveAspectRatio(req: StructuredRequest, mode: ModeSpec, modeName: ModeName, where: string, bad: Report): string | undefined {
   const spec = mode.aspectRatio;
   if (req.aspectRatio === undefined) return spec && has(spec.values, DEFAULT_ASPECT_RATIO) ? DEFAULT_ASPECT_RATIO : undefined;
-  if (!spec) bad('aspectRatio', req.aspectRatio, modeName === 'image' ? `${where} follows the image's aspect ratio: leave aspectRatio out` : `${where} has no aspect ratio setting`);
+  if (!spec)
+    bad(
+      'aspectRatio',
+      req.aspectRatio,
+      modeName === 'image' ? `${where} follows the image's aspect ratio: leave aspectRatio out` : `${where} has no aspect ratio setting`,
+    );
   else if (!has(spec.values, req.aspectRatio)) bad('aspectRatio', req.aspectRatio, `${where} accepts ${listOf(Object.keys(spec.values))}`);
   return req.aspectRatio;
 }
@@ -224,6 +232,6 @@ export function resolveRequest(req: StructuredRequest, catalog: ModelCatalog): {
     ...(aspectRatio !== undefined ? { aspectRatio } : {}),
     ...(quality !== undefined ? { quality } : {}),
     ...(images ? { images } : {}),
-  } as RenderRequest;
+  };
   return { request };
 }

@@ -274,7 +274,11 @@ export class AccountLimiter {
    */
   async releaseSlot(account: string, jobId: string): Promise<string[]> {
     const { config, keys: k } = this.account(account);
-    return (await this.scripts.run('releaseSlot', [k.slots, k.tasks, k.paused, this.waiters, k.checks, k.started], [jobId, config.maxConcurrent, ''])) as string[];
+    return (await this.scripts.run(
+      'releaseSlot',
+      [k.slots, k.tasks, k.paused, this.waiters, k.checks, k.started],
+      [jobId, config.maxConcurrent, ''],
+    )) as string[];
   }
 
   /**
@@ -283,7 +287,13 @@ export class AccountLimiter {
    */
   async scheduleCheck(account: string, jobId: string, delayMs: number, nowMs?: number): Promise<boolean> {
     const k = this.account(account).keys;
-    return (await this.scripts.run('scheduleCheck', [k.checks, k.started, k.slots], [jobId, Math.max(0, Math.round(delayMs)), this.options.slotLeaseMs, pinned(nowMs)])) === 1;
+    return (
+      (await this.scripts.run(
+        'scheduleCheck',
+        [k.checks, k.started, k.slots],
+        [jobId, Math.max(0, Math.round(delayMs)), this.options.slotLeaseMs, pinned(nowMs)],
+      )) === 1
+    );
   }
 
   /**

@@ -16,8 +16,6 @@ export function requireApiTokens(config: Config): void {
   }
   const short = config.apiTokens.filter((t) => t.length < MIN_TOKEN_LENGTH);
   if (short.length) {
-    throw new ConfigError([
-      { field: 'API_TOKENS', value: `${short.length} token(s)`, rule: `every token must have at least ${MIN_TOKEN_LENGTH} characters` },
-    ]);
+    throw new ConfigError([{ field: 'API_TOKENS', value: `${short.length} token(s)`, rule: `every token must have at least ${MIN_TOKEN_LENGTH} characters` }]);
   }
 }

@@ -39,7 +39,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchRouteDeps):
     const { dryRun } = parseWith(createBatchQuerySchema, request.query, 'query');
     const { requests = [], ...fields } = parseWith(createBatchBodySchema, request.body);
     const id = fields.id ?? newBatchId();
-    const inputs = requests as unknown[];
+    const inputs = requests;
     // Every request is checked before anything is written: one bad request adds nothing.
     const issues: FieldIssue[] = [];
     const checked: RenderRequest[] = [];
@@ -57,13 +57,19 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchRouteDeps):
     if (dryRun === 'true') {
       const record = await ledger.read(id);
       const budgetUsd = fields.budgetUsd ?? (record?.budgetMicroUsd === undefined ? undefined : fromMicroUsd(record.budgetMicroUsd));
-      const budget = budgetUsd === undefined ? undefined : { budgetUsd, spentUsd: fromMicroUsd(record?.spentMicroUsd ?? 0), reservedUsd: fromMicroUsd(record?.reservedMicroUsd ?? 0) };
+      const budget =
+        budgetUsd === undefined
+          ? undefined
+          : { budgetUsd, spentUsd: fromMicroUsd(record?.spentMicroUsd ?? 0), reservedUsd: fromMicroUsd(record?.reservedMicroUsd ?? 0) };
       return reply.code(200).send({ batchId: id, dryRun: true, estimate: estimateBatch(checked, config, await readCapacity(redis, config), budget) });
     }
 
     const { created } = await openBatch(ledger, { ...fields, id }, config.notify.allowPrivate);
     // The same request sent again (a retry after a timeout) adds only what is missing.
-    const keyed = keyedRequests(inputs.map((input, i) => ({ line: `[${i}]`, input: input as Record<string, unknown> })), id);
+    const keyed = keyedRequests(
+      inputs.map((input, i) => ({ line: `[${i}]`, input: input as Record<string, unknown> })),
+      id,
+    );
     const jobs = keyed.length ? await producer.enqueueMany(keyed, { batchId: id, tenant: fields.tenant }) : [];
     const added = jobs.filter((j) => j.created).length;
     logger.info({ batchId: id, created, renders: jobs.length, added }, 'batch posted');

@@ -85,13 +85,21 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     return reply.code(ok ? 200 : 503).send({ ok });
   });
 
-  void app.register(async (v1) => registerRenderRoutes(v1, { config, producer, logger }), { prefix: '/v1' });
+  void app.register(
+    (v1, _opts, done) => {
+      registerRenderRoutes(v1, { config, producer, logger });
+      done();
+    },
+    { prefix: '/v1' },
+  );
   // The unversioned paths of the first release, for one more: same handlers, marked deprecated.
-  void app.register(async (legacy) => {
-    legacy.addHook('onSend', async (request, reply) => {
+  void app.register((legacy, _opts, done) => {
+    legacy.addHook('onRequest', (request, reply, next) => {
       reply.header('deprecation', DEPRECATED_SINCE).header('link', `</v1${request.url}>; rel="successor-version"`);
+      next();
     });
     registerRenderRoutes(legacy, { config, producer, logger });
+    done();
   });
 
   registerBatchRoutes(app, { config, redis, producer, logger });

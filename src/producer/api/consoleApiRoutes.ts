@@ -38,9 +38,12 @@ export function registerConsoleApiRoutes(app: FastifyInstance, deps: ConsoleApiD
 
   app.get('/v1/batches', () => readBatchList(views));
 
-  app.get<Id>('/v1/batches/:id/videos', async (request, reply) => (await readBatchVideos(views, request.params.id)) ?? reply.code(404).send(noBatch(request.params.id)));
+  app.get<Id>(
+    '/v1/batches/:id/videos',
+    async (request, reply) => (await readBatchVideos(views, request.params.id)) ?? reply.code(404).send(noBatch(request.params.id)),
+  );
 
-  app.post<{ Body: unknown }>('/v1/batch-files', async (request) => {
+  app.post<{ Body: unknown }>('/v1/batch-files', (request) => {
     const { format, text } = parseWith(batchFileBodySchema, request.body);
     const { good, bad } = validateLines(parseBatchText(text, format === 'csv' ? 'csv' : 'json'), (fields) => producer.validate(fields));
     return { requests: good.map((l) => l.input), bad: bad.map((b) => ({ line: b.line, issues: b.issues.map(echoIssue) })) };
@@ -71,15 +74,16 @@ export function registerConsoleApiRoutes(app: FastifyInstance, deps: ConsoleApiD
 
   app.get<{ Querystring: unknown }>('/v1/events', (request, reply) => {
     const { batch } = parseWith(eventsQuerySchema, request.query, 'query');
-    const sources: EventSource[] = [
-      eventSource('fleet', () => readFleet(views)),
-      eventSource('batches', () => readBatchList(views)),
-    ];
+    const sources: EventSource[] = [eventSource('fleet', () => readFleet(views)), eventSource('batches', () => readBatchList(views))];
     if (batch !== undefined) {
       sources.push(
         eventSource('batch', () => readBatch(views, batch)),
         // Links are signed anew on every read: only a change of the jobs sends the list again.
-        eventSource('videos', () => readBatchVideos(views, batch), (v) => JSON.stringify(v?.videos.map(({ url: _url, ...rest }) => rest))),
+        eventSource(
+          'videos',
+          () => readBatchVideos(views, batch),
+          (v) => JSON.stringify(v?.videos.map(({ url: _url, ...rest }) => rest)),
+        ),
       );
     }
     streams.open(request, reply, sources);

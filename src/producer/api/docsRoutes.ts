@@ -32,7 +32,7 @@ export function registerDocsRoutes(app: FastifyInstance): void {
   // Read once, on first use: a server that never shows the docs never loads 1.5 MB of them.
   const files = new Map<string, Buffer>();
 
-  app.get('/openapi.json', async () => document);
+  app.get('/openapi.json', () => document);
   app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DOCS_PAGE));
   app.get<{ Params: { file: string } }>('/docs/:file', async (request, reply) => {
     const type = Object.hasOwn(SWAGGER_FILES, request.params.file) ? SWAGGER_FILES[request.params.file] : undefined;

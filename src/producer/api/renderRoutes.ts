@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../shared/config';
 import { ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
-import type { RenderState } from '../../shared/renderJob';
+import type { RenderResult, RenderState } from '../../shared/renderJob';
 import { parseWith } from '../../batch/batchSchemas';
 import type { EnqueueOptions, RenderProducer } from '../renderProducer';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from '../renderSchedules';
@@ -84,7 +84,7 @@ export function registerRenderRoutes(app: FastifyInstance, deps: RenderRouteDeps
       state,
       step: stepOf(state, render?.step),
       request: renderRequest,
-      result: job.returnvalue ?? null,
+      result: (job.returnvalue as RenderResult | undefined) ?? null,
       failedReason: job.failedReason || null,
       possibleDuplicate: render?.possibleDuplicate ?? false,
       attemptsMade: job.attemptsMade,

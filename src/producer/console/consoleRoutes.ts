@@ -26,7 +26,9 @@ export const OPEN_CONSOLE_ROUTES: ReadonlySet<string> = new Set(['/login', '/con
 /** Pages a browser opens: without a session they go to the login page (the API answers 401). */
 export const CONSOLE_PAGES: ReadonlySet<string> = new Set(['/', '/docs']);
 
-const loginBodySchema = z.strictObject({ token: z.string({ error: 'must be one of API_TOKENS' }).min(1, { error: 'must not be empty' }).max(1000, { error: 'is too long' }) });
+const loginBodySchema = z.strictObject({
+  token: z.string({ error: 'must be one of API_TOKENS' }).min(1, { error: 'must not be empty' }).max(1000, { error: 'is too long' }),
+});
 
 /** Only what the page itself needs; videos come from S3, whose origin is allowed to play them. */
 function contentSecurityPolicy(config: Config): string {
@@ -62,8 +64,16 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: { config: Conf
       return reply.code(401).send({ error: 'not one of API_TOKENS' });
     }
     logger.info({ ip: request.ip }, 'console login');
-    return reply.header('set-cookie', sessionCookie(sessions.issue(token), request.protocol === 'https')).code(204).send();
+    return reply
+      .header('set-cookie', sessionCookie(sessions.issue(token), request.protocol === 'https'))
+      .code(204)
+      .send();
   });
 
-  app.post('/console/logout', async (request, reply) => reply.header('set-cookie', sessionCookie('', request.protocol === 'https')).code(204).send());
+  app.post('/console/logout', async (request, reply) =>
+    reply
+      .header('set-cookie', sessionCookie('', request.protocol === 'https'))
+      .code(204)
+      .send(),
+  );
 }

@@ -39,7 +39,15 @@ export type BatchVideos = z.infer<typeof batchVideosSchema>;
 export async function readFleet({ config, redis, producer }: ViewDeps): Promise<Fleet> {
   const counts = await producer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
   const fleet = await fleetAccounts(redis, config);
-  const balances = new Map((await readBalances(redis, config.limiterPrefix, fleet.accounts.map((a) => a.name))).map((b) => [b.account, b]));
+  const balances = new Map(
+    (
+      await readBalances(
+        redis,
+        config.limiterPrefix,
+        fleet.accounts.map((a) => a.name),
+      )
+    ).map((b) => [b.account, b]),
+  );
   const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({
     account: a.account,
     inFlight: a.inFlight,
@@ -99,7 +107,10 @@ export async function readBatchVideos({ config, producer, s3 }: ViewDeps, batchI
       size: l.size ?? null,
       sha256: l.sha256 ?? null,
       key: l.key ?? null,
-      url: l.state === 'stored' && l.key ? await getSignedUrl(s3, new GetObjectCommand({ Bucket: config.s3.bucket, Key: l.key }), { expiresIn: VIDEO_LINK_TTL_SECONDS }) : null,
+      url:
+        l.state === 'stored' && l.key
+          ? await getSignedUrl(s3, new GetObjectCommand({ Bucket: config.s3.bucket, Key: l.key }), { expiresIn: VIDEO_LINK_TTL_SECONDS })
+          : null,
       reason: l.reason ?? null,
       advice: l.state === 'failed' ? failureAdvice(l.reason ?? '') : null,
     })),

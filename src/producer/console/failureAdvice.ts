@@ -1,7 +1,10 @@
 /** What a person can do about a failed render, read from its failure reason. */
 const ADVICE: ReadonlyArray<[RegExp, string]> = [
   [/content polic|moderation|sensitive|prohibited|safety/i, 'KIE refused the content: rephrase the prompt (or change the images) and enqueue it again.'],
-  [/invalid render request|refused the request|must be|not a known field/i, 'The request is wrong for its model: fix the field named in the reason, check `sora-batch models`, and enqueue it again.'],
+  [
+    /invalid render request|refused the request|must be|not a known field/i,
+    'The request is wrong for its model: fix the field named in the reason, check `sora-batch models`, and enqueue it again.',
+  ],
   [/insufficient credits|credits/i, 'The account ran out of credits: top it up at KIE, then resume it on the Fleet page (or `sora-batch accounts resume`).'],
   [/budget/i, "The batch's budget is spent: raise it (PATCH /v1/batches/:id) and enqueue the line again."],
   [/cancel/i, 'The batch was cancelled: nothing to do, or enqueue the line again in a new batch.'],

@@ -112,7 +112,8 @@ export async function deliverNotification(n: Notification, opts: DeliveryOptions
   trace.getActiveSpan()?.setAttribute('http.response.status_code', status);
   if (status >= 200 && status < 300) return;
   const retryAfter = retryAfterMs(answer.headers['retry-after']);
-  if (status >= 300 && status < 400) throw new NotificationError(`notifyUrl answered ${status}: redirects are not followed, point notifyUrl at the final address`, true);
+  if (status >= 300 && status < 400)
+    throw new NotificationError(`notifyUrl answered ${status}: redirects are not followed, point notifyUrl at the final address`, true);
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new NotificationError(`notifyUrl answered ${status}`, true);
   throw new NotificationError(`notifyUrl answered ${status}`, false, retryAfter);
 }

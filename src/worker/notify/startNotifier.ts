@@ -16,9 +16,7 @@ import { inSpan } from '../../shared/tracing';
 import type { WorkerMetrics } from '../metrics';
 import { deliverNotification, type DeliveryOptions, type Notification } from './deliverNotification';
 
-export type RenderOutcome =
-  | { jobId: string; status: 'stored'; result: unknown }
-  | { jobId: string; status: 'failed'; reason: string };
+export type RenderOutcome = { jobId: string; status: 'stored'; result: unknown } | { jobId: string; status: 'failed'; reason: string };
 
 /** A batch that ended: every job stored, failed or cancelled, and its manifest written. */
 export interface BatchCompleted {
@@ -49,7 +47,6 @@ export interface Notifier {
 const NOTIFICATION_JOB_NAME = 'notify';
 const DELIVERY_CONCURRENCY = 16;
 const MAX_BACKOFF_MS = 6 * 3_600_000;
-
 
 /**
  * The `webhook-id` of an outcome: the same for every attempt and every worker, so receivers can

@@ -37,7 +37,7 @@ export async function storeOnCallback(run: RenderRun): Promise<RenderResult | un
   const stop = new AbortController();
   const staging = stageVideo(videoStoreInput(run, video.videoUrl, stop.signal)).catch((err: Error) => {
     // A hint only: a link off the allowlist or a broken download leaves the usual path to KIE's link.
-    if (!stop.signal.aborted) run.log.warn({ err: err.message }, 'downloading the video a callback announced failed; waiting for KIE\'s record');
+    if (!stop.signal.aborted) run.log.warn({ err: err.message }, "downloading the video a callback announced failed; waiting for KIE's record");
     return undefined;
   });
   const outcome = await confirmation(run);
@@ -55,7 +55,7 @@ export async function storeOnCallback(run: RenderRun): Promise<RenderResult | un
     run.log.warn({ taskId }, 'KIE does not confirm the callback (the task is still generating): nothing kept');
     return run.delay(run.generationFailsafeMs(), 'waiting for the status poller');
   } else if (record?.state === 'success' && !confirmed) {
-    run.log.warn({ taskId }, 'KIE\'s record links another video than the callback did: storing KIE\'s');
+    run.log.warn({ taskId }, "KIE's record links another video than the callback did: storing KIE's");
   }
   return undefined;
 }

@@ -104,7 +104,9 @@ export class RenderRun {
     if (this.state.step === undefined) await this.deps.batches.join(this.job, this.request);
     for (let steps = 1; ; steps++) {
       if (steps > MAX_STEPS_PER_RUN) {
-        throw new UnrecoverableError(`render.step: still at step "${this.state.step ?? '(none)'}" after ${MAX_STEPS_PER_RUN} steps in one run; the job cannot make progress`);
+        throw new UnrecoverableError(
+          `render.step: still at step "${this.state.step ?? '(none)'}" after ${MAX_STEPS_PER_RUN} steps in one run; the job cannot make progress`,
+        );
       }
       switch (this.state.step) {
         case undefined:
@@ -165,7 +167,12 @@ export class RenderRun {
   }
 
   paced<T>(account: string, kind: TurnKind, request: () => Promise<T>): Promise<T> {
-    return callKie(this.deps.limiter, this.deps.config, account, kind, request, { retryAmbiguous: true, signal: this.deps.signal, logger: this.log, retries: this.deps.counters?.kieRetries });
+    return callKie(this.deps.limiter, this.deps.config, account, kind, request, {
+      retryAmbiguous: true,
+      signal: this.deps.signal,
+      logger: this.log,
+      retries: this.deps.counters?.kieRetries,
+    });
   }
 
   /**

@@ -61,7 +61,10 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
   const key = objectKey(run);
   let stored = await findStoredVideo(s3, bucket, key, taskId).catch(() => undefined);
   if (staged && stored) await staged.discard();
-  else if (staged) stored = await staged.commit().catch((err: Error) => void run.log.warn({ err: err.message }, 'committing the video downloaded early failed; downloading it again'));
+  else if (staged)
+    stored = await staged
+      .commit()
+      .catch((err: Error) => void run.log.warn({ err: err.message }, 'committing the video downloaded early failed; downloading it again'));
   let url = firstUrl;
   let transferStartedAt = staged?.startedAt ?? Date.now();
   for (let attempt = 1; !stored; attempt++) {
@@ -111,7 +114,13 @@ export async function storeVideoStep(run: RenderRun, firstUrl: string | undefine
 async function posterOf(run: RenderRun, stored: StoredVideo, warnings: RenderWarning[]): Promise<string | undefined> {
   const { config, s3, counters } = run.deps;
   try {
-    return await storePoster({ s3, bucket: stored.bucket, key: stored.key, durationSeconds: stored.video?.durationSeconds, timeoutMs: config.downloadTimeoutMs });
+    return await storePoster({
+      s3,
+      bucket: stored.bucket,
+      key: stored.key,
+      durationSeconds: stored.video?.durationSeconds,
+      timeoutMs: config.downloadTimeoutMs,
+    });
   } catch (err) {
     const message = `no poster for ${stored.key}: ${(err as Error).message}`;
     warnings.push({ type: 'poster-failed', message });

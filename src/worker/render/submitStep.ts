@@ -25,7 +25,10 @@ function alertModelWaiting(run: RenderRun, reason: string, retryInMs: number): v
   const now = Date.now();
   if (now - (lastModelAlert.get(model) ?? -Infinity) < MODEL_ALERT_EVERY_MS) return;
   lastModelAlert.set(model, now);
-  run.log.warn({ model, alert: 'model-paused', reason }, `model ${model} is paused: its jobs wait (next probe within ${Math.round(retryInMs / 1000)} s, or sora-batch models resume ${model})`);
+  run.log.warn(
+    { model, alert: 'model-paused', reason },
+    `model ${model} is paused: its jobs wait (next probe within ${Math.round(retryInMs / 1000)} s, or sora-batch models resume ${model})`,
+  );
 }
 
 export async function submitTask(run: RenderRun): Promise<void> {
@@ -181,7 +184,7 @@ export async function recoverAmbiguousSubmit(run: RenderRun): Promise<void> {
       await run.persist({ ...run.state, step: 'generating', taskId: announced, submittedAt: run.state.submitStartedAt, submits: run.state.submits + 1 });
       return;
     }
-    run.log.warn({ account, taskId: announced, reason: confirmation.reason }, 'a callback announced a task KIE does not confirm as this job\'s: not adopted');
+    run.log.warn({ account, taskId: announced, reason: confirmation.reason }, "a callback announced a task KIE does not confirm as this job's: not adopted");
     await clearCallbackTask(redis, config.limiterPrefix, run.job.queueName, run.job.id!);
   }
   const since = run.state.submitStartedAt ?? Date.now();

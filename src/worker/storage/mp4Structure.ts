@@ -10,6 +10,7 @@ import { createFile, ISOFile, Log, MP4BoxBuffer } from 'mp4box';
 import type { VideoFacts } from '../../shared/renderJob';
 
 // mp4box prints its warnings on the console; what matters reaches onError, and from there the refusal.
+// eslint-disable-next-line @typescript-eslint/unbound-method -- mp4box takes its level as one of its own functions, never called from here
 Log.setLogLevel(Log.error);
 
 /** A moov box lists every sample; even hours of video need a few MB. Nothing else is held. */

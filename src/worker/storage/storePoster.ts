@@ -22,8 +22,10 @@ export function requireFfmpegForPosters(config: Config): void {
   if (!config.posters) return;
   const probe = spawnSync(FFMPEG, ['-version'], { stdio: 'ignore' });
   if (probe.error || probe.status !== 0) {
-    const why = probe.error ? (probe.error as NodeJS.ErrnoException).code ?? probe.error.message : `exit ${probe.status}`;
-    throw new ConfigError([{ field: 'POSTERS', value: 'true', rule: `needs ffmpeg on the PATH, and running it failed (${why}): install ffmpeg, or set POSTERS=false` }]);
+    const why = probe.error ? ((probe.error as NodeJS.ErrnoException).code ?? probe.error.message) : `exit ${probe.status}`;
+    throw new ConfigError([
+      { field: 'POSTERS', value: 'true', rule: `needs ffmpeg on the PATH, and running it failed (${why}): install ffmpeg, or set POSTERS=false` },
+    ]);
   }
 }
 
@@ -55,7 +57,7 @@ export async function storePoster(input: StorePosterInput): Promise<string> {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: posterKey, Body: jpeg, ContentType: 'image/jpeg' }), { abortSignal: stop.signal });
     return posterKey;
   } catch (err) {
-    if (stop.signal.aborted) throw new Error(`the poster of s3://${bucket}/${key} took longer than ${input.timeoutMs} ms`);
+    if (stop.signal.aborted) throw new Error(`the poster of s3://${bucket}/${key} took longer than ${input.timeoutMs} ms`, { cause: err });
     throw err;
   } finally {
     clearTimeout(timer);
@@ -65,10 +67,31 @@ export async function storePoster(input: StorePosterInput): Promise<string> {
 /** One JPEG frame `at` seconds into the MP4 that `video` streams. */
 function frameFrom(video: Readable, at: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const ffmpeg = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-ss', at.toFixed(3), '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '3', 'pipe:1'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      signal,
-    });
+    const ffmpeg = spawn(
+      FFMPEG,
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        'pipe:0',
+        '-ss',
+        at.toFixed(3),
+        '-frames:v',
+        '1',
+        '-f',
+        'image2pipe',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '3',
+        'pipe:1',
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        signal,
+      },
+    );
     const out: Buffer[] = [];
     let outBytes = 0;
     let stderr = '';

@@ -98,13 +98,20 @@ function videoMetadata(video: VideoFacts): Record<string, string> {
 function videoFromMetadata(m: Record<string, string>): VideoFacts | undefined {
   const [durationSeconds, width, height] = [m['duration-seconds'], m.width, m.height].map(Number);
   if (!(durationSeconds! >= 0 && width! > 0 && height! > 0) || m.codecs === undefined) return undefined;
-  return { durationSeconds: durationSeconds!, width: width!, height: height!, codecs: m.codecs.split(',').filter(Boolean), hasAudio: m['has-audio'] === 'true' };
+  return {
+    durationSeconds: durationSeconds!,
+    width: width!,
+    height: height!,
+    codecs: m.codecs.split(',').filter(Boolean),
+    hasAudio: m['has-audio'] === 'true',
+  };
 }
 
 function checkMetadata(metadata: Record<string, string>): void {
   for (const [name, value] of Object.entries(metadata)) {
     if (!METADATA_NAME.test(name)) throw new StorageError(`metadata name ${JSON.stringify(name)} must be lower-case letters, digits and -`, false, true);
-    if (!METADATA_VALUE.test(value)) throw new StorageError(`metadata ${name} must be printable ASCII (got ${JSON.stringify(value.slice(0, 40))})`, false, true);
+    if (!METADATA_VALUE.test(value))
+      throw new StorageError(`metadata ${name} must be printable ASCII (got ${JSON.stringify(value.slice(0, 40))})`, false, true);
   }
 }
 
@@ -180,10 +187,7 @@ async function transferVideo(input: StoreVideoInput): Promise<StagedVideo> {
   checkMetadata(input.metadata);
   const source = describeUrl(input.url);
   const stop = new AbortController();
-  const timer = setTimeout(
-    () => stop.abort(new StorageError(`storing ${source} took longer than ${input.timeoutMs} ms`)),
-    input.timeoutMs,
-  );
+  const timer = setTimeout(() => stop.abort(new StorageError(`storing ${source} took longer than ${input.timeoutMs} ms`)), input.timeoutMs);
   const onCancel = () => stop.abort(new StorageError(`storing ${source} was cancelled`));
   if (input.signal?.aborted) onCancel();
   input.signal?.addEventListener('abort', onCancel, { once: true });
@@ -260,7 +264,11 @@ async function uploadVerified(input: StoreVideoInput, download: VideoDownload, s
 }
 
 /** The final key, written by one atomic copy with the hash in its metadata (see the top of this file). */
-async function commitStaged(input: StoreVideoInput, incomingKey: string, { size, sha256, video }: { size: number; sha256: string; video: VideoFacts }): Promise<StoredVideo> {
+async function commitStaged(
+  input: StoreVideoInput,
+  incomingKey: string,
+  { size, sha256, video }: { size: number; sha256: string; video: VideoFacts },
+): Promise<StoredVideo> {
   const { s3, bucket, key } = input;
   try {
     await s3.send(

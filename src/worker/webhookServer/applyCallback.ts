@@ -57,7 +57,10 @@ export async function applyCallback(target: CallbackTarget, jobId: string, hint:
       const fastPath = hint.state === 'success' && hint.videoUrl !== undefined;
       if (fastPath) {
         // Before the check is hurried: whatever KIE answers, the job hears it.
-        await Promise.all([recordCallbackVideo(redis, prefix, queue.name, jobId, { taskId, videoUrl: hint.videoUrl! }), awaitTaskOutcome(redis, prefix, member)]);
+        await Promise.all([
+          recordCallbackVideo(redis, prefix, queue.name, jobId, { taskId, videoUrl: hint.videoUrl! }),
+          awaitTaskOutcome(redis, prefix, member),
+        ]);
       }
       const [hurried] = await Promise.all([
         render.account !== undefined && hurryCheck(redis, prefix, render.account, member),
@@ -77,7 +80,10 @@ export async function applyCallback(target: CallbackTarget, jobId: string, hint:
     }
     // A task this job does not own (or no longer owns) reported back: KIE may have run, and
     // charged, two tasks for one job. Someone should look.
-    log.warn({ state, step: render?.step, jobTaskId: render?.taskId, alert: 'possible-duplicate-task' }, 'possible duplicate task: callback names a task the job does not own');
+    log.warn(
+      { state, step: render?.step, jobTaskId: render?.taskId, alert: 'possible-duplicate-task' },
+      'possible duplicate task: callback names a task the job does not own',
+    );
     return { status: 200, body: { ignored: 'other task' } };
   } catch (err) {
     await forgetCallbackSeen(redis, prefix, queue.name, jobId, taskId).catch(() => undefined);

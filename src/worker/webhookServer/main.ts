@@ -18,7 +18,10 @@ async function main(): Promise<void> {
     redis.disconnect();
     process.exit(1);
   }
-  logger.info({ host: server.host, port: server.port, queue: config.queueName, signedCallbacks: Boolean(config.kie.webhookHmacKey) }, 'webhook receiver listening');
+  logger.info(
+    { host: server.host, port: server.port, queue: config.queueName, signedCallbacks: Boolean(config.kie.webhookHmacKey) },
+    'webhook receiver listening',
+  );
 
   // Callbacks in progress finish (they are short).
   stopOnSignals(logger, async () => {

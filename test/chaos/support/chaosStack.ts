@@ -39,6 +39,7 @@ export function useChaosRedis(): () => RedisServer {
 
 export async function startChaosStack(opts: StackOptions = {}): Promise<RenderStack> {
   // A require, not an import: the module must load only now that REDIS_URL is set.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a dynamic import() here would be real ESM, outside jest's module registry
   const { startRenderStack, REDIS_URL } = require('../../support/renderStack') as typeof import('../../support/renderStack');
   if (REDIS_URL !== process.env.REDIS_URL) {
     throw new Error(`the render stack was loaded before useChaosRedis() set REDIS_URL: it uses ${REDIS_URL}, not ${process.env.REDIS_URL}`);
@@ -97,7 +98,11 @@ export async function receiverInWorkerEnv(): Promise<Record<string, string>> {
 /** Resolves once an HTTP server answers GET /healthz with 200 at `port`. */
 export async function waitForHealthz(port: number, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   await waitUntil(
-    () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false),
+    () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
     `a healthy server on port ${port}`,
     timeoutMs,
     100,

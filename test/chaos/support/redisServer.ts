@@ -48,11 +48,26 @@ export async function startRedisServer(): Promise<RedisServer> {
     const output: string[] = [];
     const started = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    started.stdout!.on('data', (d) => output.push(String(d)));
-    started.stderr!.on('data', (d) => output.push(String(d)));
+    started.stdout.on('data', (d) => output.push(String(d)));
+    started.stderr.on('data', (d) => output.push(String(d)));
     child = started;
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!(await answersPing(port))) {

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { RenderResult } from '../../../src/shared/renderJob';
 import type { RenderStack } from '../../support/renderStack';
 
 export interface EnqueuedPrompt {
@@ -75,7 +74,7 @@ export async function tallyJobs(stack: RenderStack, scenario: string, jobs: read
     const state = job ? await job.getState() : 'missing';
     if (job?.data.batchId) manifestKeys.add(`${job.data.batchId}/manifest.jsonl`);
     if (state === 'completed') {
-      const result = job!.returnvalue as RenderResult;
+      const result = job!.returnvalue;
       resultKeys.add(result.key);
       const stored = await sha256Of(stack, result.key);
       const expected = stack.sim.expectedVideo(result.taskId);
@@ -100,7 +99,7 @@ export async function tallyJobs(stack: RenderStack, scenario: string, jobs: read
   tally.multipartLeft = (await stack.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0;
 
   const submitCounts = [...new Set(tally.submits)].sort().map((n) => `${n}x${tally.submits.filter((s) => s === n).length}`);
-  const extras = Object.entries(extra).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  const extras = Object.entries(extra).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`);
   console.log(
     [
       `[chaos] ${scenario}:`,
@@ -134,8 +133,10 @@ export async function enqueuePrompts(stack: RenderStack, label: string, n: numbe
 
 /** Waits for every job to finish; a timeout is not thrown here: the tally counts those jobs lost. */
 export async function settle(stack: RenderStack, jobs: readonly EnqueuedPrompt[], timeoutMs: number): Promise<void> {
-  await stack.waitForJobs(
-    jobs.map((j) => j.jobId),
-    timeoutMs,
-  ).catch((err: Error) => console.log(`[chaos] ${err.message}`));
+  await stack
+    .waitForJobs(
+      jobs.map((j) => j.jobId),
+      timeoutMs,
+    )
+    .catch((err: Error) => console.log(`[chaos] ${err.message}`));
 }

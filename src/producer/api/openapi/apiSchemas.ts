@@ -120,7 +120,9 @@ export const fleetSchema = z.object({
       credits: z.object({ credits: z.number(), readAt: z.number() }).optional(),
     }),
   ),
-  pausedModels: z.array(z.object({ model: z.string(), paused: z.object({ reason: z.string(), since: z.number(), by: z.enum(['kie', 'operator']) }), waiters: z.number().int() })),
+  pausedModels: z.array(
+    z.object({ model: z.string(), paused: z.object({ reason: z.string(), since: z.number(), by: z.enum(['kie', 'operator']) }), waiters: z.number().int() }),
+  ),
   alerts: z.array(z.object({ at: z.string(), alert: z.string(), details: z.record(z.string(), z.union([z.string(), z.number()])) })),
 });
 

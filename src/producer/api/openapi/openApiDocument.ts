@@ -41,7 +41,13 @@ export function openApiDocument(version: string): Json {
       required: !(field as z.ZodType).safeParse(undefined).success,
       schema: jsonSchema(field as z.ZodType, 'input'),
     }));
-    const headers = Object.entries(op.headers ?? {}).map(([name, description]) => ({ name, in: 'header', required: false, description, schema: { type: 'string' } }));
+    const headers = Object.entries(op.headers ?? {}).map(([name, description]) => ({
+      name,
+      in: 'header',
+      required: false,
+      description,
+      schema: { type: 'string' },
+    }));
     const responses = Object.fromEntries(
       Object.entries(op.answers).map(([code, a]) => {
         const media = a.schema ? { 'application/json': { schema: ref(a.schema, 'output') } } : a.mediaType ? { [a.mediaType]: {} } : undefined;

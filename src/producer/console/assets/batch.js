@@ -27,7 +27,11 @@ function videoCard(v, batchId) {
     );
   }
   const video = v.url
-    ? refreshOnExpiry(h('video', { controls: true, preload: 'metadata', playsInline: true, src: v.url, 'aria-label': `video of job ${v.jobId}: ${v.prompt ?? ''}` }), batchId, v.jobId)
+    ? refreshOnExpiry(
+        h('video', { controls: true, preload: 'metadata', playsInline: true, src: v.url, 'aria-label': `video of job ${v.jobId}: ${v.prompt ?? ''}` }),
+        batchId,
+        v.jobId,
+      )
     : h('p', { class: 'hint' }, 'no link: the API cannot sign S3 links (no S3 credentials?)');
   return h(
     'article',
@@ -37,12 +41,18 @@ function videoCard(v, batchId) {
     h(
       'dl',
       {},
-      h('dt', {}, 'model'), h('dd', {}, v.model ?? '–'),
-      h('dt', {}, 'duration'), h('dd', {}, v.durationSeconds === null ? '–' : `${v.durationSeconds} s`),
-      h('dt', {}, 'size'), h('dd', {}, bytes(v.size)),
-      h('dt', {}, 'sha256'), h('dd', { class: 'mono', title: v.sha256 ?? '' }, v.sha256 ? `${v.sha256.slice(0, 16)}…` : '–'),
-      h('dt', {}, 'key'), h('dd', { class: 'mono' }, v.key ?? '–'),
-      h('dt', {}, 'job'), h('dd', {}, v.jobId),
+      h('dt', {}, 'model'),
+      h('dd', {}, v.model ?? '–'),
+      h('dt', {}, 'duration'),
+      h('dd', {}, v.durationSeconds === null ? '–' : `${v.durationSeconds} s`),
+      h('dt', {}, 'size'),
+      h('dd', {}, bytes(v.size)),
+      h('dt', {}, 'sha256'),
+      h('dd', { class: 'mono', title: v.sha256 ?? '' }, v.sha256 ? `${v.sha256.slice(0, 16)}…` : '–'),
+      h('dt', {}, 'key'),
+      h('dd', { class: 'mono' }, v.key ?? '–'),
+      h('dt', {}, 'job'),
+      h('dd', {}, v.jobId),
     ),
   );
 }
@@ -51,15 +61,28 @@ export function batchView(view, batchId, listen) {
   const summary = h('section', { 'aria-label': 'progress' });
   const grid = h('section', { class: 'grid', 'aria-label': 'videos' });
   const pending = h('p', { class: 'hint' });
-  const cancel = h('button', { type: 'button', class: 'quiet', onclick: async () => {
-    if (!confirm(`Cancel batch ${batchId}? Jobs not yet sent to KIE are removed.`)) return;
-    await api('DELETE', `/v1/batches/${encodeURIComponent(batchId)}`).catch((err) => alert(err.message));
-  } }, 'Cancel batch');
+  const cancel = h(
+    'button',
+    {
+      type: 'button',
+      class: 'quiet',
+      onclick: async () => {
+        if (!confirm(`Cancel batch ${batchId}? Jobs not yet sent to KIE are removed.`)) return;
+        await api('DELETE', `/v1/batches/${encodeURIComponent(batchId)}`).catch((err) => alert(err.message));
+      },
+    },
+    'Cancel batch',
+  );
   show(
     view,
     `Batch ${batchId}`,
     summary,
-    h('div', { class: 'actions' }, h('a', { href: `/v1/batches/${encodeURIComponent(batchId)}/manifest?format=csv`, download: `${batchId}.csv` }, 'Download the manifest (CSV)'), cancel),
+    h(
+      'div',
+      { class: 'actions' },
+      h('a', { href: `/v1/batches/${encodeURIComponent(batchId)}/manifest?format=csv`, download: `${batchId}.csv` }, 'Download the manifest (CSV)'),
+      cancel,
+    ),
     h('h2', {}, 'Videos'),
     pending,
     grid,

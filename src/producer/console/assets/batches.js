@@ -8,7 +8,24 @@ export function batchesView(view, listen) {
     view,
     'Batches',
     empty,
-    h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Batch', 'State', 'Progress', 'Spent / budget', 'Finish', 'Created'].map((t) => h('th', { scope: 'col' }, t)))), body)),
+    h(
+      'div',
+      { class: 'scroll' },
+      h(
+        'table',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Batch', 'State', 'Progress', 'Spent / budget', 'Finish', 'Created'].map((t) => h('th', { scope: 'col' }, t)),
+          ),
+        ),
+        body,
+      ),
+    ),
   );
   listen('', (event, data) => {
     if (event !== 'batches') return;
@@ -20,7 +37,12 @@ export function batchesView(view, listen) {
           {},
           h('td', {}, h('a', { href: `#/batches/${encodeURIComponent(b.batchId)}` }, b.batchId)),
           h('td', {}, b.state),
-          h('td', {}, progressBar(percentDone(b), `batch ${b.batchId} progress`), h('div', { class: 'hint' }, `${b.done} stored, ${b.failed} failed of ${b.jobs}`)),
+          h(
+            'td',
+            {},
+            progressBar(percentDone(b), `batch ${b.batchId} progress`),
+            h('div', { class: 'hint' }, `${b.done} stored, ${b.failed} failed of ${b.jobs}`),
+          ),
           h('td', {}, `${usd(b.spentUsd)} / ${b.budgetUsd === null ? 'no budget' : usd(b.budgetUsd)}`),
           h('td', {}, b.state === 'open' ? until(b.estimatedFinishAt) : 'done'),
           h('td', {}, when(b.createdAt)),

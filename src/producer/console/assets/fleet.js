@@ -3,20 +3,29 @@
 import { api, facts, h, show, when } from './lib.js';
 
 function resumeButton(label, path, status) {
-  return h('button', { type: 'button', onclick: async (event) => {
-    event.target.disabled = true;
-    try {
-      const r = await api('POST', path);
-      status.textContent = `${r.resumed} resumed; ${r.woken} waiting job(s) woken.`;
-    } catch (err) {
-      status.textContent = err.message;
-      event.target.disabled = false;
-    }
-  } }, label);
+  return h(
+    'button',
+    {
+      type: 'button',
+      onclick: async (event) => {
+        event.target.disabled = true;
+        try {
+          const r = await api('POST', path);
+          status.textContent = `${r.resumed} resumed; ${r.woken} waiting job(s) woken.`;
+        } catch (err) {
+          status.textContent = err.message;
+          event.target.disabled = false;
+        }
+      },
+    },
+    label,
+  );
 }
 
 function alertLine(a) {
-  const details = Object.entries(a.details).map(([k, v]) => `${k} ${v}`).join(', ');
+  const details = Object.entries(a.details)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return h('li', {}, h('strong', {}, a.alert), ' ', h('span', { class: 'hint' }, when(a.at)), details && h('div', {}, details));
 }
 
@@ -32,7 +41,24 @@ export function fleetView(view, listen) {
     counts,
     status,
     h('h2', {}, 'Accounts'),
-    h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Account', 'In flight', 'Quota used', 'Credits', 'Paused', ''].map((t) => h('th', { scope: 'col' }, t)))), accounts)),
+    h(
+      'div',
+      { class: 'scroll' },
+      h(
+        'table',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Account', 'In flight', 'Quota used', 'Credits', 'Paused', ''].map((t) => h('th', { scope: 'col' }, t)),
+          ),
+        ),
+        accounts,
+      ),
+    ),
     h('h2', {}, 'Paused models'),
     models,
     h('h2', {}, 'Recent alerts'),
@@ -49,7 +75,12 @@ export function fleetView(view, listen) {
               {},
               h('th', { scope: 'row' }, a.account),
               h('td', {}, `${a.inFlight} / ${a.maxConcurrent}`),
-              h('td', {}, `${a.submitsInWindow} / ${a.dailyLimit}`, a.nextQuotaAt ? h('div', { class: 'hint' }, `back ${when(new Date(a.nextQuotaAt).toISOString())}`) : null),
+              h(
+                'td',
+                {},
+                `${a.submitsInWindow} / ${a.dailyLimit}`,
+                a.nextQuotaAt ? h('div', { class: 'hint' }, `back ${when(new Date(a.nextQuotaAt).toISOString())}`) : null,
+              ),
               h('td', {}, a.credits ? String(a.credits.credits) : '–'),
               h('td', { class: a.paused ? 'warn' : '' }, a.paused ?? 'no'),
               h('td', {}, a.paused ? resumeButton(`Resume ${a.account}`, `/v1/accounts/${encodeURIComponent(a.account)}/resume`, status) : null),
@@ -60,7 +91,13 @@ export function fleetView(view, listen) {
     models.replaceChildren(
       ...(f.pausedModels.length
         ? f.pausedModels.map((m) =>
-            h('li', {}, h('strong', {}, m.model), ` paused by ${m.paused.by} since ${when(new Date(m.paused.since).toISOString())}: ${m.paused.reason} (${m.waiters} waiting) `, resumeButton(`Resume ${m.model}`, `/v1/models/${encodeURIComponent(m.model)}/resume`, status)),
+            h(
+              'li',
+              {},
+              h('strong', {}, m.model),
+              ` paused by ${m.paused.by} since ${when(new Date(m.paused.since).toISOString())}: ${m.paused.reason} (${m.waiters} waiting) `,
+              resumeButton(`Resume ${m.model}`, `/v1/models/${encodeURIComponent(m.model)}/resume`, status),
+            ),
           )
         : [h('li', { class: 'hint' }, 'None.')]),
     );

@@ -20,7 +20,12 @@ export function h(tag, attrs = {}, ...children) {
 export class ApiError extends Error {
   constructor(status, body) {
     const issues = (body && body.issues) || [];
-    super([body && body.error ? body.error : `HTTP ${status}`, ...issues.map((i) => `${i.field}: ${i.rule}${i.value === undefined ? '' : ` (got ${JSON.stringify(i.value)})`}`)].join('\n'));
+    super(
+      [
+        body && body.error ? body.error : `HTTP ${status}`,
+        ...issues.map((i) => `${i.field}: ${i.rule}${i.value === undefined ? '' : ` (got ${JSON.stringify(i.value)})`}`),
+      ].join('\n'),
+    );
     this.status = status;
     this.issues = issues;
   }
@@ -77,7 +82,11 @@ export function progressBar(percent, label) {
 
 /** A definition list of figures. */
 export function facts(pairs) {
-  return h('dl', { class: 'facts' }, pairs.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
+  return h(
+    'dl',
+    { class: 'facts' },
+    pairs.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))),
+  );
 }
 
 /** Replaces the view's content and announces the page. */

@@ -13,13 +13,32 @@ function optionField(name, spec) {
   const id = `option-${name}`;
   const hint = h('p', { class: 'hint' }, spec.about);
   if (spec.type === 'boolean') {
-    return h('div', {}, h('label', { for: id }, h('input', { id, type: 'checkbox', name, checked: Boolean(spec.default), 'data-type': 'boolean' }), ` ${name}`), hint);
+    return h(
+      'div',
+      {},
+      h('label', { for: id }, h('input', { id, type: 'checkbox', name, checked: Boolean(spec.default), 'data-type': 'boolean' }), ` ${name}`),
+      hint,
+    );
   }
   let input;
   if (spec.type === 'enum') {
-    input = h('select', { id, name, 'data-type': 'enum' }, h('option', { value: '' }, '(default)'), Object.keys(spec.values).map((v) => h('option', { value: v, selected: v === spec.default }, v)));
+    input = h(
+      'select',
+      { id, name, 'data-type': 'enum' },
+      h('option', { value: '' }, '(default)'),
+      Object.keys(spec.values).map((v) => h('option', { value: v, selected: v === spec.default }, v)),
+    );
   } else if (spec.type === 'number') {
-    input = h('input', { id, name, type: 'number', min: spec.min, max: spec.max, step: spec.integer ? 1 : 'any', value: spec.default ?? '', 'data-type': 'number' });
+    input = h('input', {
+      id,
+      name,
+      type: 'number',
+      min: spec.min,
+      max: spec.max,
+      step: spec.integer ? 1 : 'any',
+      value: spec.default ?? '',
+      'data-type': 'number',
+    });
   } else {
     input = h('input', { id, name, type: 'text', maxlength: spec.maxChars, value: spec.default ?? '', 'data-type': 'string' });
   }
@@ -38,7 +57,13 @@ export function newWorkView(view) {
   const ratio = h('select', { id: 'aspect-ratio', name: 'aspectRatio' });
   const copies = h('input', { id: 'copies', name: 'copies', type: 'number', min: 1, max: MAX_COPIES, value: 1, required: true });
   const options = h('div', { class: 'row' });
-  const imagesBlock = h('div', {}, h('label', { for: 'images' }, 'Image URLs'), images, h('p', { class: 'hint' }, 'With images the model renders image-to-video.'));
+  const imagesBlock = h(
+    'div',
+    {},
+    h('label', { for: 'images' }, 'Image URLs'),
+    images,
+    h('p', { class: 'hint' }, 'With images the model renders image-to-video.'),
+  );
   const ratioBlock = h('div', {}, h('label', { for: 'aspect-ratio' }, 'Aspect ratio'), ratio);
   const formError = h('p', { class: 'error', role: 'alert' });
   let catalog = { models: [] };
@@ -85,18 +110,26 @@ export function newWorkView(view) {
       const dry = await api('POST', '/v1/batches?dryRun=true', { ...batchFields(), requests });
       const e = dry.estimate;
       const status = h('p', { role: 'status' });
-      const enqueue = h('button', { type: 'button', id: 'enqueue', onclick: async () => {
-        enqueue.disabled = true;
-        status.textContent = 'Enqueuing…';
-        try {
-          await api('POST', '/v1/batches', { ...batchFields(), id: dry.batchId, requests });
-          location.hash = `#/batches/${encodeURIComponent(dry.batchId)}`;
-        } catch (err) {
-          status.textContent = err.message;
-          status.className = 'error';
-          enqueue.disabled = false;
-        }
-      } }, `Enqueue ${e.jobs} render${e.jobs === 1 ? '' : 's'}`);
+      const enqueue = h(
+        'button',
+        {
+          type: 'button',
+          id: 'enqueue',
+          onclick: async () => {
+            enqueue.disabled = true;
+            status.textContent = 'Enqueuing…';
+            try {
+              await api('POST', '/v1/batches', { ...batchFields(), id: dry.batchId, requests });
+              location.hash = `#/batches/${encodeURIComponent(dry.batchId)}`;
+            } catch (err) {
+              status.textContent = err.message;
+              status.className = 'error';
+              enqueue.disabled = false;
+            }
+          },
+        },
+        `Enqueue ${e.jobs} render${e.jobs === 1 ? '' : 's'}`,
+      );
       review.replaceChildren(
         h('h2', {}, `Dry run of batch ${dry.batchId}`),
         facts([
@@ -107,7 +140,11 @@ export function newWorkView(view) {
           ...(e.budget ? [['budget allows', `${e.budget.jobsAllowed} render(s)`]] : []),
         ]),
         ...notes,
-        h('ul', { class: 'hint' }, e.finish.assumptions.map((a) => h('li', {}, a))),
+        h(
+          'ul',
+          { class: 'hint' },
+          e.finish.assumptions.map((a) => h('li', {}, a)),
+        ),
         h('div', { class: 'actions' }, enqueue),
         status,
       );
@@ -119,16 +156,27 @@ export function newWorkView(view) {
 
   const single = h(
     'form',
-    { class: 'panel', id: 'render-form', onsubmit: (event) => {
-      event.preventDefault();
-      formError.textContent = '';
-      const n = Number(copies.value);
-      void check(Array.from({ length: n }, () => renderRequest()));
-    } },
+    {
+      class: 'panel',
+      id: 'render-form',
+      onsubmit: (event) => {
+        event.preventDefault();
+        formError.textContent = '';
+        const n = Number(copies.value);
+        void check(Array.from({ length: n }, () => renderRequest()));
+      },
+    },
     h('h2', {}, 'One render'),
     h('label', { for: 'prompt' }, 'Prompt'),
     prompt,
-    h('div', { class: 'row' }, h('div', {}, h('label', { for: 'model' }, 'Model'), model), h('div', {}, h('label', { for: 'duration' }, 'Duration'), duration), ratioBlock, h('div', {}, h('label', { for: 'copies' }, 'Copies'), copies)),
+    h(
+      'div',
+      { class: 'row' },
+      h('div', {}, h('label', { for: 'model' }, 'Model'), model),
+      h('div', {}, h('label', { for: 'duration' }, 'Duration'), duration),
+      ratioBlock,
+      h('div', {}, h('label', { for: 'copies' }, 'Copies'), copies),
+    ),
     imagesBlock,
     options,
     formError,
@@ -139,25 +187,29 @@ export function newWorkView(view) {
   const fileNotes = h('div');
   const upload = h(
     'form',
-    { class: 'panel', id: 'file-form', onsubmit: async (event) => {
-      event.preventDefault();
-      const chosen = file.files[0];
-      if (!chosen) return;
-      fileNotes.replaceChildren();
-      try {
-        const read = await api('POST', '/v1/batch-files', { format: /\.csv$/i.test(chosen.name) ? 'csv' : 'jsonl', text: await chosen.text() });
-        const bad = read.bad.map((b) => h('li', {}, `line ${b.line}: `, b.issues.map((i) => `${i.field} ${i.rule}`).join('; ')));
-        const notes = bad.length ? [h('p', { class: 'warn' }, `${bad.length} line(s) left out:`), h('ul', {}, bad)] : [];
-        if (!read.requests.length) {
-          review.hidden = false;
-          review.replaceChildren(h('p', { class: 'error', role: 'alert' }, 'No line of the file is a render request.'), ...notes);
-          return;
+    {
+      class: 'panel',
+      id: 'file-form',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const chosen = file.files[0];
+        if (!chosen) return;
+        fileNotes.replaceChildren();
+        try {
+          const read = await api('POST', '/v1/batch-files', { format: /\.csv$/i.test(chosen.name) ? 'csv' : 'jsonl', text: await chosen.text() });
+          const bad = read.bad.map((b) => h('li', {}, `line ${b.line}: `, b.issues.map((i) => `${i.field} ${i.rule}`).join('; ')));
+          const notes = bad.length ? [h('p', { class: 'warn' }, `${bad.length} line(s) left out:`), h('ul', {}, bad)] : [];
+          if (!read.requests.length) {
+            review.hidden = false;
+            review.replaceChildren(h('p', { class: 'error', role: 'alert' }, 'No line of the file is a render request.'), ...notes);
+            return;
+          }
+          await check(read.requests, notes);
+        } catch (err) {
+          fileNotes.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message));
         }
-        await check(read.requests, notes);
-      } catch (err) {
-        fileNotes.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message));
-      }
-    } },
+      },
+    },
     h('h2', {}, 'Or a file'),
     h('label', { for: 'batch-file' }, 'CSV (a header row naming the fields) or JSON Lines'),
     file,
@@ -169,7 +221,16 @@ export function newWorkView(view) {
   show(
     view,
     'New work',
-    h('section', { class: 'panel', 'aria-label': 'batch' }, h('div', { class: 'row' }, h('div', {}, h('label', { for: 'batch-name' }, 'Batch name'), batchName), h('div', {}, h('label', { for: 'batch-budget' }, 'Budget (USD)'), budget))),
+    h(
+      'section',
+      { class: 'panel', 'aria-label': 'batch' },
+      h(
+        'div',
+        { class: 'row' },
+        h('div', {}, h('label', { for: 'batch-name' }, 'Batch name'), batchName),
+        h('div', {}, h('label', { for: 'batch-budget' }, 'Budget (USD)'), budget),
+      ),
+    ),
     single,
     upload,
     review,
@@ -183,10 +244,17 @@ export function newWorkView(view) {
     withImages = !withImages;
     fitToModel();
   });
-  api('GET', '/v1/models').then((c) => {
-    catalog = c;
-    const usable = c.models.filter((m) => m.modes.text || m.modes.image);
-    model.replaceChildren(...usable.map((m) => h('option', { value: m.id, selected: m.id === c.defaultModel }, `${m.title} (${m.id})${m.status === 'live' ? '' : `, ${m.status}`}`)));
-    fitToModel();
-  }, (err) => (formError.textContent = err.message));
+  api('GET', '/v1/models').then(
+    (c) => {
+      catalog = c;
+      const usable = c.models.filter((m) => m.modes.text || m.modes.image);
+      model.replaceChildren(
+        ...usable.map((m) =>
+          h('option', { value: m.id, selected: m.id === c.defaultModel }, `${m.title} (${m.id})${m.status === 'live' ? '' : `, ${m.status}`}`),
+        ),
+      );
+      fitToModel();
+    },
+    (err) => (formError.textContent = err.message),
+  );
 }
