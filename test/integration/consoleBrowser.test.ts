@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
+import { pauseAccount } from '../../src/pool/accountControl';
 import { startRenderStack, type RenderStack } from '../support/renderStack';
 import { CONSOLE_TOKEN, startConsoleServer } from '../support/consoleServer';
 
@@ -149,8 +150,16 @@ test('log in, enqueue a batch from the form, watch it finish and play a video', 
   const row = page.getByRole('row', { name: /browser-batch/ });
   await row.getByText('100 %').waitFor();
   expect(await row.innerText()).toMatch(/3 stored, 0 failed of 3[\s\S]*\$0\.\d+ \/ no budget/);
+  // The fleet: a paused account shows its reason (live), and its Resume button, reached by keyboard, resumes it.
   await nav.getByRole('link', { name: 'Fleet' }).click();
-  await page.getByRole('row', { name: /default/ }).waitFor();
+  const account = page.getByRole('row', { name: /default/ });
+  await account.waitFor();
+  await pauseAccount(stack.redis, stack.config, 'default', 'billing check');
+  await account.getByText('billing check').waitFor();
+  await account.getByRole('button', { name: 'Resume default' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('status').getByText('default resumed; 0 waiting job(s) woken.').waitFor();
+  await account.getByRole('cell', { name: 'no', exact: true }).waitFor();
 
   // A file upload shows its dry run, with the lines it leaves out, before anything is enqueued.
   await nav.getByRole('link', { name: 'New work' }).click();
