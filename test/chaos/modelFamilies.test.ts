@@ -8,7 +8,7 @@ import type { RenderJobData } from '../../src/shared/renderJob';
 import type { RenderRequestInput } from '../../src/shared/renderRequest';
 import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import { sigkill, spawnStartedWorker, startChaosStack, stopProcesses, useChaosRedis, WorkerProcess } from './support/chaosStack';
+import { sigkill, spawnStartedWorker, startChaosStack, useChaosRedis } from './support/chaosStack';
 import { EnqueuedPrompt, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(240_000);
@@ -19,19 +19,12 @@ const IMAGE = 'https://img.example/frame.png';
 
 useChaosRedis();
 let stack: RenderStack | undefined;
-const processes: WorkerProcess[] = [];
 
+// Closing the stack stops the worker processes it spawned.
 afterEach(async () => {
-  await stopProcesses(processes.splice(0));
   await stack?.close();
   stack = undefined;
 });
-
-async function worker(): Promise<WorkerProcess> {
-  const w = await spawnStartedWorker(stack!);
-  processes.push(w);
-  return w;
-}
 
 it('killed while tasks of every family generate and a paused model waits: one task per prompt, nothing lost, caps held', async () => {
   stack = await startChaosStack({
@@ -48,7 +41,7 @@ it('killed while tasks of every family generate and a paused model waits: one ta
     { model: 'hailuo-02', prompt: 'mixed fleet: hailuo, take 0' },
     { model: 'hailuo-02', prompt: 'mixed fleet: hailuo, take 1' },
   ];
-  const doomed = await worker();
+  const doomed = await spawnStartedWorker(stack);
   const enqueued = await stack.producer.enqueueMany(requests);
   const jobs: EnqueuedPrompt[] = enqueued.map((j, i) => ({ jobId: j.jobId, prompt: requests[i]!.prompt }));
   const states = async (): Promise<Array<RenderJobData['render']>> => Promise.all(jobs.map(async (j) => (await stack!.queue.getJob(j.jobId))?.data.render));
@@ -61,7 +54,7 @@ it('killed while tasks of every family generate and a paused model waits: one ta
   await sigkill(doomed);
 
   stack.sim.setFaults({ pausedModels: [] });
-  await worker();
+  await spawnStartedWorker(stack);
   await settle(stack, jobs, SETTLE_MS);
   const tally = await tallyJobs(stack, 'SIGKILL with every family in flight and a paused model', jobs, {
     generatingAtKill,

@@ -6,7 +6,7 @@
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { waitUntil } from '../support/fleet';
 import type { RenderStack } from '../support/renderStack';
-import { exitOf, spawnStartedWorker, startChaosStack, stopProcesses, useChaosRedis, WorkerProcess } from './support/chaosStack';
+import { exitOf, spawnStartedWorker, startChaosStack, useChaosRedis } from './support/chaosStack';
 import { enqueuePrompts, expectAllStored, settle, tallyJobs } from './support/tally';
 
 jest.setTimeout(180_000);
@@ -17,19 +17,12 @@ const MiB = 1024 * 1024;
 
 useChaosRedis();
 let stack: RenderStack | undefined;
-const processes: WorkerProcess[] = [];
 
+// Closing the stack stops the worker processes it spawned.
 afterEach(async () => {
-  await stopProcesses(processes.splice(0));
   await stack?.close();
   stack = undefined;
 });
-
-async function worker(): Promise<WorkerProcess> {
-  const w = await spawnStartedWorker(stack!);
-  processes.push(w);
-  return w;
-}
 
 it('frozen past its locks mid-batch, then thawed: the stale runs change nothing; one task per prompt, every video whole', async () => {
   stack = await startChaosStack({
@@ -37,7 +30,7 @@ it('frozen past its locks mid-batch, then thawed: the stale runs change nothing;
     env: { S3_PART_SIZE_MB: '5', POLL_INTERVAL_MS: '200' },
   });
   const bucket = stack.config.s3.bucket;
-  const frozen = await worker();
+  const frozen = await spawnStartedWorker(stack);
   const jobs = await enqueuePrompts(stack, 'frozen and thawed', JOBS);
   await waitUntil(
     async () => ((await stack!.s3Client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0) > 0,
@@ -47,7 +40,7 @@ it('frozen past its locks mid-batch, then thawed: the stale runs change nothing;
   const activeAtFreeze = await stack.queue.getActiveCount();
 
   // The survivor takes the frozen worker's jobs once their locks lapse (WORKER_LOCK_MS 2 s).
-  const survivor = await worker();
+  const survivor = await spawnStartedWorker(stack);
   await waitUntil(() => survivor.output.join('').includes('video stored'), 'the survivor storing a video');
   frozen.kill('SIGCONT');
   await settle(stack, jobs, SETTLE_MS);

@@ -170,7 +170,9 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
       return { body: Buffer.from(await obj.Body!.transformToByteArray()), metadata: head.Metadata ?? {} };
     },
     async close() {
-      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+      // Gone, not only signalled, before the keys they could still write are removed.
+      const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+      await Promise.all(running.map((c) => new Promise((exited) => c.once('exit', exited).kill('SIGKILL'))));
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();
       await queue.close();
