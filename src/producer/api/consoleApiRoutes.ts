@@ -34,7 +34,11 @@ export function registerConsoleApiRoutes(app: FastifyInstance, deps: ConsoleApiD
   const views: ViewDeps = deps;
   const noBatch = (id: string) => ({ error: `no batch ${id} in queue ${config.queueName}` });
   const streams = new EventStreams(logger);
-  app.addHook('onClose', () => streams.closeAll());
+  // Before the server closes: it waits for every open connection, and a stream stays open until ended.
+  app.addHook('preClose', (done) => {
+    streams.closeAll();
+    done();
+  });
 
   app.get('/v1/batches', () => readBatchList(views));
 

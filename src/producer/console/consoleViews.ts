@@ -8,13 +8,11 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Config } from '../../shared/config';
 import { readAlerts } from '../../shared/alerts';
-import { accountStatus, fleetAccounts } from '../../pool/accountControl';
-import { readBalances } from '../../pool/accountCredits';
-import { modelStatus } from '../../pool/modelControl';
 import type { BatchLedger } from '../../batch/batchLedger';
 import { batchStatus } from '../../batch/batchStatus';
 import { readCapacity } from '../../batch/estimateBatch';
 import type { RenderProducer } from '../renderProducer';
+import { readFleetStatus } from '../fleetStatus';
 import type { batchListSchema, batchVideosSchema, fleetSchema } from '../api/openapi/apiSchemas';
 import { failureAdvice } from './failureAdvice';
 
@@ -37,18 +35,8 @@ export type BatchList = z.infer<typeof batchListSchema>;
 export type BatchVideos = z.infer<typeof batchVideosSchema>;
 
 export async function readFleet({ config, redis, producer }: ViewDeps): Promise<Fleet> {
-  const counts = await producer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-  const fleet = await fleetAccounts(redis, config);
-  const balances = new Map(
-    (
-      await readBalances(
-        redis,
-        config.limiterPrefix,
-        fleet.accounts.map((a) => a.name),
-      )
-    ).map((b) => [b.account, b]),
-  );
-  const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({
+  const status = await readFleetStatus(redis, config, producer.queue);
+  const accounts = status.accounts.map((a) => ({
     account: a.account,
     inFlight: a.inFlight,
     maxConcurrent: a.maxConcurrent,
@@ -57,10 +45,10 @@ export async function readFleet({ config, redis, producer }: ViewDeps): Promise<
     ...(a.nextQuotaAt !== undefined && { nextQuotaAt: a.nextQuotaAt }),
     ...(a.paused !== undefined && { paused: a.paused }),
     waiters: a.waiters,
-    ...(balances.has(a.account) && { credits: { credits: balances.get(a.account)!.credits, readAt: balances.get(a.account)!.readAt } }),
+    ...(a.credits && { credits: { credits: a.credits.credits, readAt: a.credits.readAt } }),
   }));
-  const pausedModels = (await modelStatus(redis, config)).flatMap((m) => (m.paused ? [{ model: m.model, paused: m.paused, waiters: m.waiters }] : []));
-  return { queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels, alerts: await readAlerts(redis, config.limiterPrefix) };
+  const pausedModels = status.pausedModels.flatMap((m) => (m.paused ? [{ model: m.model, paused: m.paused, waiters: m.waiters }] : []));
+  return { ...status, accounts, pausedModels, alerts: await readAlerts(redis, config.limiterPrefix) };
 }
 
 export async function readBatchList({ config, redis, producer }: ViewDeps): Promise<BatchList> {
