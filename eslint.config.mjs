@@ -32,5 +32,12 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.mjs', '**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The console's modules run in the browser, served as they are.
+    files: ['src/producer/console/assets/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'EventSource', 'Node', 'confirm', 'alert'].map((name) => [name, 'readonly'])),
+    },
+  },
   prettier,
 );

@@ -5,15 +5,22 @@
  * copies that play in any video player. Exits 0 only when every video was stored, its SHA-256
  * matches what the simulator served and it is what was asked for. `npm run demo -- --model veo-3.1-fast` renders with any catalog model.
  *
+ * `npm run demo -- --console`: then serves the console (printing its URL and a login token) to
+ * watch the batch's videos in a browser, until Ctrl-C.
+ *
  * `npm run demo -- --built-worker <dir>`: the worker is the build of a production install in
  * `<dir>` (node dist/worker/main.js, its own process), which must also answer /healthz and exit 0
  * on SIGTERM.
  */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { loadConfig } from '../shared/config';
+import type { Redis } from 'ioredis';
+import { type Config, loadConfig } from '../shared/config';
+import { buildApiServer } from '../producer/api/buildApiServer';
 import { createLogger } from '../shared/logger';
 import { connectRedis } from '../shared/redis';
 import type { RenderResult } from '../shared/renderJob';
@@ -33,8 +40,32 @@ const PROMPTS = [
   'A chef flipping a pancake in a sunny kitchen, shallow depth of field',
 ];
 
+/**
+ * `--console`: the HTTP API and its console over the demo's queue, with a fresh token, until Ctrl-C
+ * (DEMO_API_PORT, default 3000; 0 picks a free one): the batch's page plays the videos.
+ */
+async function watchInConsole(config: Config, redis: Redis, batchId: string, logFile: string, say: (line: string) => void): Promise<void> {
+  const token = `demo-${randomBytes(12).toString('hex')}`;
+  const { default: pino } = await import('pino');
+  const api = buildApiServer({
+    config: { ...config, apiTokens: [token] },
+    redis,
+    logger: createLogger('info', 'api', pino.destination({ dest: logFile, sync: true })),
+  });
+  const port = Number(process.env.DEMO_API_PORT?.trim() || 3000);
+  await api.listen({ port, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+  say(`\nwatch the result in the console: ${url}/#/batches/${batchId}`);
+  say(`log in with the token ${token}; Ctrl-C stops the demo`);
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await api.close();
+}
+
 async function main(): Promise<void> {
-  const { values: args } = parseArgs({ options: { model: { type: 'string' }, 'built-worker': { type: 'string' } } });
+  const { values: args } = parseArgs({ options: { model: { type: 'string' }, 'built-worker': { type: 'string' }, console: { type: 'boolean' } } });
   const builtDir = args['built-worker'] && path.resolve(args['built-worker']);
   const workDir = path.resolve('.demo');
   mkdirSync(workDir, { recursive: true });
@@ -128,11 +159,15 @@ async function main(): Promise<void> {
   say(
     `\n${verified}/${jobs.length} videos stored and verified (SHA-256 equals what KIE served; duration and picture as requested) in s3://${config.s3.bucket}/demo-${run}/`,
   );
-  say(`copies to open in a video player (H.264, AAC where the model makes sound): ${path.join(videos, `demo-${run}`)}`);
   say(
     `KIE simulator: ${sim.counters.tasks.length} tasks created, ${sim.counters.requests.total} API requests, cap violations ${JSON.stringify(sim.counters.violations)}`,
   );
   for (const f of outcome.failed) say(`failed ${f.jobId}: ${f.reason}`);
+  if (args.console) {
+    await watchInConsole(config, connection, `demo-${run}`, logFile, say);
+  } else {
+    say(`copies to open in a video player (H.264, AAC where the model makes sound): ${path.join(videos, `demo-${run}`)}`);
+  }
 
   s3Client.destroy();
   await producer.close();

@@ -1,6 +1,6 @@
 /**
  * `npm run stack`: sora-batch to try by hand on this machine. The KIE simulator, the local S3
- * server, the HTTP API (with a fresh token) and one worker, on the local Redis (or a private
+ * server, the HTTP API and its console (with a fresh token) and one worker, on the local Redis (or a private
  * redis-server), under a queue of their own. Prints every URL, key and credential a person needs and
  * ready `curl` and `sora-batch` commands; each stored video is copied out as an `.mp4`. Ctrl-C
  * (SIGINT) or SIGTERM stops everything and removes the stack's Redis keys.
@@ -99,13 +99,14 @@ async function main(): Promise<void> {
   say(`  KIE (sim)    ${local.sim.url}   API key ${SIM_API_KEY}   counters ${local.sim.url}/__sim/counters`);
   say(`  S3 (s3rver)  ${local.s3.endpoint}   bucket ${config.s3.bucket}   access key ${S3_CREDENTIALS.accessKeyId}   secret ${S3_CREDENTIALS.secretAccessKey}`);
   say(`               files under ${local.s3.directory}; each stored video is copied to ${videos}/<key>`);
-  say(`  HTTP API     ${apiUrl}   token ${token}`);
-  say(`  dashboard    ${apiUrl}${DASHBOARD_PATH}   (any user name, the token as password)`);
+  say(`  HTTP API     ${apiUrl}   token ${token}   (under /v1; the document: ${apiUrl}/openapi.json, to try: ${apiUrl}/docs)`);
+  say(`  console      ${apiUrl}/   (log in with the token: batches and their videos, the fleet, new work)`);
+  say(`  dashboard    ${apiUrl}${DASHBOARD_PATH}   (queue internals; any user name, the token as password)`);
   say(`  worker       one, logs in ${logFile}`);
   say();
   say('Try it:');
-  say(`  curl -s -X POST ${apiUrl}/renders -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"prompt": "a lighthouse at dusk"}'`);
-  say(`  curl -s ${apiUrl}/renders/1 -H 'Authorization: Bearer ${token}'      # 1: the jobId the POST answered`);
+  say(`  curl -s -X POST ${apiUrl}/v1/renders -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"prompt": "a lighthouse at dusk"}'`);
+  say(`  curl -s ${apiUrl}/v1/renders/1 -H 'Authorization: Bearer ${token}'      # 1: the jobId the POST answered`);
   say(`  ${cliEnv} npx sora-batch enqueue "a paper boat at dusk" --wait`);
   say(`  ${cliEnv} npx sora-batch status`);
   say();

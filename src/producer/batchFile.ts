@@ -76,11 +76,15 @@ function readText(file: string): string {
 
 /** The file's lines as requests, and the lines that could not be read as one. */
 function readRaw(file: string): { lines: FileLine[]; bad: BadLine[] } {
-  const text = readText(file);
+  return parseBatchText(readText(file), /\.csv$/i.test(file) ? 'csv' : 'json');
+}
+
+/** A batch file's text (CSV, or JSON Lines or one JSON array) as requests, and the lines that could not be read as one. */
+export function parseBatchText(text: string, format: 'csv' | 'json'): { lines: FileLine[]; bad: BadLine[] } {
   const lines: FileLine[] = [];
   const bad: BadLine[] = [];
   const object = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (/\.csv$/i.test(file)) {
+  if (format === 'csv') {
     let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
     try {
       records = parse<(typeof records)[number]>(text, { columns: true, bom: true, skip_empty_lines: true, trim: true, info: true });

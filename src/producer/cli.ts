@@ -8,12 +8,12 @@ import { version } from '../../package.json';
 import { Config, loadConfig } from '../shared/config';
 import { BatchConflictError, ConfigError, UnknownAccountError, ValidationError } from '../shared/errors';
 import { connectRedis, TroubleLog, waitForRedis } from '../shared/redis';
-import { readBalances } from '../pool/accountCredits';
-import { accountStatus, fleetAccounts, pauseAccount, resumeAccount } from '../pool/accountControl';
+import { pauseAccount, resumeAccount } from '../pool/accountControl';
 import { modelStatus, pauseModel, resumeModel } from '../pool/modelControl';
 import { modelsMarkdown } from '../kie/catalog/modelsTable';
 import { listOf } from '../kie/catalog/resolveRequest';
 import { count, printResult, withJsonOption } from './cliOutput';
+import { readFleetStatus } from './fleetStatus';
 import { jobIdForIdempotencyKey, RenderProducer } from './renderProducer';
 import { startTracing } from '../shared/startTracing';
 import { queueTelemetry } from '../shared/tracing';
@@ -38,7 +38,6 @@ import { batchFieldsSchema, parseWith } from '../batch/batchSchemas';
 import { listRenderSchedules, removeRenderSchedule, scheduleRender } from './renderSchedules';
 import { watchJobs } from './watchJobs';
 import { wakeBudgetWaiters } from '../pool/budgetWaiters';
-import { createLimiter } from '../pool/createLimiter';
 import type { SpendStatus } from '../pool/limiter/accountLimiter';
 
 const EXIT_FAILURE = 1;
@@ -663,26 +662,14 @@ withJsonOption(program.command('status').description('job counts of the queue an
   .action(async (o: JsonFlag) => {
     await withRedis(async (redis, config) => {
       const producer = new RenderProducer({ connection: redis, queueName: config.queueName, logger: stderrTrouble });
-      let counts: Record<string, number>;
+      let status: Awaited<ReturnType<typeof readFleetStatus>>;
       try {
-        counts = await producer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+        status = await readFleetStatus(redis, config, producer.queue);
       } finally {
         await producer.close();
       }
-      const fleet = await fleetAccounts(redis, config);
-      const balances = new Map(
-        (
-          await readBalances(
-            redis,
-            config.limiterPrefix,
-            fleet.accounts.map((a) => a.name),
-          )
-        ).map((b) => [b.account, b]),
-      );
-      const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
-      const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
-      const spend = fleet.accounts.length ? await createLimiter(redis, config, fleet.accounts).spendStatus() : undefined;
-      printResult({ queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels, spend }, o.json, () => {
+      const { counts, accounts, pausedModels, spend } = status;
+      printResult(status, o.json, () => {
         process.stdout.write(
           `queue ${config.queueName}: ${Object.entries(counts)
             .map(([k, v]) => `${k} ${v}`)
@@ -692,7 +679,7 @@ withJsonOption(program.command('status').description('job counts of the queue an
           process.stdout.write(`accounts: none configured in this shell, and no worker has registered any under LIMITER_PREFIX=${config.limiterPrefix}\n`);
           return;
         }
-        process.stdout.write(`accounts (${fleet.source === 'configured' ? 'configured in this shell' : "as the fleet's workers registered them"}):\n`);
+        process.stdout.write(`accounts (${status.accountsFrom === 'configured' ? 'configured in this shell' : "as the fleet's workers registered them"}):\n`);
         console.table(
           accounts.map((a) => ({
             account: a.account,

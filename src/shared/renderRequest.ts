@@ -106,7 +106,7 @@ const storyboardRequest = z.strictObject({
 });
 
 // Text first: almost every request is one, and a union tries its branches in order.
-const renderRequest = z.union([textRequest, storyboardRequest]);
+export const renderRequest = z.union([textRequest, storyboardRequest]);
 
 /** A request whose structure is sound, before the catalog has checked it against its model. */
 export type StructuredRequest = z.output<typeof renderRequest>;

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { Config, describeConfig } from '../shared/config';
 import { createKieClient, dialectFor, warmKieConnection } from '../kie/client';
 import type { Logger } from '../shared/logger';
+import { recordAlerts } from '../shared/alerts';
 import { connectRedis, logQueueErrors, waitForRedis } from '../shared/redis';
 import { RenderJobData, RenderResult } from '../shared/renderJob';
 import { AccountCredits, readBalances } from '../pool/accountCredits';
@@ -47,8 +48,10 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** How often a worker looks for ended batches whose manifest nobody writes (a cancel from the CLI, a writer that died). */
 const MANIFEST_SWEEP_MS = 5_000;
 
-export async function startWorker(config: Config, logger: Logger): Promise<WorkerRuntime> {
-  const redis = connectRedis(config.redisUrl, { logger });
+export async function startWorker(config: Config, workerLogger: Logger): Promise<WorkerRuntime> {
+  const redis = connectRedis(config.redisUrl, { logger: workerLogger });
+  // The lines tagged `alert` also go to the console's list of recent alerts.
+  const logger = recordAlerts(workerLogger, redis, config.limiterPrefix);
   await waitForRedis(redis, config.redisUrl, config.redisConnectTimeoutMs);
   await warnAboutRedisSettings(redis, logger);
   // So that `sora-batch status` in a shell without keys shows this fleet's accounts.

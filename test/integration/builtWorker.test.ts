@@ -73,6 +73,49 @@ test('the build holds the run-time files, and its entry points load production d
   }
 });
 
+/** A built entry point started with plain node, and the port it logs once it listens. */
+function startBuilt(entry: string, env: Record<string, string>, listening: string) {
+  const child = spawn(process.execPath, [path.join(app, 'dist', entry)], {
+    cwd: app,
+    env: { PATH: process.env.PATH, ...stack.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = {
+    output: '',
+    exited: new Promise<number | null>((resolve) => child.on('exit', resolve)),
+    stop: () => child.kill('SIGTERM'),
+    port: Promise.resolve(0),
+  };
+  child.stdout.on('data', (d: Buffer) => (proc.output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (proc.output += d.toString()));
+  proc.port = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${entry} did not start:\n${proc.output}`)), 60_000);
+    child.stdout.on('data', () => {
+      const m = new RegExp(`"port":(\\d+)[^\\n]*${listening}`).exec(proc.output);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve(Number(m[1]));
+    });
+    void proc.exited.then((code) => reject(new Error(`${entry} exited ${code}:\n${proc.output}`)));
+  });
+  return proc;
+}
+
+test('the built API serves the console, its files and /docs with plain node', async () => {
+  const api = startBuilt('producer/api/main.js', { API_TOKENS: 'built-api-token-0123456789', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' }, 'api listening');
+  try {
+    const port = await api.port;
+    const get = (p: string) =>
+      axios.get(`http://127.0.0.1:${port}${p}`, { headers: { authorization: 'Bearer built-api-token-0123456789' }, responseType: 'text' });
+    for (const p of ['/', '/login', '/console/assets/console.js', '/console/assets/console.css', '/docs', '/docs/swagger-ui-bundle.js', '/openapi.json']) {
+      expect({ p, status: (await get(p)).status }).toEqual({ p, status: 200 });
+    }
+  } finally {
+    api.stop();
+  }
+  expect(await api.exited).toBe(0);
+});
+
 test('the built CLI answers --version and status with plain node', async () => {
   const cli = path.join(app, 'dist/producer/cli.js');
   const env = { PATH: process.env.PATH, REDIS_URL: stack.env.REDIS_URL, QUEUE_NAME: stack.env.QUEUE_NAME, LIMITER_PREFIX: stack.env.LIMITER_PREFIX };
@@ -83,26 +126,9 @@ test('the built CLI answers --version and status with plain node', async () => {
 });
 
 test('the built worker renders a job, serves /healthz and stops on SIGTERM with exit 0', async () => {
-  const worker = spawn(process.execPath, [path.join(app, 'dist/worker/main.js')], {
-    cwd: app,
-    env: { PATH: process.env.PATH, ...stack.env, WORKER_HTTP: 'true', HTTP_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  worker.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  worker.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => worker.on('exit', resolve));
+  const worker = startBuilt('worker/main.js', { WORKER_HTTP: 'true', HTTP_PORT: '0' }, 'worker HTTP server');
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the built worker did not start:\n${output}`)), 60_000);
-      worker.stdout.on('data', () => {
-        const m = /"port":(\d+)[^\n]*worker HTTP server/.exec(output);
-        if (!m) return;
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      });
-      void exited.then((code) => reject(new Error(`the built worker exited ${code}:\n${output}`)));
-    });
+    const port = await worker.port;
     expect((await axios.get(`http://127.0.0.1:${port}/healthz`)).data).toEqual({ ok: true });
 
     const { jobId } = (await stack.producer.enqueueMany([{ prompt: 'a lighthouse rendered by the build' }]))[0]!;
@@ -111,8 +137,8 @@ test('the built worker renders a job, serves /healthz and stops on SIGTERM with 
     expect(result.sha256).toBe(stack.sim.expectedVideo(result.taskId).sha256);
     expect((await stack.readObject(result.key)).metadata.sha256).toBe(result.sha256);
   } finally {
-    worker.kill('SIGTERM');
+    worker.stop();
   }
-  expect(await exited).toBe(0);
-  expect(output).toContain('shutting down');
+  expect(await worker.exited).toBe(0);
+  expect(worker.output).toContain('shutting down');
 });

@@ -63,6 +63,7 @@ it('prints every URL and credential, renders what its printed commands enqueue, 
   expect(output).toContain('access key S3RVER   secret S3RVER');
   expect(output).toContain(`files under ${path.join(dir, 's3')}`);
   expect(output).toContain(`dashboard    ${apiUrl}/dashboard`);
+  expect(output).toContain(`console      ${apiUrl}/   (log in with the token`);
   const token = /token (stack-[0-9a-f]+)/.exec(output)![1]!;
 
   // The printed curl, as a person pastes it: its URL, header and body.
@@ -77,8 +78,12 @@ it('prints every URL and credential, renders what its printed commands enqueue, 
   expect(cli.stdout).toMatch(new RegExp(`^enqueued 1 job on ${QUEUE}: job id \\S+\\nstored 1 of 1 job\\n$`));
 
   await waitUntil(() => output.includes(`stored job ${jobId}:`), 'the curl render to be stored', 60_000);
-  const status = (await (await fetch(`${apiUrl}/renders/${jobId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+  const status = (await (await fetch(`${apiUrl}/v1/renders/${jobId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
   expect(status).toMatchObject({ state: 'completed', step: 'stored' });
+  // The printed console logs in with the printed token.
+  const login = await fetch(`${apiUrl}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  expect(login.status).toBe(204);
+  expect((await fetch(`${apiUrl}/`, { headers: { cookie: login.headers.get('set-cookie')!.split(';')[0]! } })).status).toBe(200);
   const file = new RegExp(`stored job ${jobId}: .*a copy to play: (\\S+\\.mp4)`).exec(output)![1]!;
   expect(file.startsWith(path.join(dir, 'videos'))).toBe(true);
   expect(existsSync(file) && statSync(file).size).toBeGreaterThan(0);
