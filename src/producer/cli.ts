@@ -14,7 +14,7 @@ import { modelsMarkdown } from '../kie/catalog/modelsTable';
 import { listOf } from '../kie/catalog/resolveRequest';
 import { count, printResult, withJsonOption } from './cliOutput';
 import { readFleetStatus } from './fleetStatus';
-import { jobIdForIdempotencyKey, RenderProducer } from './renderProducer';
+import { jobIdForIdempotencyKey, producerSettings, RenderProducer } from './renderProducer';
 import { startTracing } from '../shared/startTracing';
 import { queueTelemetry } from '../shared/tracing';
 import {
@@ -84,10 +84,7 @@ async function withProducer<T>(fn: (producer: RenderProducer, config: Config, re
     const tracing = startTracing(config, 'sora-batch-cli');
     const producer = new RenderProducer({
       connection: redis,
-      queueName: config.queueName,
-      limiterPrefix: config.limiterPrefix,
-      models: config.kie.models,
-      notifyAllowPrivate: config.notify.allowPrivate,
+      ...producerSettings(config),
       logger: stderrTrouble,
       telemetry: queueTelemetry(config),
     });

@@ -11,7 +11,7 @@ import { parseRenderRequest, RenderRequest, tenantOf } from '../shared/renderReq
 import { ValidationError } from '../shared/errors';
 import { checkNotifyUrl } from '../shared/notifyDestination';
 import { builtinCatalog, type ModelCatalog } from '../kie/catalog/modelCatalog';
-import { type ApiStyle, DEFAULT_LIMITER_PREFIX } from '../shared/config';
+import { type ApiStyle, type Config, DEFAULT_LIMITER_PREFIX } from '../shared/config';
 import { BatchLedger } from '../batch/batchLedger';
 import { logQueueErrors, TroubleLog } from '../shared/redis';
 import { startJobTraces } from '../shared/tracing';
@@ -61,6 +61,11 @@ export interface RenderProducerOptions {
    * job then starts a trace of its own, which the workers' steps continue.
    */
   telemetry?: BullMQOtel;
+}
+
+/** The options a process's own configuration decides: queue, limiter prefix, catalog, notifyUrl policy. */
+export function producerSettings(config: Config): Pick<RenderProducerOptions, 'queueName' | 'limiterPrefix' | 'models' | 'notifyAllowPrivate'> {
+  return { queueName: config.queueName, limiterPrefix: config.limiterPrefix, models: config.kie.models, notifyAllowPrivate: config.notify.allowPrivate };
 }
 
 /** Defaults every job gets: the worker handles KIE's transient trouble itself; attempts cover crashes and bugs. */

@@ -15,7 +15,7 @@ import { createLogger } from '../../src/shared/logger';
 import { connectRedis } from '../../src/shared/redis';
 import { removeRunKeys } from '../../src/shared/removeRunKeys';
 import type { RenderJobData, RenderResult } from '../../src/shared/renderJob';
-import { RenderProducer } from '../../src/producer/renderProducer';
+import { producerSettings, RenderProducer } from '../../src/producer/renderProducer';
 import { startKieSimulator } from '../../src/sim/kieSimulator';
 import type { KieSimulator, SimOptions } from '../../src/sim/kieSimulator';
 import { LocalS3, startLocalS3 } from '../../src/sim/localS3';
@@ -110,13 +110,7 @@ export async function startRenderStack(opts: StackOptions = {}): Promise<RenderS
   // The stack's own connection reports a Redis outage (the chaos suite restarts Redis) into the logs.
   const redis = connectRedis(REDIS_URL, { logger: createLogger('warn', 'test-stack', logSink) });
   const queue = new Queue<RenderJobData, RenderResult>(config.queueName, { connection: redis });
-  const producer = new RenderProducer({
-    connection: redis,
-    queueName: config.queueName,
-    limiterPrefix: config.limiterPrefix,
-    models: config.kie.models,
-    notifyAllowPrivate: config.notify.allowPrivate,
-  });
+  const producer = new RenderProducer({ connection: redis, ...producerSettings(config) });
   const s3Client = createS3Client(config);
 
   return {

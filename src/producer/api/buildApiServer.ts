@@ -14,7 +14,7 @@ import type { Config } from '../../shared/config';
 import { BatchConflictError, echoIssue, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { redisAnswers } from '../../shared/redis';
-import { RenderProducer } from '../renderProducer';
+import { producerSettings, RenderProducer } from '../renderProducer';
 import { queueTelemetry } from '../../shared/tracing';
 import { presentedToken, tokenChecker } from '../../shared/httpTokens';
 import { registerBatchRoutes } from './batchRoutes';
@@ -44,10 +44,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   // The connection reports its own outages; healthz answers 503 meanwhile.
   const producer = new RenderProducer({
     connection: redis,
-    queueName: config.queueName,
-    limiterPrefix: config.limiterPrefix,
-    models: config.kie.models,
-    notifyAllowPrivate: config.notify.allowPrivate,
+    ...producerSettings(config),
     logger,
     telemetry: queueTelemetry(config),
   });
