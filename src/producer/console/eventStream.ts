@@ -35,8 +35,10 @@ export class EventStreams {
     const stop = (): void => {
       clearTimeout(timer);
       this.stops.delete(stop);
-      res.end();
+      // The stream ends with its connection, so a closing server waits on no kept-alive socket.
+      res.end(() => res.socket?.destroy());
     };
+    const open = (): boolean => this.stops.has(stop);
     this.stops.add(stop);
     request.raw.on('close', stop);
 
@@ -44,6 +46,7 @@ export class EventStreams {
       try {
         for (const source of sources) {
           const { data, key } = await source.read();
+          if (!open()) return; // stopped while reading: the response has ended
           const json = JSON.stringify(data ?? null);
           if (sent.get(source.event) === (key ?? json)) continue;
           sent.set(source.event, key ?? json);
@@ -56,11 +59,12 @@ export class EventStreams {
         if (!failing) this.logger.warn({ err: (err as Error).message }, 'console event stream: a read failed');
         failing = true;
       }
+      if (!open()) return;
       if (Date.now() - lastWrite >= KEEPALIVE_MS) {
         res.write(': keepalive\n\n');
         lastWrite = Date.now();
       }
-      if (this.stops.has(stop)) timer = setTimeout(() => void tick(), EVENT_INTERVAL_MS);
+      if (open()) timer = setTimeout(() => void tick(), EVENT_INTERVAL_MS);
     };
     void tick();
   }
