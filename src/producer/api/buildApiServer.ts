@@ -32,6 +32,9 @@ export interface ApiServerDeps {
   logger: Logger;
 }
 
+/** How long a closing server lets open requests finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 2_000;
+
 export const DASHBOARD_PATH = '/dashboard';
 /** A render request is at most ~5 KB (prompt 800 chars, metadata 4 KB): room for a full batch. */
 const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -57,6 +60,12 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   // JSON only: without the text parser, any other content type is refused with 415.
   app.removeContentTypeParser('text/plain');
   app.addHook('onClose', () => producer.close());
+  // A client that never hangs up (an event stream's, a stalled download) would hold the close forever
+  // (consoleApi's afterAll did, on Node 22): what is still open a moment after close began is cut.
+  app.addHook('preClose', (done) => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+    done();
+  });
 
   // Registered before the routes and the dashboard, so it guards all of them.
   app.addHook('onRequest', async (request, reply) => {

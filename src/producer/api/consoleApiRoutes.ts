@@ -90,6 +90,6 @@ export function registerConsoleApiRoutes(app: FastifyInstance, deps: ConsoleApiD
         ),
       );
     }
-    streams.open(request, reply, sources);
+    streams.open(reply, sources);
   });
 }

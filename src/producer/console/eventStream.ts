@@ -3,7 +3,7 @@
  * an event only when what it read changed (and a comment line now and then, so that proxies keep
  * an idle stream open). The reads are the same as the /v1 routes'.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from '../../shared/logger';
 
 export const EVENT_INTERVAL_MS = 1_000;
@@ -24,7 +24,7 @@ export class EventStreams {
 
   constructor(private readonly logger: Logger) {}
 
-  open(request: FastifyRequest, reply: FastifyReply, sources: readonly EventSource[]): void {
+  open(reply: FastifyReply, sources: readonly EventSource[]): void {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
@@ -40,7 +40,8 @@ export class EventStreams {
     };
     const open = (): boolean => this.stops.has(stop);
     this.stops.add(stop);
-    request.raw.on('close', stop);
+    // The response closes when the client hangs up (or the stream was ended).
+    res.on('close', stop);
 
     const tick = async (): Promise<void> => {
       try {
