@@ -28,7 +28,8 @@ afterEach(async () => {
 
 it('killed while tasks of every family generate and a paused model waits: one task per prompt, nothing lost, caps held', async () => {
   stack = await startChaosStack({
-    sim: { generationMs: [4000, 6000], faults: { pausedModels: [PAUSED] } },
+    // Long enough that four tasks generate at once even when a loaded host spaces their submits out.
+    sim: { generationMs: [8000, 10000], faults: { pausedModels: [PAUSED] } },
     env: { POLL_INTERVAL_MS: '300', KIE_MODEL_PROBE_MS: '1500', KIE_MAX_CONCURRENT: '4' },
   });
   const requests: Array<RenderRequestInput & { prompt: string }> = [
