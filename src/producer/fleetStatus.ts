@@ -6,7 +6,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
-import { accountStatus, fleetAccounts } from '../pool/accountControl';
+import { fleetAccounts } from '../pool/accountControl';
 import { readBalances } from '../pool/accountCredits';
 import { modelStatus } from '../pool/modelControl';
 import { createLimiter } from '../pool/createLimiter';
@@ -25,8 +25,10 @@ export async function readFleetStatus(redis: Redis, config: Config, queue: Pick<
       )
     ).map((b) => [b.account, b]),
   );
-  const accounts = (await accountStatus(redis, config, fleet.accounts)).map((a) => ({ ...a, credits: balances.get(a.account) }));
+  // One limiter over the fleet's accounts reads both their state and the spend.
+  const limiter = fleet.accounts.length ? createLimiter(redis, config, fleet.accounts) : undefined;
+  const accounts = ((await limiter?.status()) ?? []).map((a) => ({ ...a, credits: balances.get(a.account) }));
   const pausedModels = (await modelStatus(redis, config)).filter((m) => m.paused);
-  const spend = fleet.accounts.length ? await createLimiter(redis, config, fleet.accounts).spendStatus() : undefined;
+  const spend = await limiter?.spendStatus();
   return { queue: config.queueName, counts, accountsFrom: fleet.source, accounts, pausedModels, spend };
 }
